@@ -1,0 +1,7 @@
+"""VNeID SSO broker: an OpenID Provider to public-service systems, a relying party to VNeID."""
+
+import warnings
+
+# Authlib 1.9 nudges from httpx towards its httpx2 fork on import; plain httpx stays fully supported
+# through Authlib 1.x (pinned below 2), and the nudge would otherwise print on every CLI command.
+warnings.filterwarnings("ignore", message=".*httpx2.*")

@@ -1,0 +1,1 @@
+"""Operators' use cases: the client registry (and, later, roles, reviews, reports)."""

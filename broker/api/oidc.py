@@ -1,0 +1,105 @@
+"""The OpenID Provider's endpoints: discovery, JWKS, authorize, token, userinfo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from broker.api.deps import BROWSER_COOKIE, BrowserDep, RegistryDep
+from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
+from broker.login import authorize, token, userinfo
+from broker.login.ids import new_token
+from broker.oidc import discovery
+from broker.oidc.params import parse_form
+
+router = APIRouter()
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@router.get("/.well-known/openid-configuration", tags=["discovery"])
+async def openid_configuration(registry: RegistryDep) -> JSONResponse:
+    ring = await registry.keyring()
+    return JSONResponse(
+        discovery.metadata(registry.settings.issuer, ring.algorithms()),
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/jwks", tags=["discovery"])
+async def jwks(registry: RegistryDep) -> JSONResponse:
+    ring = await registry.keyring()
+    return JSONResponse(ring.jwks(), headers={"Cache-Control": "public, max-age=600"})
+
+
+@router.api_route("/authorize", methods=["GET", "POST"], tags=["oidc"])
+async def authorize_endpoint(request: Request, registry: RegistryDep, browser: BrowserDep) -> Response:
+    """OIDC Core §3.1.2.1: GET and POST are both supported."""
+    if request.method == "POST":
+        query = list(parse_form(await request.body(), request.headers.get("content-type")).items())
+    else:
+        query = request.query_params.multi_items()
+    browser_id = browser or new_token()
+    outcome = await authorize.start(registry, query, browser_id)
+    if isinstance(outcome, authorize.RedirectToClient):
+        response: Response = RedirectResponse(outcome.url, status_code=303)
+    else:
+        response = RedirectResponse(
+            str(request.url_for("login_page").include_query_params(flow=outcome.flow_id)), status_code=303
+        )
+    if browser is None:
+        response.set_cookie(
+            BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", secure=registry.settings.secure_cookies
+        )
+    return response
+
+
+@router.post("/token", tags=["oidc"])
+async def token_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+    authorization = request.headers.get("authorization")
+    try:
+        form = parse_form(await request.body(), request.headers.get("content-type"))
+        body = await token.exchange(registry, form, authorization)
+    except StoreUnavailable:
+        return _token_error(registry, TemporarilyUnavailable("try again later"), authorization)
+    except OAuthError as error:
+        return _token_error(registry, error, authorization)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _token_error(registry: Any, error: OAuthError, authorization: str | None) -> JSONResponse:
+    """RFC 6749 §5.2: JSON error; 401 with a challenge for a failed client authentication."""
+    registry.metrics.token_errors.labels(error.error).inc()
+    headers = dict(NO_STORE)
+    if isinstance(error, InvalidClient):
+        headers["WWW-Authenticate"] = 'Basic realm="broker"'
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"], tags=["oidc"])
+async def userinfo_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+    try:
+        claims = await userinfo.claims(registry, request.headers.get("authorization"))
+    except StoreUnavailable:
+        return JSONResponse({"error": "temporarily_unavailable"}, status_code=503, headers=NO_STORE)
+    except userinfo.MissingToken:
+        return JSONResponse(
+            {}, status_code=401, headers={**NO_STORE, "WWW-Authenticate": 'Bearer realm="broker"'}
+        )
+    except (OAuthError, InvalidRequest) as error:
+        return JSONResponse(
+            error.body(),
+            status_code=error.status_code,
+            headers={**NO_STORE, "WWW-Authenticate": _bearer_challenge(error)},
+        )
+    return JSONResponse(claims, headers=NO_STORE)
+
+
+def _bearer_challenge(error: OAuthError) -> str:
+    """RFC 6750 §3: the challenge names the error; descriptions are ours, so no quoting hazards."""
+    challenge = f'Bearer realm="broker", error="{error.error}"'
+    if error.description:
+        challenge += f', error_description="{error.description}"'
+    return challenge

@@ -1,0 +1,96 @@
+"""``create_app``: the one wiring point. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from broker import __doc__ as summary
+from broker.api import errors, login, oidc, ops
+from broker.api.headers import SecurityHeaders
+from broker.api.limits import BodySizeLimit
+from broker.api.pages import Pages
+from broker.clock import Clock, system_clock
+from broker.login.keys import KeyRingSource, ensure_signing_keys
+from broker.metrics import Metrics
+from broker.registry import Registry
+from broker.settings import Settings
+from broker.store.database import Database
+from broker.upstream.vneid import VNeIDClient
+
+VERSION = "0.1.0"
+
+
+def build_registry(
+    settings: Settings,
+    clock: Clock | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+) -> Registry:
+    clock = clock or system_clock
+    metrics = Metrics()
+    metrics.info.labels(VERSION).set(1)
+    db = Database(settings.database_url)
+    vneid = VNeIDClient(
+        issuer=settings.vneid_issuer,
+        client_id=settings.vneid_client_id,
+        client_secret=settings.vneid_client_secret,
+        redirect_uri=f"{settings.issuer}/login/vneid/callback",
+        scope=settings.vneid_scope,
+        clock=clock,
+        metrics=metrics,
+        connect_timeout=settings.vneid_connect_timeout_seconds,
+        read_timeout=settings.vneid_read_timeout_seconds,
+        leeway=timedelta(seconds=settings.vneid_leeway_seconds),
+        jwks_min_refetch=timedelta(seconds=settings.vneid_jwks_min_refetch_seconds),
+        metadata_ttl=timedelta(seconds=settings.vneid_metadata_ttl_seconds),
+        transport=upstream_transport,
+    )
+    return Registry(
+        settings=settings, clock=clock, db=db, vneid=vneid, metrics=metrics, keyring=KeyRingSource(db, clock)
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    registry = build_registry(settings, clock, upstream_transport)
+    db, vneid = registry.db, registry.vneid
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_signing_keys(db, registry.clock)
+        yield
+        await vneid.aclose()
+        await db.dispose()
+
+    app = FastAPI(
+        title="VNeID SSO broker",
+        description=summary,
+        version=VERSION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.registry = registry
+    app.state.pages = Pages(settings.default_language, settings.secure_cookies)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
+    app.add_middleware(SecurityHeaders)
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for router in (oidc.router, login.router, ops.router):
+        app.include_router(router)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory broker.app:create_app_from_environment``."""
+    return create_app(Settings())

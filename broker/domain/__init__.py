@@ -1,0 +1,1 @@
+"""Plain Python, no I/O: accounts, identification numbers, the policy, the login flow's states."""

@@ -1,0 +1,26 @@
+"""Loads a login flow for this browser, or refuses: unknown, expired, finished, or someone else's."""
+
+from __future__ import annotations
+
+import hmac
+
+from broker.errors import LoginFlowError
+from broker.login.ids import digest
+from broker.registry import Registry
+from broker.store import flows
+from broker.store.tables import LoginFlow
+
+
+async def load(registry: Registry, flow_id: str | None, browser: str | None) -> LoginFlow:
+    if not flow_id or not browser:
+        raise LoginFlowError("flow_missing")
+    async with registry.db.read() as session:
+        flow = await flows.get(session, flow_id)
+    if flow is None:
+        raise LoginFlowError("flow_unknown")
+    # Login CSRF (RFC 9700 §4.7): a state that belongs to another browser is refused.
+    if not hmac.compare_digest(flow.browser_hash, digest(browser)):
+        raise LoginFlowError("flow_not_this_browser")
+    if flow.expires_at <= registry.clock():
+        raise LoginFlowError("flow_expired")
+    return flow

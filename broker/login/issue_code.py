@@ -1,0 +1,49 @@
+"""Step 4: an authenticated flow becomes a single-use authorization code for the RP.
+
+The code is written in the caller's transaction, which commits before the redirect that carries it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.domain.login_flow import FlowState
+from broker.errors import LoginFlowError
+from broker.login.ids import digest, new_token
+from broker.oidc import authorize
+from broker.registry import Registry
+from broker.store import flows, grants
+from broker.store.tables import AuthorizationCode
+
+
+async def issue(registry: Registry, session: AsyncSession, flow_id: str) -> str:
+    flow = await flows.get(session, flow_id)
+    if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
+        raise LoginFlowError("flow_not_authenticated")
+    now = registry.clock()
+    if not await flows.move(session, flow.id, FlowState.COMPLETED, now):
+        raise LoginFlowError("flow_replayed")
+    code = new_token()
+    await grants.add_code(
+        session,
+        AuthorizationCode(
+            code_hash=digest(code),
+            grant_id=new_token(),
+            client_id=flow.client_id,
+            redirect_uri=flow.redirect_uri,
+            account_id=flow.account_id,
+            scope=flow.scope,
+            nonce=flow.nonce,
+            code_challenge=flow.code_challenge,
+            auth_time=flow.auth_time,
+            acr=flow.acr,
+            amr=list(flow.amr),
+            created_at=now,
+            expires_at=now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
+        ),
+    )
+    return authorize.response_url(
+        flow.redirect_uri, {"code": code, "state": flow.rp_state, "iss": registry.settings.issuer}
+    )

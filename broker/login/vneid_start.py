@@ -1,0 +1,31 @@
+"""Step 2: the citizen chose VNeID. Bind a fresh nonce and PKCE verifier to the flow, then go upstream."""
+
+from __future__ import annotations
+
+from broker.domain.login_flow import FlowState
+from broker.errors import LoginFlowError
+from broker.login import flow_guard
+from broker.login.ids import new_token
+from broker.registry import Registry
+from broker.store import flows
+
+
+async def start(registry: Registry, flow_id: str | None, browser: str | None) -> str:
+    """Returns VNeID's authorization URL; the flow's id is the upstream ``state``."""
+    flow = await flow_guard.load(registry, flow_id, browser)
+    nonce, verifier = new_token(), new_token()
+    async with registry.db.transaction() as session:
+        moved = await flows.move(
+            session,
+            flow.id,
+            FlowState.UPSTREAM_PENDING,
+            registry.clock(),
+            upstream_nonce=nonce,
+            upstream_code_verifier=verifier,
+        )
+    if not moved:
+        raise LoginFlowError("flow_finished")
+    prompt = "login" if flow.prompt and "login" in flow.prompt.split() else None
+    return await registry.vneid.authorization_url(
+        state=flow.id, nonce=nonce, code_verifier=verifier, prompt=prompt, acr_values=None
+    )

@@ -1,0 +1,29 @@
+"""What the use cases need, built once by ``broker.app.create_app`` (ORY Hydra's registry)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from broker.clock import Clock
+from broker.metrics import Metrics
+from broker.oidc.keys import KeyRing
+from broker.settings import Settings
+from broker.store.database import Database
+from broker.upstream.vneid import VNeIDClient
+
+
+@dataclass
+class Registry:
+    settings: Settings
+    clock: Clock
+    db: Database
+    vneid: VNeIDClient
+    metrics: Metrics
+    keyring: Callable[[], Awaitable[KeyRing]]
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key per purpose from BROKER_SECRET_KEY, so one leak does not open the others."""
+        return hmac.new(self.settings.secret_key.encode(), purpose.encode(), hashlib.sha256).digest()

@@ -1,0 +1,101 @@
+"""Settings from ``BROKER_*`` environment variables. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Development defaults that must never reach production: Settings refuses them there.
+DEV_VNEID_CLIENT_SECRET = "broker-dev-secret"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BROKER_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    issuer: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite+aiosqlite:///var/broker.db"
+    # Keys derived from it: cookie signing and the HMAC that stores client secrets.
+    secret_key: str = DEV_SECRET_KEY
+    log_level: str = "INFO"
+
+    # Upstream: VNeID (mock_vneid in development).
+    vneid_issuer: str = "http://127.0.0.1:9000"
+    vneid_client_id: str = "broker-dev"
+    vneid_client_secret: str = DEV_VNEID_CLIENT_SECRET
+    vneid_scope: str = "openid profile vneid"
+    vneid_connect_timeout_seconds: float = 3.0
+    vneid_read_timeout_seconds: float = 10.0
+    vneid_leeway_seconds: int = 60
+    vneid_jwks_min_refetch_seconds: int = 30
+    vneid_metadata_ttl_seconds: int = 3600
+
+    # Lifetimes.
+    login_flow_ttl_seconds: int = 600
+    authorization_code_ttl_seconds: int = 60
+    access_token_ttl_seconds: int = 600
+    id_token_ttl_seconds: int = 600
+
+    default_language: Literal["vi", "en"] = "vi"
+    cookie_secure: bool | None = None  # None: secure when the issuer is https
+
+    # Policy dates (Vietnam time by default); see broker.domain.policy.
+    citizen_vneid_only_from: datetime | None = datetime(2024, 6, 15, tzinfo=VIETNAM)
+    unlinked_legacy_frozen_from: datetime | None = datetime(2024, 7, 1, tzinfo=VIETNAM)
+    organisation_vneid_only_from: datetime | None = None
+    foreigner_vneid_only_from: datetime | None = None
+    officer_citizen_creation_disabled_from: datetime | None = datetime(2024, 6, 15, tzinfo=VIETNAM)
+
+    max_form_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("issuer", "vneid_issuer")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator(
+        "citizen_vneid_only_from",
+        "unlinked_legacy_frozen_from",
+        "organisation_vneid_only_from",
+        "foreigner_vneid_only_from",
+        "officer_citizen_creation_disabled_from",
+    )
+    @classmethod
+    def _aware_in_vietnam(cls, value: datetime | None) -> datetime | None:
+        # A date written without an offset means Vietnam time, as in the letters.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=VIETNAM)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError("BROKER_SECRET_KEY must be set to a random value of 32+ characters")
+            if self.vneid_client_secret == DEV_VNEID_CLIENT_SECRET:
+                raise ValueError("BROKER_VNEID_CLIENT_SECRET must be set in production")
+            if not self.issuer.startswith("https://"):
+                raise ValueError("BROKER_ISSUER must be https in production")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.issuer.startswith("https://")
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix) :])
+        return None

@@ -1,0 +1,1 @@
+"""Storage: the only package that imports SQLAlchemy/SQLModel. Tables are Alembic's target metadata."""

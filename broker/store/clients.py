@@ -1,0 +1,24 @@
+"""The client (relying party) registry."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from broker.store.tables import Client
+
+
+async def get(session: AsyncSession, client_id: str) -> Client | None:
+    return (
+        await session.execute(select(Client).where(col(Client.client_id) == client_id))
+    ).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, client: Client) -> Client:
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def list_all(session: AsyncSession) -> list[Client]:
+    return list((await session.execute(select(Client).order_by(col(Client.id)))).scalars())

@@ -1,0 +1,41 @@
+"""Login flows: every state change is one guarded, conditional UPDATE (see broker.domain.login_flow)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broker.domain.login_flow import FlowState, sources_of
+from broker.store.tables import LoginFlow
+
+
+async def add(session: AsyncSession, flow: LoginFlow) -> None:
+    session.add(flow)
+    await session.flush()
+
+
+async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:
+    return await session.get(LoginFlow, flow_id)
+
+
+async def move(session: AsyncSession, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:
+    """Moves a live flow to ``target`` if the state machine allows it from where it is now.
+
+    Returns False when another request moved it first, it expired, or the move is not allowed.
+    """
+    statement = (
+        update(LoginFlow)
+        .where(
+            col(LoginFlow.id) == flow_id,
+            col(LoginFlow.state).in_([s.value for s in sources_of(target)]),
+            col(LoginFlow.expires_at) > at,
+        )
+        .values(state=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return result.rowcount == 1  # type: ignore[attr-defined]

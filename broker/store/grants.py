@@ -1,0 +1,57 @@
+"""Authorization codes and the access tokens issued from them, tied together by ``grant_id``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from broker.store.tables import AccessToken, AuthorizationCode
+
+
+async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
+    session.add(code)
+    await session.flush()
+
+
+async def claim_code(session: AsyncSession, code_hash: str) -> bool:
+    """Marks a code used; exactly one of any number of concurrent callers gets True."""
+    statement = (
+        update(AuthorizationCode)
+        .where(col(AuthorizationCode.code_hash) == code_hash, col(AuthorizationCode.used).is_(False))
+        .values(used=True)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode | None:
+    return await session.get(AuthorizationCode, code_hash)
+
+
+async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:
+    return await session.get(AccessToken, jti)
+
+
+async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> int:
+    statement = (
+        update(AccessToken)
+        .where(col(AccessToken.grant_id) == grant_id, col(AccessToken.revoked_at).is_(None))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_grant_tokens(session: AsyncSession, grant_id: str) -> list[AccessToken]:
+    statement = select(AccessToken).where(col(AccessToken.grant_id) == grant_id)
+    return list((await session.execute(statement)).scalars())

@@ -1,0 +1,140 @@
+"""The database tables. Schema changes go through Alembic migrations in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from broker.store.types import UTCDateTime
+
+
+def _instant(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json(*, nullable: bool = False) -> Any:
+    return Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=nullable))
+
+
+class Account(SQLModel, table=True):
+    """A person or organisation as the relying parties know it: ``sub`` never changes."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sub: str = Field(max_length=64, unique=True, index=True)
+    account_type: str = Field(max_length=20)
+    status: str = Field(max_length=20, default="active")
+    name: str | None = Field(default=None, max_length=200)
+    birthdate: date | None = None
+    gender: str | None = Field(default=None, max_length=10)
+    identification_number: str | None = Field(default=None, max_length=12, index=True)
+    old_identification_number: str | None = Field(default=None, max_length=12, index=True)
+    created_at: datetime = _instant()
+    updated_at: datetime = _instant()
+
+
+class UpstreamLink(SQLModel, table=True):
+    """Identity = (upstream issuer, upstream subject), unique; one identity, one surviving account."""
+
+    __tablename__ = "upstream_links"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject", name="uq_upstream_links_issuer_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    level: int = 1
+    created_at: datetime = _instant()
+    last_login_at: datetime = _instant()
+
+
+class Client(SQLModel, table=True):
+    """A relying party. The secret is stored as a keyed hash (HMAC-SHA-256), never in clear."""
+
+    __tablename__ = "clients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=100, unique=True, index=True)
+    name: str = Field(max_length=200)
+    secret_hash: str | None = Field(default=None, max_length=128)
+    redirect_uris: list[str] = _json()
+    id_token_signed_response_alg: str = Field(default="RS256", max_length=10)
+    created_at: datetime = _instant()
+
+
+class SigningKey(SQLModel, table=True):
+    """The broker's own signing keys; the private half never leaves this table and the process."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    alg: str = Field(max_length=10)
+    private_pem: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime = _instant()
+    retired_at: datetime | None = _instant(nullable=True)
+
+
+class LoginFlow(SQLModel, table=True):
+    """One row per browser login: the RP's request, the upstream leg, and where it stands."""
+
+    __tablename__ = "login_flows"
+
+    id: str = Field(primary_key=True, max_length=64)
+    browser_hash: str = Field(max_length=64)
+    state: str = Field(max_length=20, index=True)
+    client_id: str = Field(max_length=100)
+    redirect_uri: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    scope: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    rp_state: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    nonce: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    code_challenge: str = Field(max_length=128)
+    prompt: str | None = Field(default=None, max_length=100)
+    upstream_nonce: str | None = Field(default=None, max_length=64)
+    upstream_code_verifier: str | None = Field(default=None, max_length=128)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    auth_time: datetime | None = _instant(nullable=True)
+    acr: str | None = Field(default=None, max_length=100)
+    amr: list[str] = _json()
+    failure_reason: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _instant()
+    expires_at: datetime = _instant(index=True)
+
+
+class AuthorizationCode(SQLModel, table=True):
+    """Stored by hash; ``used`` flips once, in a conditional UPDATE, so a code is redeemed exactly once."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    grant_id: str = Field(max_length=64, index=True)
+    client_id: str = Field(max_length=100)
+    redirect_uri: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    account_id: int = Field(foreign_key="accounts.id")
+    scope: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    nonce: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    code_challenge: str = Field(max_length=128)
+    auth_time: datetime = _instant()
+    acr: str = Field(max_length=100)
+    amr: list[str] = _json()
+    used: bool = False
+    created_at: datetime = _instant()
+    expires_at: datetime = _instant()
+
+
+class AccessToken(SQLModel, table=True):
+    """Issued access tokens by ``jti``: the signed JWT is the bearer, this row is what revokes it."""
+
+    __tablename__ = "access_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    grant_id: str = Field(max_length=64, index=True)
+    client_id: str = Field(max_length=100, index=True)
+    account_id: int = Field(foreign_key="accounts.id")
+    scope: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime = _instant()
+    expires_at: datetime = _instant()
+    revoked_at: datetime | None = _instant(nullable=True)

@@ -1,0 +1,61 @@
+"""VNeID's signing keys, cached; refetched at most once per interval when an unknown ``kid`` appears."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from broker.clock import Clock
+from broker.errors import UpstreamError
+
+
+class JwksCache:
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[dict[str, Any]]],
+        clock: Clock,
+        min_refetch_interval: timedelta,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._min_interval = min_refetch_interval
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str | None) -> jwt.PyJWK:
+        if kid is None:
+            raise UpstreamError("id_token_invalid", "no kid in the header")
+        if kid not in self._keys:
+            await self._refresh_if_allowed()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise UpstreamError("id_token_invalid", "unknown signing key") from None
+
+    async def _refresh_if_allowed(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            if self._fetched_at is not None and now - self._fetched_at < self._min_interval:
+                return  # an attacker's garbage kid must not make us hammer VNeID
+            document = await self._fetch()
+            self._fetched_at = now
+            self._keys = _parse(document)
+
+
+def _parse(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    keys: dict[str, jwt.PyJWK] = {}
+    for entry in document.get("keys", []) if isinstance(document, dict) else []:
+        if not isinstance(entry, dict) or "kid" not in entry or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("kty") not in ("RSA", "EC"):
+            continue  # never a symmetric ("oct") key from a public document
+        try:
+            keys[entry["kid"]] = jwt.PyJWK(entry)
+        except jwt.PyJWTError:
+            continue
+    return keys
