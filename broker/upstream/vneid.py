@@ -137,7 +137,7 @@ class VNeIDClient:
             started = time.perf_counter()
             outcome = "error"
             try:
-                response = await self._http.get(url, headers=headers, withhold_token=True)
+                response = await self._http.request("GET", url, headers=headers, withhold_token=True)
                 if response.status_code != 200:
                     raise UpstreamError(f"{name}_failed", f"HTTP {response.status_code}")
                 body = response.json()

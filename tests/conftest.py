@@ -1,0 +1,144 @@
+"""Fixtures: fresh databases (SQLite and PostgreSQL), real servers on loopback, a scripted browser."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from broker.admin import clients
+from broker.app import build_registry, create_app
+from broker.clock import Clock
+from broker.settings import Settings
+from mock_vneid.app import create_app as create_mock_vneid
+from mock_vneid.settings import MockSettings
+from tests.support.browser import Browser, RelyingParty
+from tests.support.databases import POSTGRES_URL, PostgresDatabases, SqliteDatabases
+from tests.support.servers import LiveServer, free_port
+
+DEMO_PASSWORD = "Vneid@2024"
+
+
+@pytest.fixture(scope="session")
+def sqlite_databases(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabases:
+    databases = SqliteDatabases(tmp_path_factory.mktemp("sqlite"))
+    databases.make_template()
+    return databases
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(POSTGRES_URL)
+    databases.reachable_or_skip()
+    databases.make_template()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A freshly migrated, empty database of each kind: tests using it run on both."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_databases").fresh()
+    return request.getfixturevalue("postgres_databases").fresh()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_databases: SqliteDatabases) -> str:
+    return sqlite_databases.fresh()
+
+
+@dataclass
+class Stack:
+    """Mock VNeID and the broker, running on loopback, sharing one database URL and clock."""
+
+    vneid: LiveServer
+    broker: LiveServer
+    settings: Settings
+    vneid_settings: MockSettings
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker.url
+
+    @property
+    def vneid_url(self) -> str:
+        return self.vneid.url
+
+    async def register_client(
+        self, name: str = "Hệ thống TTHC tỉnh", redirect_uris: list[str] | None = None
+    ) -> RelyingParty:
+        redirect_uris = redirect_uris or [f"http://127.0.0.1:{free_port()}/callback"]
+        registry = build_registry(self.settings)
+        try:
+            created = await clients.create(registry, name=name, redirect_uris=redirect_uris)
+        finally:
+            await registry.vneid.aclose()
+            await registry.db.dispose()
+        return RelyingParty(created.client_id, created.client_secret, redirect_uris[0])
+
+    async def vneid_faults(self, **faults: Any) -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(f"{self.vneid_url}/_test/faults", json=faults)
+            response.raise_for_status()
+
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
+    started: list[LiveServer] = []
+
+    def make(clock: Clock | None = None, **broker_overrides: Any) -> Stack:
+        vneid_port, broker_port = free_port(), free_port()
+        vneid_url, broker_url = f"http://127.0.0.1:{vneid_port}", f"http://127.0.0.1:{broker_port}"
+        vneid_settings = MockSettings(
+            issuer=vneid_url,
+            key_file=tmp_path / "vneid" / "signing_key.pem",
+            redirect_uris=[f"{broker_url}/login/vneid/callback"],
+            test_controls=True,
+        )
+        settings = Settings(
+            database_url=database_url,
+            issuer=broker_url,
+            vneid_issuer=vneid_url,
+            vneid_jwks_min_refetch_seconds=0,
+            **broker_overrides,
+        )
+        vneid = LiveServer(create_mock_vneid(vneid_settings, clock), vneid_port).start()
+        started.append(vneid)
+        broker = LiveServer(create_app(settings, clock), broker_port).start()
+        started.append(broker)
+        return Stack(vneid, broker, settings, vneid_settings)
+
+    yield make
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def stack(make_stack: StackFactory) -> Stack:
+    return make_stack()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    person = Browser()
+    yield person
+    await person.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def rp(stack: Stack) -> RelyingParty:
+    return await stack.register_client()
