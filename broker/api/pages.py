@@ -14,6 +14,7 @@ from broker import i18n
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGE_COOKIE = "broker_lang"
+_KEPT_ON_LANGUAGE_SWITCH = ("flow",)
 
 
 class Pages:
@@ -41,7 +42,9 @@ class Pages:
         language = self.language(request)
 
         def lang_query(target: str) -> str:
-            params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+            # Only the flow id is carried over: a callback's query holds a code and state, which must
+            # never be echoed into a page.
+            params = [(k, v) for k, v in request.query_params.multi_items() if k in _KEPT_ON_LANGUAGE_SWITCH]
             return urlencode([*params, ("lang", target)])
 
         html = (

@@ -70,11 +70,10 @@ class Browser:
 
     async def follow(self, response: httpx.Response) -> httpx.Response:
         assert response.status_code in (302, 303), (response.status_code, response.text[:500])
-        return await self.http.get(response.headers["location"])
+        return await self.http.get(response.url.join(response.headers["location"]))
 
     async def choose_vneid(self, login_page: httpx.Response) -> httpx.Response:
-        """On the broker's login page, press "Đăng nhập bằng VNeID"."""
-        assert login_page.status_code == 200, login_page.text[:1000]
+        """On the broker's login page (or its retry page), press "Đăng nhập bằng VNeID"."""
         form = form_with(login_page.text, str(login_page.url), "flow")
         assert form.action.endswith("/login/vneid"), form.action
         response = await self.http.post(form.action, data=form.fields)
