@@ -31,7 +31,7 @@ def sqlite_databases(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabase
 
 
 @pytest.fixture(scope="session")
-def postgres_databases() -> Iterator[PostgresDatabases]:
+def postgresql_databases() -> Iterator[PostgresDatabases]:
     databases = PostgresDatabases(POSTGRES_URL)
     databases.reachable_or_skip()
     databases.make_template()
@@ -42,14 +42,13 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """A freshly migrated, empty database of each kind: tests using it run on both."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_databases").fresh()
-    return request.getfixturevalue("postgres_databases").fresh()
+    return request.getfixturevalue(f"{request.param}_databases").fresh()
 
 
-@pytest.fixture
-def sqlite_url(sqlite_databases: SqliteDatabases) -> str:
-    return sqlite_databases.fresh()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """A new database of each kind with no schema at all, for migration tests."""
+    return request.getfixturevalue(f"{request.param}_databases").fresh(migrated=False)
 
 
 @dataclass

@@ -21,6 +21,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @router.get("/.well-known/openid-configuration", tags=["discovery"])
 async def openid_configuration(registry: RegistryDep) -> JSONResponse:
+    """OpenID Provider metadata (OIDC Discovery 1.0 §4)."""
     ring = await registry.keyring()
     return JSONResponse(
         discovery.metadata(registry.settings.issuer, ring.algorithms()),
@@ -30,17 +31,27 @@ async def openid_configuration(registry: RegistryDep) -> JSONResponse:
 
 @router.get("/jwks", tags=["discovery"])
 async def jwks(registry: RegistryDep) -> JSONResponse:
+    """The broker's public signing keys (RFC 7517), every key with a ``kid``."""
     ring = await registry.keyring()
     return JSONResponse(ring.jwks(), headers={"Cache-Control": "public, max-age=600"})
 
 
-@router.api_route("/authorize", methods=["GET", "POST"], tags=["oidc"])
-async def authorize_endpoint(request: Request, registry: RegistryDep, browser: BrowserDep) -> Response:
-    """OIDC Core §3.1.2.1: GET and POST are both supported."""
-    if request.method == "POST":
-        query = list(parse_form(await request.body(), request.headers.get("content-type")).items())
-    else:
-        query = request.query_params.multi_items()
+@router.get("/authorize", tags=["oidc"])
+async def authorize_get(request: Request, registry: RegistryDep, browser: BrowserDep) -> Response:
+    """Authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2.1)."""
+    return await _authorize(request, registry, browser, request.query_params.multi_items())
+
+
+@router.post("/authorize", tags=["oidc"])
+async def authorize_post(request: Request, registry: RegistryDep, browser: BrowserDep) -> Response:
+    """Authorization endpoint by form POST (OIDC Core §3.1.2.1)."""
+    form = parse_form(await request.body(), request.headers.get("content-type"))
+    return await _authorize(request, registry, browser, list(form.items()))
+
+
+async def _authorize(
+    request: Request, registry: RegistryDep, browser: str | None, query: list[tuple[str, str]]
+) -> Response:
     browser_id = browser or new_token()
     outcome = await authorize.start(registry, query, browser_id)
     if isinstance(outcome, authorize.RedirectToClient):
@@ -58,6 +69,7 @@ async def authorize_endpoint(request: Request, registry: RegistryDep, browser: B
 
 @router.post("/token", tags=["oidc"])
 async def token_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+    """Token endpoint (RFC 6749 §3.2, §4.1.3); form-encoded body only."""
     authorization = request.headers.get("authorization")
     try:
         form = parse_form(await request.body(), request.headers.get("content-type"))
@@ -78,8 +90,18 @@ def _token_error(registry: Any, error: OAuthError, authorization: str | None) ->
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"], tags=["oidc"])
-async def userinfo_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+@router.get("/userinfo", tags=["oidc"])
+async def userinfo_get(request: Request, registry: RegistryDep) -> JSONResponse:
+    """UserInfo endpoint (OIDC Core §5.3), Bearer token in the Authorization header (RFC 6750 §2.1)."""
+    return await _userinfo(request, registry)
+
+
+@router.post("/userinfo", tags=["oidc"])
+async def userinfo_post(request: Request, registry: RegistryDep) -> JSONResponse:
+    return await _userinfo(request, registry)
+
+
+async def _userinfo(request: Request, registry: RegistryDep) -> JSONResponse:
     try:
         claims = await userinfo.claims(registry, request.headers.get("authorization"))
     except StoreUnavailable:

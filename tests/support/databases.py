@@ -61,9 +61,10 @@ class PostgresDatabases:
         self.created.append(self.template)
         upgrade_database(Settings(database_url=async_url(_with_database(self.admin_url, self.template))))
 
-    def fresh(self) -> str:
+    def fresh(self, migrated: bool = True) -> str:
         name = f"{self.prefix}_{len(self.created)}"
-        asyncio.run(self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        template = f' TEMPLATE "{self.template}"' if migrated else ""
+        asyncio.run(self._admin(f'CREATE DATABASE "{name}"{template}'))
         self.created.append(name)
         return async_url(_with_database(self.admin_url, name))
 
@@ -84,8 +85,9 @@ class SqliteDatabases:
     def make_template(self) -> None:
         upgrade_database(Settings(database_url=f"sqlite+aiosqlite:///{self.template}"))
 
-    def fresh(self) -> str:
+    def fresh(self, migrated: bool = True) -> str:
         self.count += 1
         target = self.directory / f"test_{self.count}.db"
-        shutil.copyfile(self.template, target)
+        if migrated:
+            shutil.copyfile(self.template, target)
         return f"sqlite+aiosqlite:///{target}"
