@@ -11,7 +11,10 @@ import typer
 
 from broker.settings import Settings
 
-app = typer.Typer(help="VNeID SSO broker", no_args_is_help=True, add_completion=False)
+# Locals are never shown in tracebacks: they can hold secrets and personal numbers.
+app = typer.Typer(
+    help="VNeID SSO broker", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False
+)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 clients_app = typer.Typer(help="Relying parties registered at the broker.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -146,4 +149,12 @@ class _registry:
 
 
 def main() -> None:
-    app()
+    from broker.errors import StoreUnavailable
+
+    try:
+        app()
+    except StoreUnavailable as error:
+        typer.echo(
+            f"error: the database is unavailable or not migrated ({error}); run `broker db upgrade`", err=True
+        )
+        raise SystemExit(1) from None
