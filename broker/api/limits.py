@@ -54,7 +54,13 @@ async def _refuse(send: Send) -> None:
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                # An error answer of the token endpoint like any other (RFC 6749 §5.1): never cached.
+                (b"cache-control", b"no-store"),
+                (b"pragma", b"no-cache"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

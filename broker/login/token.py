@@ -9,6 +9,7 @@ from typing import Any
 from broker.errors import InvalidClient, InvalidGrant, InvalidRequest, UnsupportedGrantType
 from broker.login.ids import digest, new_token
 from broker.oidc import client_auth, pkce, scopes, tokens
+from broker.oidc.keys import KeyRing
 from broker.registry import Registry
 from broker.store import accounts, clients, grants
 from broker.store.tables import AccessToken, Account, AuthorizationCode, Client
@@ -43,6 +44,9 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
             raise InvalidRequest(f"{name} is required")
     code_hash = digest(form["code"])
     now = registry.clock()
+    # Loaded before the transaction: a key ring (re)load takes a connection of its own, and waiting for one
+    # while holding the write transaction deadlocks when concurrent redemptions hold all the others.
+    ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
         code = await grants.get_code(session, code_hash)
@@ -57,7 +61,7 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
             account = await accounts.get(session, code.account_id)
             if account is None:
                 raise InvalidGrant("the account no longer exists")
-            response = await _issue(registry, session, client, code, account)
+            response = await _issue(registry, session, ring, client, code, account)
     if reused:
         raise InvalidGrant("the code was already used")
     return response
@@ -73,11 +77,10 @@ def _check_code(code: AuthorizationCode, form: Mapping[str, str], now: Any) -> N
 
 
 async def _issue(
-    registry: Registry, session: Any, client: Client, code: AuthorizationCode, account: Account
+    registry: Registry, session: Any, ring: KeyRing, client: Client, code: AuthorizationCode, account: Account
 ) -> dict[str, Any]:
     settings = registry.settings
     now = registry.clock()
-    ring = await registry.keyring()
     jti = new_token()
     ttl = settings.access_token_ttl_seconds
     access_token = ring.sign(
