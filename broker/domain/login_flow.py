@@ -1,8 +1,11 @@
 """The browser login flow as an explicit state machine (after ORY Hydra's flow/flow.go).
 
     started ──(send to VNeID)──► upstream_pending ──(VNeID callback ok)──► authenticated ──(code)──► completed
-       │                               │                                        │
-       └───────────────────────────────┴──────────── (error / refusal) ─────────┴──► failed
+       │                            │      ▲                                  ▲     │
+       │                            │      └──(link VNeID after a password)───┼─────┘
+       │                            └──(Case 3: several accounts)──► choosing ─┘
+       └──(legacy password ok)─────────────────────────────────────────────────┘
+    and from every state but completed: (error / refusal / cancel) ──► failed
 
 Each arrow is guarded: a store moves a flow only from the state the arrow starts at, in one conditional
 UPDATE, so a replayed callback or a double submit finds the flow already moved and is refused.
@@ -16,6 +19,7 @@ from enum import StrEnum
 class FlowState(StrEnum):
     STARTED = "started"
     UPSTREAM_PENDING = "upstream_pending"
+    CHOOSING = "choosing"
     AUTHENTICATED = "authenticated"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -25,9 +29,10 @@ TRANSITIONS: dict[FlowState, frozenset[FlowState]] = {
     FlowState.STARTED: frozenset({FlowState.UPSTREAM_PENDING, FlowState.AUTHENTICATED, FlowState.FAILED}),
     # A citizen may press "back" and start again with VNeID: pending -> pending is allowed.
     FlowState.UPSTREAM_PENDING: frozenset(
-        {FlowState.UPSTREAM_PENDING, FlowState.AUTHENTICATED, FlowState.FAILED}
+        {FlowState.UPSTREAM_PENDING, FlowState.CHOOSING, FlowState.AUTHENTICATED, FlowState.FAILED}
     ),
-    FlowState.AUTHENTICATED: frozenset({FlowState.COMPLETED, FlowState.FAILED}),
+    FlowState.CHOOSING: frozenset({FlowState.AUTHENTICATED, FlowState.FAILED}),
+    FlowState.AUTHENTICATED: frozenset({FlowState.COMPLETED, FlowState.UPSTREAM_PENDING, FlowState.FAILED}),
     FlowState.COMPLETED: frozenset(),
     FlowState.FAILED: frozenset(),
 }

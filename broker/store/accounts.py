@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from broker.store.tables import Account, UpstreamLink
+from broker.store.tables import Account, AccountAlias, UpstreamLink
 
 
 async def find_by_upstream(session: AsyncSession, issuer: str, subject: str) -> Account | None:
@@ -50,3 +50,40 @@ async def touch_link(session: AsyncSession, issuer: str, subject: str, level: in
     ).scalar_one()
     link.level = level
     link.last_login_at = at
+
+
+async def get_by_sub_or_alias(session: AsyncSession, sub: str) -> Account | None:
+    """The surviving account for a sub, following the alias of a merged-away account."""
+    account = await get_by_sub(session, sub)
+    if account is not None and account.merged_into_id is None:
+        return account
+    alias = await session.get(AccountAlias, sub)
+    if alias is not None:
+        return await get(session, alias.account_id)
+    return account
+
+
+async def has_link(session: AsyncSession, account_id: int) -> bool:
+    statement = select(UpstreamLink.id).where(col(UpstreamLink.account_id) == account_id).limit(1)
+    return (await session.execute(statement)).first() is not None
+
+
+async def links_of(session: AsyncSession, account_id: int) -> list[UpstreamLink]:
+    statement = select(UpstreamLink).where(col(UpstreamLink.account_id) == account_id)
+    return list((await session.execute(statement)).scalars())
+
+
+async def aliases_of(session: AsyncSession, account_id: int) -> list[AccountAlias]:
+    statement = select(AccountAlias).where(col(AccountAlias.account_id) == account_id)
+    return list((await session.execute(statement)).scalars())
+
+
+async def add_alias(session: AsyncSession, alias: AccountAlias) -> None:
+    session.add(alias)
+    await session.flush()
+
+
+async def lock(session: AsyncSession, account_ids: list[int]) -> list[Account]:
+    """Loads accounts for update, in id order so that concurrent merges cannot deadlock."""
+    statement = select(Account).where(col(Account.id).in_(sorted(account_ids))).order_by(col(Account.id))
+    return list((await session.execute(statement.with_for_update())).scalars())

@@ -33,15 +33,143 @@ class Account(SQLModel, table=True):
     gender: str | None = Field(default=None, max_length=10)
     identification_number: str | None = Field(default=None, max_length=12, index=True)
     old_identification_number: str | None = Field(default=None, max_length=12, index=True)
+    # Organisations and enterprises.
+    org_name: str | None = Field(default=None, max_length=300)
+    tax_code: str | None = Field(default=None, max_length=20, index=True)
+    unit_code: str | None = Field(default=None, max_length=20)
+    # Case 3: a retired account points at the one it was merged into; nothing is ever deleted.
+    merged_into_id: int | None = Field(default=None, foreign_key="accounts.id")
+    needs_review: bool = False
     created_at: datetime = _instant()
     updated_at: datetime = _instant()
+
+
+class LegacyAccount(SQLModel, table=True):
+    """An account imported from a province's or ministry's old system, kept as imported.
+
+    (source_system, legacy_id) identifies a row, so importing it again updates it. ``account_id`` is the
+    broker account the relying parties see; it moves to the survivor when accounts merge.
+    """
+
+    __tablename__ = "legacy_accounts"
+    __table_args__ = (
+        sa.UniqueConstraint("source_system", "legacy_id", name="uq_legacy_accounts_source_legacy_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    source_system: str = Field(max_length=100)
+    legacy_id: str = Field(max_length=100)
+    username: str = Field(max_length=200)
+    # NFKC + casefold of the username: the key of lookups and of the brute-force lockout.
+    username_key: str = Field(max_length=200, index=True)
+    account_type: str = Field(max_length=20)
+    full_name: str | None = Field(default=None, max_length=200)
+    birth_date: date | None = None
+    gender: str | None = Field(default=None, max_length=10)
+    cmnd: str | None = Field(default=None, max_length=12, index=True)
+    cccd: str | None = Field(default=None, max_length=12, index=True)
+    org_name: str | None = Field(default=None, max_length=300)
+    tax_code: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=30)
+    unit_code: str | None = Field(default=None, max_length=20)
+    password_hash: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    hash_scheme: str | None = Field(default=None, max_length=20)
+    # The hash as last imported: a re-import with the same value keeps a rehash done at login.
+    imported_password_hash: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    source_created_at: datetime | None = _instant(nullable=True)
+    imported_at: datetime = _instant()
+    updated_at: datetime = _instant()
+
+
+class AccountAlias(SQLModel, table=True):
+    """A retired ``sub`` (of a merged account) that now stands for the surviving account."""
+
+    __tablename__ = "account_aliases"
+
+    sub: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    created_at: datetime = _instant()
+
+
+class AccountRole(SQLModel, table=True):
+    """Staff are people with VNeID like everyone else: roles hang on their accounts."""
+
+    __tablename__ = "account_roles"
+    __table_args__ = (sa.UniqueConstraint("account_id", "role", name="uq_account_roles_account_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    role: str = Field(max_length=40)
+    granted_by: str = Field(max_length=100)
+    granted_at: datetime = _instant()
+
+
+class ReviewItem(SQLModel, table=True):
+    """Work for an officer: a doubtful duplicate (Case 3) or a link whose identity data disagrees."""
+
+    __tablename__ = "review_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    status: str = Field(max_length=20, default="open", index=True)
+    account_ids: list[int] = _json()
+    # Differences with VNeID, numbers masked: what the officer needs, nothing more.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+    created_at: datetime = _instant()
+    resolved_at: datetime | None = _instant(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=100)
+    resolution: str | None = Field(default=None, max_length=40)
+
+
+class AccountEvent(SQLModel, table=True):
+    """The outbox: written in the same transaction as the change it reports; ``id`` is the RPs' cursor."""
+
+    __tablename__ = "account_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=40)
+    sub: str = Field(max_length=64, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+    created_at: datetime = _instant()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what, when, and why. Identification numbers appear only masked."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _instant(index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=60, index=True)
+    outcome: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=60)
+    sub: str | None = Field(default=None, max_length=64, index=True)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed password attempts per username key: one row, updated atomically, across all replicas."""
+
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    window_started_at: datetime = _instant()
+    locked_until: datetime | None = _instant(nullable=True)
 
 
 class UpstreamLink(SQLModel, table=True):
     """Identity = (upstream issuer, upstream subject), unique; one identity, one surviving account."""
 
     __tablename__ = "upstream_links"
-    __table_args__ = (sa.UniqueConstraint("issuer", "subject", name="uq_upstream_links_issuer_subject"),)
+    __table_args__ = (
+        sa.UniqueConstraint("issuer", "subject", name="uq_upstream_links_issuer_subject"),
+        # One surviving account per person: an account holds at most one identity of an issuer.
+        sa.UniqueConstraint("issuer", "account_id", name="uq_upstream_links_issuer_account"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
@@ -96,6 +224,13 @@ class LoginFlow(SQLModel, table=True):
     upstream_nonce: str | None = Field(default=None, max_length=64)
     upstream_code_verifier: str | None = Field(default=None, max_length=128)
     account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    # A legacy account proven by password that the citizen chose to link with VNeID (the link proof).
+    link_account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    # Case 3: the verified VNeID identity and the candidates, while the citizen chooses which to keep.
+    pending_identity: dict[str, Any] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(), nullable=True)
+    )
+    candidate_account_ids: list[int] = _json()
     auth_time: datetime | None = _instant(nullable=True)
     acr: str | None = Field(default=None, max_length=100)
     amr: list[str] = _json()

@@ -1,0 +1,67 @@
+"""Legacy accounts as imported from the old systems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from broker.store.tables import Account, LegacyAccount
+
+
+async def by_username_key(session: AsyncSession, username_key: str) -> list[LegacyAccount]:
+    statement = select(LegacyAccount).where(col(LegacyAccount.username_key) == username_key)
+    return list((await session.execute(statement.order_by(col(LegacyAccount.id)))).scalars())
+
+
+async def by_source_ids(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], LegacyAccount]:
+    found: dict[tuple[str, str], LegacyAccount] = {}
+    for system in {system for system, _ in keys}:
+        ids = [legacy_id for s, legacy_id in keys if s == system]
+        for start in range(0, len(ids), 500):
+            statement = select(LegacyAccount).where(
+                col(LegacyAccount.source_system) == system,
+                col(LegacyAccount.legacy_id).in_(ids[start : start + 500]),
+            )
+            for row in (await session.execute(statement)).scalars():
+                found[(row.source_system, row.legacy_id)] = row
+    return found
+
+
+async def for_account(session: AsyncSession, account_id: int) -> list[LegacyAccount]:
+    statement = select(LegacyAccount).where(col(LegacyAccount.account_id) == account_id)
+    return list((await session.execute(statement.order_by(col(LegacyAccount.id)))).scalars())
+
+
+async def matching_citizen_accounts(
+    session: AsyncSession, number: str | None, old_number: str | None
+) -> list[tuple[Account, LegacyAccount]]:
+    """Legacy citizen accounts on a CCCD equal to ``number`` or a CMND equal to ``old_number``,
+    whose broker account is not merged away. Case 2 (one) and Case 3 (several) of the letters."""
+    conditions = []
+    if number:
+        conditions.append(col(LegacyAccount.cccd) == number)
+    if old_number:
+        conditions.append(col(LegacyAccount.cmnd) == old_number)
+    if not conditions:
+        return []
+    statement = (
+        select(Account, LegacyAccount)
+        .join(LegacyAccount, col(LegacyAccount.account_id) == col(Account.id))
+        .where(
+            or_(*conditions),
+            col(LegacyAccount.account_type) == "citizen",
+            col(Account.merged_into_id).is_(None),
+        )
+        .order_by(col(Account.id))
+    )
+    return [(account, legacy) for account, legacy in (await session.execute(statement)).all()]
+
+
+async def add(session: AsyncSession, legacy: LegacyAccount) -> None:
+    session.add(legacy)
+    await session.flush()
