@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from broker import __doc__ as summary
-from broker.api import errors, login, oidc, ops
+from broker.api import admin, errors, events, login, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.pages import Pages
@@ -86,7 +86,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (oidc.router, login.router, ops.router):
+    for router in (oidc.router, login.router, ops.router, admin.router, events.router):
         app.include_router(router)
     return app
 

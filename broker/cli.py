@@ -1,9 +1,10 @@
-"""The ``broker`` command: serve, migrate, register clients."""
+"""The ``broker`` command: serve, migrate, register clients, import legacy accounts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +18,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 clients_app = typer.Typer(help="Relying parties registered at the broker.", no_args_is_help=True)
+legacy_app = typer.Typer(help="Accounts of the old provincial and ministry systems.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
+roles_app = typer.Typer(help="Staff roles: ops_admin, one_stop_officer, auditor.", no_args_is_help=True)
+app.add_typer(roles_app, name="roles")
+app.add_typer(legacy_app, name="legacy")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -134,6 +139,49 @@ def clients_list() -> None:
     typer.echo(json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2))
 
 
+@legacy_app.command("import")
+def legacy_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV in the legacy contract")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the valid rows, skip (and list) the others")
+    ] = False,
+) -> None:
+    """Imports legacy accounts; prints a JSON summary. Invalid rows: nothing written, exit status 2."""
+    from broker.admin.legacy_import import ImportReport, import_legacy_csv
+    from broker.errors import StoreConflict
+
+    async def run() -> ImportReport:
+        async with _registry() as registry:
+            rows = _count_rows(file) if sys.stderr.isatty() else None
+            if rows is None:
+                return await import_legacy_csv(registry, file, skip_invalid=skip_invalid)
+            with typer.progressbar(length=rows, label="importing", file=sys.stderr) as bar:
+                return await import_legacy_csv(registry, file, skip_invalid=skip_invalid, progress=bar.update)
+
+    try:
+        report = asyncio.run(run())
+    except StoreConflict as conflict:
+        typer.echo("error: a concurrent change conflicted with the import; run it again", err=True)
+        raise typer.Exit(1) from conflict
+    prefix = "skipped" if report.written else "error"
+    for row_error in report.errors:
+        typer.echo(f"{prefix}: {row_error}", err=True)
+    typer.echo(json.dumps(report.summary()))
+    if not report.written:
+        raise typer.Exit(2)
+
+
+def _count_rows(file: Path) -> int | None:
+    """Data rows, for the progress bar only: None when the file cannot even be counted."""
+    import csv
+
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            return max(sum(1 for cells in csv.reader(stream) if cells) - 1, 0)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
 class _registry:
     """A registry for one CLI command, without the HTTP app around it."""
 
@@ -146,6 +194,83 @@ class _registry:
     async def __aexit__(self, *_: object) -> None:
         await self._registry.vneid.aclose()
         await self._registry.db.dispose()
+
+
+RoleOption = Annotated[str, typer.Option(help="ops_admin, one_stop_officer or auditor")]
+SubOption = Annotated[str | None, typer.Option(help="the account's sub")]
+NumberOption = Annotated[
+    str | None, typer.Option(help="or the account's 12-digit personal number (audited masked)")
+]
+ActorOption = Annotated[str | None, typer.Option(help="who acts, for the audit trail (default: cli:$USER)")]
+
+
+@roles_app.command("grant")
+def roles_grant(
+    role: RoleOption,
+    sub: SubOption = None,
+    identification_number: NumberOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Grants a role to a citizen account linked to VNeID; prints {sub, role, changed}."""
+    _change_role("grant", role, sub, identification_number, actor)
+
+
+@roles_app.command("revoke")
+def roles_revoke(
+    role: RoleOption,
+    sub: SubOption = None,
+    identification_number: NumberOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Revokes a role; it stops working at once, even in unexpired access tokens."""
+    _change_role("revoke", role, sub, identification_number, actor)
+
+
+@roles_app.command("list")
+def roles_list(sub: SubOption = None) -> None:
+    """Lists role holders (or one account's roles) as JSON."""
+    from broker.admin import roles
+
+    async def run() -> list[dict[str, str]]:
+        async with _registry() as registry:
+            return [
+                {
+                    "sub": h.sub,
+                    "role": h.role,
+                    "granted_by": h.granted_by,
+                    "granted_at": h.granted_at.isoformat(),
+                }
+                for h in await roles.holders(registry, sub)
+            ]
+
+    typer.echo(json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2))
+
+
+def _change_role(verb: str, role: str, sub: str | None, number: str | None, actor: str | None) -> None:
+    from broker.admin import roles
+
+    target = roles.Target(sub=sub, identification_number=number)
+    change = roles.grant if verb == "grant" else roles.revoke
+
+    async def run() -> roles.RoleChange:
+        async with _registry() as registry:
+            return await change(registry, actor=actor or _cli_actor(), role=role, target=target)
+
+    try:
+        done = asyncio.run(run())
+    except roles.RoleError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps({"sub": done.sub, "role": done.role, "changed": done.changed}))
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in a bare container
+        return "cli:unknown"
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broker.domain.policy import Rules
+
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Development defaults that must never reach production: Settings refuses them there.
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
 
     max_form_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # Brute force: this many failed passwords for one username within the window lock it for a while.
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+
     @field_validator("issuer", "vneid_issuer")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -87,6 +94,16 @@ class Settings(BaseSettings):
             if not self.issuer.startswith("https://"):
                 raise ValueError("BROKER_ISSUER must be https in production")
         return self
+
+    def policy_rules(self) -> Rules:
+        """The dated rules of the policy, as configured (the letters' dates by default)."""
+        return Rules(
+            citizen_vneid_only_from=self.citizen_vneid_only_from,
+            unlinked_legacy_frozen_from=self.unlinked_legacy_frozen_from,
+            organisation_vneid_only_from=self.organisation_vneid_only_from,
+            foreigner_vneid_only_from=self.foreigner_vneid_only_from,
+            officer_citizen_creation_disabled_from=self.officer_citizen_creation_disabled_from,
+        )
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from broker.admin import clients
 from broker.app import build_registry, create_app
 from broker.clock import Clock
 from broker.settings import Settings
+from broker.store.database import Database
 from mock_vneid.app import create_app as create_mock_vneid
 from mock_vneid.settings import MockSettings
 from tests.support.browser import Browser, RelyingParty
@@ -79,6 +82,27 @@ class Stack:
             await registry.vneid.aclose()
             await registry.db.dispose()
         return RelyingParty(created.client_id, created.client_secret, redirect_uris[0])
+
+    @asynccontextmanager
+    async def database(self) -> AsyncIterator[Database]:
+        """The broker's database, for asserting what a change left behind."""
+        database = Database(self.settings.database_url)
+        try:
+            yield database
+        finally:
+            await database.dispose()
+
+    async def import_legacy(self, csv_text: str) -> None:
+        """Loads legacy accounts exactly as `broker legacy import` does."""
+        from broker.admin.legacy_import import import_legacy_csv
+
+        registry = build_registry(self.settings)
+        try:
+            report = await import_legacy_csv(registry, io.StringIO(csv_text))
+            assert not report.errors, report.errors
+        finally:
+            await registry.vneid.aclose()
+            await registry.db.dispose()
 
     async def vneid_faults(self, **faults: Any) -> None:
         async with httpx.AsyncClient() as http:

@@ -38,7 +38,9 @@ class Pages:
             request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE), self._default
         )
 
-    def render(self, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def render(
+        self, request: Request, template: str, *, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
         language = self.language(request)
 
         def lang_query(target: str) -> str:

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login.ids import digest, new_token
 from broker.oidc import authorize
 from broker.registry import Registry
 from broker.store import flows, grants
+from broker.store.database import Session
 from broker.store.tables import AuthorizationCode
 
 
-async def issue(registry: Registry, session: AsyncSession, flow_id: str) -> str:
+async def issue(registry: Registry, session: Session, flow_id: str) -> str:
     flow = await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")

@@ -1,67 +1,277 @@
-"""Case 1 of the letters: the first VNeID login of an unknown citizen creates an account linked to that
-identity; every later login finds the same account (the same ``sub`` to the relying parties)."""
+"""Which broker account a verified VNeID identity logs in to: Cases 1, 2 and 3 of the letters.
+
+- Known identity (issuer, subject): its account.
+- Case 1, no legacy account carries its numbers: a new account, linked.
+- Case 2, one legacy account on its CCCD or its old CMND: that account, linked; the RP keeps seeing its
+  ``sub``. Disagreeing name or birth date: linked all the same, flagged, the difference kept for review.
+- Case 3, several: when all agree with VNeID the citizen chooses which to keep (broker.login.choose_account);
+  when any disagrees an officer decides, and meanwhile the citizen gets in to the best-matching account.
+- A legacy account proven by password in this login (the "link your VNeID" step) is linked if its
+  numbers do not contradict VNeID's.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.identity import VerifiedIdentity
+from broker.domain.identity_numbers import mask
+from broker.domain.matching import LegacyFacts, differences, match_score, numbers_consistent
 from broker.errors import StoreConflict
 from broker.login.ids import new_subject
 from broker.registry import Registry
-from broker.store import accounts
-from broker.store.tables import Account, UpstreamLink
+from broker.store import accounts, audit, events, legacy, reviews
+from broker.store.database import Session
+from broker.store.tables import Account, LegacyAccount, ReviewItem, UpstreamLink
 
 
-async def account_for(registry: Registry, identity: VerifiedIdentity) -> Account:
-    """The account linked to (issuer, subject), created on first sight.
+@dataclass(frozen=True)
+class Resolved:
+    account: Account
+    notice: str | None = None  # "review_notice": a doubtful duplicate went to an officer
 
-    Two first logins of one person at the same instant race to insert the link; the unique constraint on
-    (issuer, subject) lets exactly one win and the other, retrying, finds the winner's account.
-    """
+
+@dataclass(frozen=True)
+class MustChoose:
+    candidate_ids: list[int] = field(default_factory=list)
+
+
+async def account_for(
+    registry: Registry, identity: VerifiedIdentity, link_account_id: int | None = None
+) -> Resolved | MustChoose:
+    """Concurrent first logins of one person race on the unique (issuer, subject) link: one wins, the
+    other retries and finds the winner's account."""
     try:
-        return await _find_or_create(registry, identity)
+        return await _resolve(registry, identity, link_account_id)
     except StoreConflict:
-        return await _find_or_create(registry, identity)
+        return await _resolve(registry, identity, link_account_id)
 
 
-async def _find_or_create(registry: Registry, identity: VerifiedIdentity) -> Account:
+async def _resolve(
+    registry: Registry, identity: VerifiedIdentity, link_account_id: int | None
+) -> Resolved | MustChoose:
     now = registry.clock()
     async with registry.db.transaction() as session:
-        account = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
-        if account is not None:
-            _complete(account, identity)
-            account.updated_at = now
+        known = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
+        if known is not None:
+            _complete(known, identity)
+            known.updated_at = now
             await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
-            return account
-        account = await accounts.add(
+            await _unfreeze(session, known, registry)
+            return Resolved(known)
+        if link_account_id is not None:
+            proven = await _proven_by_password(session, identity, link_account_id, registry)
+            if proven is not None:
+                return proven
+        candidates = await _candidates(session, identity)
+        if not candidates:
+            return Resolved(await _create(session, identity, registry))
+        if len(candidates) == 1:
+            account, records = next(iter(candidates.values()))
+            return Resolved(await _link(session, account, records, identity, registry, "number_match"))
+        doubtful = {
+            account_id: diff
+            for account_id, (_, records) in candidates.items()
+            if (diff := _differences(records, identity))
+        }
+        if not doubtful:
+            return MustChoose(sorted(candidates))
+        best = max(candidates.values(), key=lambda pair: (_score(pair[1], identity), -(pair[0].id or 0)))
+        await reviews.add(
             session,
-            Account(
-                sub=new_subject(),
-                account_type=AccountType.CITIZEN,
-                status=AccountStatus.ACTIVE,
+            ReviewItem(
+                kind="duplicate_accounts",
+                account_ids=sorted(candidates),
+                details={
+                    "identification_number": mask(identity.identification_number),
+                    "old_identification_number": mask(identity.old_identification_number),
+                    "differences": {str(k): v for k, v in doubtful.items()},
+                    "logged_in_to": best[0].sub,
+                },
                 created_at=now,
-                updated_at=now,
             ),
         )
-        _complete(account, identity)
+        account = await _link(session, best[0], best[1], identity, registry, "duplicate_to_review")
+        return Resolved(account, notice="review_notice")
+
+
+async def _candidates(
+    session: Session, identity: VerifiedIdentity
+) -> dict[int, tuple[Account, list[LegacyAccount]]]:
+    found: dict[int, tuple[Account, list[LegacyAccount]]] = {}
+    rows = await legacy.matching_citizen_accounts(
+        session, identity.identification_number, identity.old_identification_number
+    )
+    for account, record in rows:
         assert account.id is not None
-        await accounts.add_link(
+        if account.status in (AccountStatus.MERGED, AccountStatus.DISABLED):
+            continue
+        if any(link.issuer == identity.issuer for link in await accounts.links_of(session, account.id)):
+            continue  # already someone's VNeID account: never taken over by a number match
+        found.setdefault(account.id, (account, []))[1].append(record)
+    return found
+
+
+async def _proven_by_password(
+    session: Session, identity: VerifiedIdentity, account_id: int, registry: Registry
+) -> Resolved | None:
+    account = await accounts.get(session, account_id)
+    if account is None or account.merged_into_id is not None or await accounts.has_link(session, account_id):
+        return None
+    records = await legacy.for_account(session, account_id)
+    if not all(numbers_consistent(_facts(record), identity) for record in records):
+        await audit.append(
             session,
-            UpstreamLink(
-                account_id=account.id,
-                issuer=identity.issuer,
-                subject=identity.subject,
-                level=identity.level,
+            at=registry.clock(),
+            actor=f"citizen:{account.sub}",
+            action="account.link",
+            outcome="refused",
+            reason="numbers_contradict_vneid",
+            sub=account.sub,
+            details={"identification_number": mask(identity.identification_number)},
+        )
+        return None
+    return Resolved(await _link(session, account, records, identity, registry, "password_proof"))
+
+
+async def link_identity(
+    session: Session, account: Account, identity: VerifiedIdentity, registry: Registry, reason: str
+) -> Account:
+    """Links ``identity`` to ``account`` (whose legacy records are compared with VNeID's data)."""
+    assert account.id is not None
+    return await _link(
+        session, account, await legacy.for_account(session, account.id), identity, registry, reason
+    )
+
+
+async def _link(
+    session: Session,
+    account: Account,
+    records: list[LegacyAccount],
+    identity: VerifiedIdentity,
+    registry: Registry,
+    reason: str,
+) -> Account:
+    now = registry.clock()
+    assert account.id is not None
+    diff = _differences(records, identity)
+    await accounts.add_link(
+        session,
+        UpstreamLink(
+            account_id=account.id,
+            issuer=identity.issuer,
+            subject=identity.subject,
+            level=identity.level,
+            created_at=now,
+            last_login_at=now,
+        ),
+    )
+    if diff:
+        account.needs_review = True
+        await reviews.add(
+            session,
+            ReviewItem(
+                kind="identity_mismatch",
+                account_ids=[account.id],
+                details={"differences": diff, "identification_number": mask(identity.identification_number)},
                 created_at=now,
-                last_login_at=now,
             ),
         )
+    _complete(account, identity)
+    account.updated_at = now
+    await events.append(session, "account.linked", account.sub, now)
+    await audit.append(
+        session,
+        at=now,
+        actor=f"citizen:{account.sub}",
+        action="account.link",
+        outcome="done",
+        reason=reason,
+        sub=account.sub,
+        details={
+            "identification_number": mask(identity.identification_number),
+            "old_identification_number": mask(identity.old_identification_number),
+            "flagged_for_review": bool(diff),
+        },
+    )
+    await _unfreeze(session, account, registry)
+    return account
+
+
+async def _create(session: Session, identity: VerifiedIdentity, registry: Registry) -> Account:
+    now = registry.clock()
+    account = await accounts.add(
+        session,
+        Account(
+            sub=new_subject(),
+            account_type=AccountType.CITIZEN,
+            status=AccountStatus.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    _complete(account, identity)
+    assert account.id is not None
+    await accounts.add_link(
+        session,
+        UpstreamLink(
+            account_id=account.id,
+            issuer=identity.issuer,
+            subject=identity.subject,
+            level=identity.level,
+            created_at=now,
+            last_login_at=now,
+        ),
+    )
+    await audit.append(
+        session,
+        at=now,
+        actor=f"citizen:{account.sub}",
+        action="account.create",
+        outcome="done",
+        reason="first_vneid_login",
+        sub=account.sub,
+        details={"identification_number": mask(identity.identification_number)},
+    )
     registry.metrics.accounts_created.inc()
     return account
 
 
+async def _unfreeze(session: Session, account: Account, registry: Registry) -> None:
+    if account.status == AccountStatus.FROZEN:
+        account.status = AccountStatus.ACTIVE
+        now = registry.clock()
+        await events.append(session, "account.unfrozen", account.sub, now)
+        await audit.append(
+            session,
+            at=now,
+            actor=f"citizen:{account.sub}",
+            action="account.unfreeze",
+            outcome="done",
+            reason="vneid_login",
+            sub=account.sub,
+        )
+
+
+def _facts(record: LegacyAccount) -> LegacyFacts:
+    return LegacyFacts(record.full_name, record.birth_date, record.cmnd, record.cccd)
+
+
+def _differences(records: list[LegacyAccount], identity: VerifiedIdentity) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for record in records:
+        found.update(differences(_facts(record), identity))
+    return found
+
+
+def _score(records: list[LegacyAccount], identity: VerifiedIdentity) -> int:
+    return max(match_score(_facts(record), identity) for record in records)
+
+
 def _complete(account: Account, identity: VerifiedIdentity) -> None:
-    """VNeID is the authority on identity data: its verified values replace what the account had."""
+    """VNeID is the authority on identity data once linked: its verified values replace the account's
+    (the legacy record keeps what the old system had)."""
     account.name = identity.name or account.name
     account.birthdate = identity.birthdate or account.birthdate
     account.gender = identity.gender or account.gender

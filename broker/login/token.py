@@ -11,7 +11,7 @@ from broker.login.ids import digest, new_token
 from broker.oidc import client_auth, pkce, scopes, tokens
 from broker.oidc.keys import KeyRing
 from broker.registry import Registry
-from broker.store import accounts, clients, grants
+from broker.store import accounts, clients, grants, roles
 from broker.store.tables import AccessToken, Account, AuthorizationCode, Client
 
 SUPPORTED_GRANTS = ("authorization_code",)
@@ -83,6 +83,8 @@ async def _issue(
     now = registry.clock()
     jti = new_token()
     ttl = settings.access_token_ttl_seconds
+    # Staff roles (RFC 9068 §2.2.3.1), read in this transaction; resources re-check them in the store.
+    held = await roles.of_account(session, code.account_id)
     access_token = ring.sign(
         tokens.access_token_claims(
             issuer=settings.issuer,
@@ -94,7 +96,8 @@ async def _issue(
             ttl_seconds=ttl,
             auth_time=code.auth_time,
             acr=code.acr,
-        ),
+        )
+        | ({"roles": held} if held else {}),
         "RS256",
         typ="at+jwt",
     )

@@ -1,4 +1,4 @@
-"""Step 3: VNeID sent the browser back. Verify everything, find or create the account, issue a code."""
+"""Step 3: VNeID sent the browser back. Verify everything, resolve the account, then issue a code."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError, UpstreamError
 from broker.login import flow_guard, issue_code
-from broker.login.link_account import account_for
+from broker.login.link_account import MustChoose, account_for
+from broker.login.outcomes import Outcome, Page, Redirect
 from broker.registry import Registry
-from broker.store import flows
+from broker.store import audit, flows
 
 log = logging.getLogger(__name__)
 
 
-async def finish(registry: Registry, params: Mapping[str, str], browser: str | None) -> str:
-    """Returns the URL that carries the authorization code back to the RP."""
+async def finish(registry: Registry, params: Mapping[str, str], browser: str | None) -> Outcome:
     flow = await flow_guard.load(registry, params.get("state"), browser)
     if flow.state != FlowState.UPSTREAM_PENDING or not flow.upstream_nonce or not flow.upstream_code_verifier:
         raise LoginFlowError("flow_not_pending")
@@ -30,13 +30,28 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
     identity = await registry.vneid.authenticate(
         code=code, code_verifier=flow.upstream_code_verifier, nonce=flow.upstream_nonce
     )
-    account = await account_for(registry, identity)
+    resolution = await account_for(registry, identity, flow.link_account_id)
+    now = registry.clock()
+    if isinstance(resolution, MustChoose):
+        async with registry.db.transaction() as session:
+            moved = await flows.move(
+                session,
+                flow.id,
+                FlowState.CHOOSING,
+                now,
+                pending_identity=identity.to_json(),
+                candidate_account_ids=resolution.candidate_ids,
+            )
+        if not moved:
+            raise LoginFlowError("flow_replayed")
+        return Page("choose_account", flow.id)
+    account = resolution.account
     async with registry.db.transaction() as session:
         moved = await flows.move(
             session,
             flow.id,
             FlowState.AUTHENTICATED,
-            registry.clock(),
+            now,
             account_id=account.id,
             auth_time=identity.auth_time,
             acr=identity.acr,
@@ -44,12 +59,20 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
         )
         if not moved:
             raise LoginFlowError("flow_replayed")
-        url = await issue_code.issue(registry, session, flow.id)
+        await audit.append(
+            session,
+            at=now,
+            actor=f"citizen:{account.sub}",
+            action="login.vneid",
+            outcome="allowed",
+            sub=account.sub,
+            details={"identification_number": mask(identity.identification_number), "level": identity.level},
+        )
+        outcome: Outcome = (
+            Page(resolution.notice, flow.id)
+            if resolution.notice
+            else Redirect(await issue_code.issue(registry, session, flow.id))
+        )
     registry.metrics.logins.labels("vneid", "success").inc()
-    log.info(
-        "vneid login: account=%s number=%s level=%s",
-        account.sub,
-        mask(identity.identification_number),
-        identity.level,
-    )
-    return url
+    log.info("vneid login: account=%s level=%s", account.sub, identity.level)
+    return outcome

@@ -6,6 +6,7 @@ from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.login.ids import new_token
+from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
 from broker.store import flows
 
@@ -14,6 +15,11 @@ async def start(registry: Registry, flow_id: str | None, browser: str | None) ->
     """Returns VNeID's authorization URL; the flow's id is the upstream ``state``."""
     flow = await flow_guard.load(registry, flow_id, browser)
     nonce, verifier = new_token(), new_token()
+    # After a legacy password, going to VNeID means "link my VNeID to this account": the password is the
+    # proof, bound to this flow and used once.
+    link_to = flow.account_id if flow.state == FlowState.AUTHENTICATED and flow.acr == ACR_LEGACY else None
+    if flow.state == FlowState.AUTHENTICATED and link_to is None:
+        raise LoginFlowError("flow_finished")
     async with registry.db.transaction() as session:
         moved = await flows.move(
             session,
@@ -22,6 +28,7 @@ async def start(registry: Registry, flow_id: str | None, browser: str | None) ->
             registry.clock(),
             upstream_nonce=nonce,
             upstream_code_verifier=verifier,
+            link_account_id=link_to,
         )
     if not moved:
         raise LoginFlowError("flow_finished")

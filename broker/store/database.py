@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.errors import StoreConflict, StoreUnavailable
 
+# The unit of work handed to repositories; use cases name it through this alias, never SQLAlchemy's.
+Session = AsyncSession
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; busy_timeout makes concurrent writers queue instead

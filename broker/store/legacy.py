@@ -65,3 +65,7 @@ async def matching_citizen_accounts(
 async def add(session: AsyncSession, legacy: LegacyAccount) -> None:
     session.add(legacy)
     await session.flush()
+
+
+async def get(session: AsyncSession, legacy_account_id: int | None) -> LegacyAccount | None:
+    return await session.get(LegacyAccount, legacy_account_id) if legacy_account_id is not None else None

@@ -44,3 +44,12 @@ def form_with(html: str, base_url: str, *names: str) -> Form:
         if all(name in form.inputs for name in names):
             return form
     raise AssertionError(f"no form with inputs {names} in page:\n{html[:2000]}")
+
+
+def form_posting_to(page: object, path_suffix: str) -> Form:
+    """The form on a page (an httpx.Response) whose action ends with ``path_suffix``: the button a person presses."""
+    text, url = page.text, str(page.url)  # type: ignore[attr-defined]
+    for form in forms(text, url):
+        if form.action.endswith(path_suffix):
+            return form
+    raise AssertionError(f"no form posting to {path_suffix} in page:\n{text[:2000]}")

@@ -1,0 +1,60 @@
+"""The account-event feed: relying parties read links, merges and freezes after a cursor.
+
+The cursor is the last event id a relying party has seen; ids only grow (the outbox is written in the
+transaction of the change), so reading ``after`` the cursor never skips nor repeats an event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC
+from typing import Any
+
+from broker.errors import InvalidRequest
+from broker.login.token import authenticate_client
+from broker.oidc import client_auth
+from broker.oidc.params import single_valued
+from broker.registry import Registry
+from broker.store import events
+from broker.store.tables import AccountEvent
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_MAX_CURSOR = 2**63 - 1  # a BIGINT: beyond it a cursor cannot name an event
+_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+async def read(
+    registry: Registry, authorization: str | None, query: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    """Only client_secret_basic: a GET has no body to carry client_secret_post."""
+    await authenticate_client(registry, client_auth.credentials(authorization, {}))
+    params = single_valued(query)
+    cursor = _integer(params, "after", default=0, low=0, high=_MAX_CURSOR)
+    limit = _integer(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    async with registry.db.read() as session:
+        found = await events.after(session, cursor, limit)
+    return {
+        "events": [_event(event) for event in found],
+        "next_cursor": found[-1].id if found else cursor,
+    }
+
+
+def _integer(params: dict[str, str], name: str, *, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not _NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise InvalidRequest(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def _event(event: AccountEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "sub": event.sub,
+        "data": event.data,
+        "created_at": event.created_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
