@@ -87,3 +87,20 @@ async def lock(session: AsyncSession, account_ids: list[int]) -> list[Account]:
     """Loads accounts for update, in id order so that concurrent merges cannot deadlock."""
     statement = select(Account).where(col(Account.id).in_(sorted(account_ids))).order_by(col(Account.id))
     return list((await session.execute(statement.with_for_update())).scalars())
+
+
+async def unlinked_active_citizens(session: AsyncSession, limit: int) -> list[Account]:
+    """Active citizen accounts with no VNeID link: the ones the freeze date catches."""
+    linked = select(UpstreamLink.id).where(col(UpstreamLink.account_id) == col(Account.id)).exists()
+    statement = (
+        select(Account)
+        .where(
+            col(Account.account_type) == "citizen",
+            col(Account.status) == "active",
+            col(Account.merged_into_id).is_(None),
+            ~linked,
+        )
+        .order_by(col(Account.id))
+        .limit(limit)
+    )
+    return list((await session.execute(statement.with_for_update())).scalars())
