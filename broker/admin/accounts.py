@@ -17,7 +17,7 @@ from broker.admin.roles import Role
 from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.policy import Decision, Reason, Rules, may_create_account
 from broker.registry import Registry
-from broker.settings import VIETNAM, Settings
+from broker.settings import VIETNAM
 from broker.store import accounts, audit, directory
 from broker.store.database import Session
 from broker.store.tables import Account
@@ -48,24 +48,17 @@ async def create(registry: Registry, actor: Actor, body: object) -> Account:
     The role is checked before the body, so a caller without it learns nothing about what it sent.
     """
     now = registry.clock()
-    rules = _rules(registry.settings)
+    rules = registry.settings.policy_rules()
     trail = {"client_id": actor.client_id[:100], **traces(body)}
     decision = _decide(Role.ONE_STOP_OFFICER in actor.roles, account_type(body), now, rules)
     if decision is not None and not decision.allowed:
-        await _audit(registry, actor, now, "refused", decision.reason, None, trail)
+        await _audit(registry, actor, now, "refused", decision.reason, trail)
         raise CreationRefused(decision.reason, _explanation(decision.reason, rules))
     try:
         request = parse(body, now.astimezone(VIETNAM).date())
     except InvalidBody as invalid:
-        await _audit(
-            registry,
-            actor,
-            now,
-            "invalid",
-            "invalid_request",
-            None,
-            {**trail, "fields": sorted(invalid.fields)},
-        )
+        fields = sorted(invalid.fields)  # which fields, never what was in them
+        await _audit(registry, actor, now, "invalid", "invalid_request", {**trail, "fields": fields})
         raise
     return await _store(registry, actor, now, request, trail)
 
@@ -87,11 +80,11 @@ async def _store(
         if await directory.any_with(
             session, identification_number=request.identification_number, tax_code=request.tax_code
         ):
-            await _audit_in(session, actor, now, "refused", ACCOUNT_EXISTS, None, trail)
+            await _audit_in(session, actor, now, "refused", ACCOUNT_EXISTS, trail)
             account = None
         else:
             account = await accounts.add(session, _account(request, now))
-            await _audit_in(session, actor, now, "allowed", Reason.ALLOWED, account.sub, trail)
+            await _audit_in(session, actor, now, "allowed", Reason.ALLOWED, trail, sub=account.sub)
     if account is None:
         raise CreationRefused(ACCOUNT_EXISTS)
     return account
@@ -122,12 +115,11 @@ async def _audit(
     now: datetime,
     outcome: str,
     reason: str,
-    sub: str | None,
     details: dict[str, Any],
 ) -> None:
     """A refusal's entry in a transaction of its own: it is committed before the refusal is raised."""
     async with registry.db.transaction() as session:
-        await _audit_in(session, actor, now, outcome, reason, sub, details)
+        await _audit_in(session, actor, now, outcome, reason, details)
 
 
 async def _audit_in(
@@ -136,13 +128,13 @@ async def _audit_in(
     now: datetime,
     outcome: str,
     reason: str,
-    sub: str | None,
     details: dict[str, Any],
+    sub: str | None = None,
 ) -> None:
     await audit.append(
         session,
         at=now,
-        actor=actor.sub,
+        actor=f"officer:{actor.sub}",
         action=ACTION,
         outcome=outcome,
         reason=str(reason),
@@ -170,13 +162,3 @@ def _explanation(reason: str, rules: Rules) -> dict[str, str] | None:
             "VNeID. VNeID help: hotline 1900.0368."
         ),
     }
-
-
-def _rules(settings: Settings) -> Rules:
-    return Rules(
-        citizen_vneid_only_from=settings.citizen_vneid_only_from,
-        unlinked_legacy_frozen_from=settings.unlinked_legacy_frozen_from,
-        organisation_vneid_only_from=settings.organisation_vneid_only_from,
-        foreigner_vneid_only_from=settings.foreigner_vneid_only_from,
-        officer_citizen_creation_disabled_from=settings.officer_citizen_creation_disabled_from,
-    )

@@ -29,8 +29,13 @@ async def freeze_unlinked(registry: Registry, batch: int = 500) -> int:
                 account.updated_at = now
                 await events.append(session, "account.frozen", account.sub, now)
                 await audit.append(
-                    session, at=now, actor="system", action="account.freeze", outcome="done",
-                    reason="unlinked_legacy_frozen", sub=account.sub,
+                    session,
+                    at=now,
+                    actor="system",
+                    action="account.freeze",
+                    outcome="done",
+                    reason="unlinked_legacy_frozen",
+                    sub=account.sub,
                 )
         frozen += len(found)
         if len(found) < batch:

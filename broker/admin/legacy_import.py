@@ -25,7 +25,7 @@ from broker.admin.legacy_csv import LegacyRow, RowError, read_file
 from broker.domain.accounts import AccountStatus
 from broker.registry import Registry
 from broker.settings import VIETNAM
-from broker.store import accounts, audit, legacy
+from broker.store import accounts, audit, legacy, legacy_bulk
 from broker.store.database import Session
 from broker.store.tables import Account, LegacyAccount
 
@@ -104,16 +104,10 @@ async def _write(
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             known = await legacy.by_source_ids(session, [row.key for row in batch])
-            owners = await _accounts_of(session, known.values())
+            updated = await _update(session, [row for row in batch if row.key in known], known, now)
+            report.updated += updated
+            report.unchanged += len(known) - updated
             fresh = [row for row in batch if row.key not in known]
-            for row in batch:
-                if row.key in known:
-                    record = known[row.key]
-                    changed = await _update(session, row, record, owners.get(record.account_id), now)
-                    if changed:
-                        report.updated += 1
-                    else:
-                        report.unchanged += 1
             await _create(session, fresh, now)
             report.created += len(fresh)
             progress(len(batch))
@@ -128,6 +122,55 @@ async def _write(
         )
 
 
+async def _update(
+    session: Session, rows: list[LegacyRow], known: dict[tuple[str, str], LegacyAccount], now: datetime
+) -> int:
+    """Applies the file to known records and, where allowed, their accounts; returns how many changed."""
+    owners = await _accounts_of(session, [known[row.key] for row in rows])
+    changed: set[tuple[str, str]] = set()
+    for row in rows:
+        if _update_record(row, known[row.key], now):
+            changed.add(row.key)
+    # Accounts whose identity data would change: asked about in bulk, so an unchanged file asks nothing.
+    candidates = {
+        row.key: owner
+        for row in rows
+        if _may_differ(owner := owners[known[row.key].account_id], _identity(row))
+    }
+    ids = [owner.id for owner in candidates.values() if owner.id is not None]
+    linked = await legacy_bulk.linked_account_ids(session, ids)
+    records_per_account = await legacy_bulk.legacy_record_counts(session, ids)
+    for row in rows:
+        account = candidates.get(row.key)
+        # Linked: VNeID is the authority. Several records: a merge survivor no single row speaks for.
+        if account is None or account.id in linked or records_per_account.get(account.id or 0, 0) > 1:
+            continue
+        _assign(account, _identity(row))
+        account.updated_at = now
+        changed.add(row.key)
+    return len(changed)
+
+
+def _may_differ(account: Account, identity: dict[str, Any]) -> bool:
+    if account.merged_into_id is not None or account.status == AccountStatus.MERGED:
+        return False
+    return any(getattr(account, name) != value for name, value in identity.items())
+
+
+def _update_record(row: LegacyRow, record: LegacyAccount, now: datetime) -> bool:
+    changed = _assign(record, {name: getattr(row, name) for name in _LEGACY_FIELDS})
+    changed |= _assign(record, {"source_created_at": row.created_at})
+    if row.password_hash != record.imported_password_hash:
+        # A new hash from the old system wins; the same hash again must not undo a rehash done at login.
+        record.password_hash = row.password_hash
+        record.hash_scheme = row.hash_scheme
+        record.imported_password_hash = row.password_hash
+        changed = True
+    if changed:
+        record.updated_at = now
+    return changed
+
+
 async def _accounts_of(session: Session, records: Iterable[LegacyAccount]) -> dict[int, Account]:
     """The broker accounts of known records, locked (in id order) against a concurrent link or merge."""
     ids = sorted({record.account_id for record in records})
@@ -139,75 +182,43 @@ async def _accounts_of(session: Session, records: Iterable[LegacyAccount]) -> di
     return found
 
 
-async def _update(
-    session: Session, row: LegacyRow, record: LegacyAccount, account: Account | None, now: datetime
-) -> bool:
-    changed = _assign(record, {name: getattr(row, name) for name in _LEGACY_FIELDS})
-    changed |= _assign(record, {"source_created_at": row.created_at})
-    if row.password_hash != record.imported_password_hash:
-        # A new hash from the old system wins; the same hash again must not undo a rehash done at login.
-        record.password_hash = row.password_hash
-        record.hash_scheme = row.hash_scheme
-        record.imported_password_hash = row.password_hash
-        changed = True
-    if changed:
-        record.updated_at = now
-    if account is not None and await _follows_file(session, account, row):
-        _assign(account, _identity(row))
-        account.updated_at = now
-        changed = True
-    return changed
-
-
-async def _follows_file(session: Session, account: Account, row: LegacyRow) -> bool:
-    """Whether the account's identity data should take the file's values (which differ from its own)."""
-    if account.merged_into_id is not None or account.status == AccountStatus.MERGED:
-        return False
-    if all(getattr(account, name) == value for name, value in _identity(row).items()):
-        return False
-    assert account.id is not None
-    # Asked only for accounts whose data would change, so a re-import of the same file asks nothing.
-    if await accounts.has_link(session, account.id):
-        return False
-    # A survivor of a merge carries several legacy records: no single row of one file speaks for it.
-    return len(await legacy.for_account(session, account.id)) <= 1
-
-
 async def _create(session: Session, rows: Sequence[LegacyRow], now: datetime) -> None:
     if not rows:
         return
-    created = [
-        Account(
-            sub=str(uuid.uuid4()),  # random, never derived from a personal number
-            status=AccountStatus.ACTIVE,
-            created_at=now,
-            updated_at=now,
-            **_identity(row),
-        )
-        for row in rows
-    ]
-    # One multi-row INSERT per batch; the store's one-row helpers would flush row by row.
-    session.add_all(created)
-    await session.flush()
-    records = []
-    for row, account in zip(rows, created, strict=True):
-        assert account.id is not None
-        records.append(
-            LegacyAccount(
-                account_id=account.id,
-                source_system=row.source_system,
-                legacy_id=row.legacy_id,
-                password_hash=row.password_hash,
-                hash_scheme=row.hash_scheme,
-                imported_password_hash=row.password_hash,
-                source_created_at=row.created_at,
-                imported_at=now,
-                updated_at=now,
+    subs = [str(uuid.uuid4()) for _ in rows]  # random, never derived from a personal number
+    ids = await legacy_bulk.add_accounts(
+        session,
+        [
+            {
+                "sub": sub,
+                "status": AccountStatus.ACTIVE.value,
+                "merged_into_id": None,
+                "needs_review": False,
+                "created_at": now,
+                "updated_at": now,
+                **_identity(row),
+            }
+            for sub, row in zip(subs, rows, strict=True)
+        ],
+    )
+    await legacy_bulk.add_legacy_accounts(
+        session,
+        [
+            {
+                "account_id": ids[sub],
+                "source_system": row.source_system,
+                "legacy_id": row.legacy_id,
+                "password_hash": row.password_hash,
+                "hash_scheme": row.hash_scheme,
+                "imported_password_hash": row.password_hash,
+                "source_created_at": row.created_at,
+                "imported_at": now,
+                "updated_at": now,
                 **{name: getattr(row, name) for name in _LEGACY_FIELDS},
-            )
-        )
-    session.add_all(records)
-    await session.flush()
+            }
+            for sub, row in zip(subs, rows, strict=True)
+        ],
+    )
 
 
 def _identity(row: LegacyRow) -> dict[str, Any]:

@@ -30,7 +30,12 @@ async def list_items(registry: Registry, status: str | None = "open") -> list[Re
 
 
 async def resolve(
-    registry: Registry, item_id: int, *, officer: str, merge_into: str | None = None, not_same_person: bool = False
+    registry: Registry,
+    item_id: int,
+    *,
+    officer: str,
+    merge_into: str | None = None,
+    not_same_person: bool = False,
 ) -> Resolution:
     if (merge_into is None) == (not not_same_person):
         raise ReviewError("choose exactly one: --merge-into SUB or --not-same-person")
@@ -50,7 +55,9 @@ async def resolve(
                 raise ReviewError("the account to keep must be one of the item's accounts")
             retired = [a for a in members if a.id != keep.id and a.status != AccountStatus.MERGED]
             try:
-                await merge_accounts(session, keep, retired, at=now, actor=f"officer:{officer}", reason="officer_review")
+                await merge_accounts(
+                    session, keep, retired, at=now, actor=f"officer:{officer}", reason="officer_review"
+                )
             except MergeRefused as refused:
                 raise ReviewError(f"cannot merge: {refused.reason}") from refused
             keep.needs_review = False

@@ -71,8 +71,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     "/admin/accounts", status_code=201, openapi_extra={"requestBody": _REQUEST_BODY}, responses=_RESPONSES
 )
 async def create_account(request: Request, registry: RegistryDep) -> JSONResponse:
-    """Creates an account at the one-stop desk; needs the `one_stop_officer` role (letter 3701/VPCP-KSTT:
-    no citizen accounts from 15/6/2024; organisations and foreigners still)."""
+    """Creates an account at the one-stop desk; needs the `one_stop_officer` role.
+
+    Letter 3701/VPCP-KSTT: no citizen accounts from 15/6/2024 (a setting); organisation and foreigner
+    accounts still."""
     try:
         context = await bearer.authenticate_bearer(registry, request.headers.get("authorization"))
         actor = accounts.Actor(context.account.sub, context.roles, context.record.client_id)

@@ -15,7 +15,17 @@ from broker.errors import InvalidAuthorizationRequest, LoginFlowError, OAuthErro
 
 log = logging.getLogger(__name__)
 
-_API_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/metrics", "/healthz", "/readyz")
+_API_PATHS = (
+    "/token",
+    "/userinfo",
+    "/jwks",
+    "/.well-known/",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/admin/",
+    "/events",
+)
 
 
 def _is_api(request: Request) -> bool:

@@ -45,8 +45,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/events", openapi_extra={"parameters": _PARAMETERS}, responses=_RESPONSES)
 async def read_events(request: Request, registry: RegistryDep) -> JSONResponse:
-    """Account events after a cursor: `account.linked`, `account.merged` (`surviving_sub`,
-    `retired_sub`), `account.frozen`, `account.unfrozen`."""
+    """Account events after a cursor, oldest first; HTTP Basic client authentication.
+
+    Types: `account.linked`, `account.merged` (data: `surviving_sub`, `retired_sub`), `account.frozen`,
+    `account.unfrozen`."""
     try:
         page = await events.read(
             registry, request.headers.get("authorization"), request.query_params.multi_items()

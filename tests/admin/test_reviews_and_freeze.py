@@ -18,7 +18,6 @@ from broker.domain.identity import VerifiedIdentity
 from broker.login.link_account import Resolved, account_for
 from broker.registry import Registry
 from broker.settings import Settings
-from broker.store.database import Database
 from broker.store.tables import Account, AccountAlias, AccountEvent, AuditEntry
 from tests.support.legacy import csv_text, row
 

@@ -22,6 +22,7 @@ from tests.support.legacy import csv_text, row
 
 BINH, BINH_CMND = "001190023456", "023456789"
 STEPS = ["links_moved", "history_moved", "account_retired"]
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 async def _at_the_choice(stack: Stack, rp: RelyingParty, browser: Browser) -> tuple[httpx.Response, str, int]:
@@ -108,7 +109,7 @@ async def test_a_process_killed_half_way_leaves_the_old_state(
         browser.http.cookies["broker_browser"],
         str(keep_id),
         step,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPOSITORY,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -146,7 +146,7 @@ async def test_roles_ride_in_the_access_token_and_officers_no_longer_create_citi
     assert foreigner.status_code == 201, foreigner.text
     assert foreigner.json()["account_type"] == "foreigner"
 
-    trail = await audit_of(stack, "account.create", actor=claims["sub"])  # the officer is the actor
+    trail = await audit_of(stack, "account.create", actor=f"officer:{claims['sub']}")  # the officer is the actor
     assert [(e.outcome, e.reason) for e in trail] == [
         ("refused", "role_required"),
         ("refused", "role_required"),
@@ -187,7 +187,7 @@ async def test_before_the_cut_off_an_officer_creates_citizen_accounts_once_per_p
     assert again.json() == {"error": "conflict", "reason": "account_exists"}
     assert (await create(http, stack, token, ORGANISATION)).status_code == 201
 
-    trail = await audit_of(stack, "account.create", actor=sub)
+    trail = await audit_of(stack, "account.create", actor=f"officer:{sub}")
     assert [(e.outcome, e.reason, e.details.get("identification_number")) for e in trail] == [
         ("allowed", "allowed", "079******234"),
         ("refused", "account_exists", "079******234"),
@@ -304,7 +304,7 @@ async def test_invalid_bodies_get_field_errors_that_never_echo_the_values(
         assert response.status_code == 400, (raw[:40], response.text)
         assert response.json()["fields"] == {"body": "must be a JSON object (Content-Type: application/json)"}
 
-    trail = await audit_of(stack, "account.create", actor=sub)
+    trail = await audit_of(stack, "account.create", actor=f"officer:{sub}")
     assert {e.outcome for e in trail} == {"invalid"}
     assert len(trail) == len(cases) + len(not_json)
     assert NEW_CITIZEN not in json.dumps([e.details for e in trail])
