@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from broker.errors import InvalidClient, InvalidGrant, InvalidRequest, UnsupportedGrantType
+from broker.login import release
 from broker.login.ids import digest, new_token
 from broker.oidc import client_auth, pkce, scopes, tokens
 from broker.oidc.keys import KeyRing
@@ -61,6 +62,9 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
             account = await accounts.get(session, code.account_id)
             if account is None:
                 raise InvalidGrant("the account no longer exists")
+            released = await release.decision(registry, session, account)
+            if not released.allowed:
+                raise InvalidGrant(f"no tokens for this account: {released.reason}")
             response = await _issue(registry, session, ring, client, code, account)
     if reused:
         raise InvalidGrant("the code was already used")
