@@ -37,7 +37,7 @@ openapi: $(STAMP)
 	$(BIN)/python -m broker.openapi > openapi.yaml
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python bench/bench_legacy_import.py
 
 ## make reset: forget all local state (databases, keys, the demo client)
 reset:

@@ -25,7 +25,7 @@ from broker.admin.legacy_csv import LegacyRow, RowError, read_file
 from broker.domain.accounts import AccountStatus
 from broker.registry import Registry
 from broker.settings import VIETNAM
-from broker.store import accounts, audit, legacy, legacy_bulk
+from broker.store import accounts, audit, legacy_bulk
 from broker.store.database import Session
 from broker.store.tables import Account, LegacyAccount
 
@@ -78,7 +78,8 @@ async def import_legacy_csv(
     actor: str = "cli",
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Imports ``source``; ``progress`` is called with the number of rows just written, batch by batch."""
+    """Imports ``source``. ``progress`` is called batch by batch with the number of rows just handled
+    (skipped, then known, then created): the calls add up to the rows of the file."""
     today = registry.clock().astimezone(VIETNAM).date()
     parsed = await asyncio.to_thread(read_file, source, today)
     report = ImportReport(errors=parsed.errors)
@@ -101,16 +102,20 @@ async def _write(
     now = registry.clock()
     progress(report.skipped)
     async with registry.db.transaction() as session:
+        # Known rows first, new ones after: every lookup runs against the table as it was before the import.
+        fresh: list[LegacyRow] = []
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
-            known = await legacy.by_source_ids(session, [row.key for row in batch])
+            known = await legacy_bulk.by_source_ids(session, [row.key for row in batch])
             updated = await _update(session, [row for row in batch if row.key in known], known, now)
             report.updated += updated
             report.unchanged += len(known) - updated
-            fresh = [row for row in batch if row.key not in known]
-            await _create(session, fresh, now)
-            report.created += len(fresh)
-            progress(len(batch))
+            fresh.extend(row for row in batch if row.key not in known)
+            progress(len(known))
+        for start in range(0, len(fresh), BATCH):
+            await _create(session, fresh[start : start + BATCH], now)
+            progress(len(fresh[start : start + BATCH]))
+        report.created = len(fresh)
         await audit.append(
             session,
             at=now,

@@ -28,6 +28,7 @@ from broker.store import accounts, audit, flows, legacy, throttle
 from broker.store.database import Session
 from broker.store.tables import Account, LegacyAccount
 
+_SLOW_SCHEMES = ("argon2id", "bcrypt")
 MAX_USERNAME = 200
 MAX_PASSWORD = 1024
 
@@ -111,7 +112,10 @@ async def log_in(
 
 async def _verify(registry: Registry, records: list[LegacyAccount], password: str) -> _Verified | None:
     """The record whose password matches, its surviving account; a weak hash is replaced by argon2id."""
-    passwords.verify_dummy(password)  # every attempt pays one argon2 verification, known user or not
+    # Every attempt pays at least one slow verification, so timing does not tell known usernames
+    # (whose hash may be slow) from unknown ones.
+    if not any(record.hash_scheme in _SLOW_SCHEMES for record in records):
+        passwords.verify_dummy(password)
     for record in records:
         if not passwords.verify(password, record.password_hash, record.hash_scheme):
             continue

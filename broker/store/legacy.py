@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -14,22 +12,6 @@ from broker.store.tables import Account, LegacyAccount
 async def by_username_key(session: AsyncSession, username_key: str) -> list[LegacyAccount]:
     statement = select(LegacyAccount).where(col(LegacyAccount.username_key) == username_key)
     return list((await session.execute(statement.order_by(col(LegacyAccount.id)))).scalars())
-
-
-async def by_source_ids(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], LegacyAccount]:
-    found: dict[tuple[str, str], LegacyAccount] = {}
-    for system in {system for system, _ in keys}:
-        ids = [legacy_id for s, legacy_id in keys if s == system]
-        for start in range(0, len(ids), 500):
-            statement = select(LegacyAccount).where(
-                col(LegacyAccount.source_system) == system,
-                col(LegacyAccount.legacy_id).in_(ids[start : start + 500]),
-            )
-            for row in (await session.execute(statement)).scalars():
-                found[(row.source_system, row.legacy_id)] = row
-    return found
 
 
 async def for_account(session: AsyncSession, account_id: int) -> list[LegacyAccount]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -20,6 +20,20 @@ _CHUNK = 500
 # Every row names every column, None included: otherwise the ORM groups rows by which cells are empty and
 # sends each run of like rows as its own statement.
 _ALL_COLUMNS = {"render_nulls": True}
+
+
+async def by_source_ids(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], LegacyAccount]:
+    """Legacy records by (source_system, legacy_id). Compared as pairs, so that PostgreSQL's cached generic
+    plan probes the unique index for each pair rather than scanning all of one system's rows."""
+    found: dict[tuple[str, str], LegacyAccount] = {}
+    for start in range(0, len(keys), _CHUNK):
+        pair = tuple_(col(LegacyAccount.source_system), col(LegacyAccount.legacy_id))
+        statement = select(LegacyAccount).where(pair.in_(list(keys[start : start + _CHUNK])))
+        for record in (await session.execute(statement)).scalars():
+            found[(record.source_system, record.legacy_id)] = record
+    return found
 
 
 async def add_accounts(session: AsyncSession, values: Sequence[dict[str, Any]]) -> dict[str, int]:

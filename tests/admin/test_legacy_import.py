@@ -22,9 +22,11 @@ from broker.app import build_registry
 from broker.cli import app as cli
 from broker.clock import FixedClock
 from broker.domain import passwords
+from broker.domain.identity import VerifiedIdentity
+from broker.login import link_account
 from broker.registry import Registry
 from broker.settings import VIETNAM, Settings
-from broker.store.tables import Account, AuditEntry, LegacyAccount, UpstreamLink
+from broker.store.tables import Account, AuditEntry, LegacyAccount, ReviewItem, UpstreamLink
 
 SEED = Path(__file__).resolve().parents[2] / "seed" / "legacy_accounts.csv"
 PASSWORD = "Matkhau@123"
@@ -120,6 +122,49 @@ async def test_the_seed_file_imports_whole(registry: Registry) -> None:
     for record, _ in imported.values():
         assert passwords.verify(PASSWORD, record.password_hash, record.hash_scheme), record.legacy_id
     assert {record.hash_scheme for record, _ in imported.values()} == set(passwords.SCHEMES)
+
+
+def _citizen(number: str) -> VerifiedIdentity:
+    """Mock VNeID's verified identity of one of its seeded citizens."""
+    citizens = json.loads((SEED.parents[1] / "mock_vneid" / "seed" / "citizens.json").read_text("utf-8"))
+    person = next(item for item in citizens if item["identification_number"] == number)
+    return VerifiedIdentity(
+        issuer="http://127.0.0.1:9000",
+        subject=f"sub-{number}",
+        identification_number=number,
+        old_identification_number=person.get("old_identification_number"),
+        name=person["name"],
+        birthdate=date.fromisoformat(person["birthdate"]),
+        gender=person["gender"],
+        level=person["level"],
+        acr="vneid",
+        amr=("pwd",),
+        auth_time=NOW,
+    )
+
+
+async def test_the_seed_shows_cases_2_and_3_against_mock_vneid(registry: Registry) -> None:
+    await import_legacy_csv(registry, SEED)
+    imported = await legacy_by_id(registry)
+
+    def sub_of(legacy_id: str) -> str:
+        return imported[legacy_id][1].sub
+
+    an = await link_account.account_for(registry, _citizen("001085012345"))  # Case 2 via CMND
+    chau = await link_account.account_for(registry, _citizen("038303004567"))  # Case 2 via CCCD
+    dung = await link_account.account_for(registry, _citizen("031075003344"))  # Case 2, misspelt name
+    binh = await link_account.account_for(registry, _citizen("001190023456"))  # Case 3, self-merge
+    nhung = await link_account.account_for(registry, _citizen("079188001122"))  # Case 3, officer
+
+    assert isinstance(an, link_account.Resolved) and an.account.sub == sub_of("DVC-000101")
+    assert isinstance(chau, link_account.Resolved) and chau.account.sub == sub_of("DVC-000102")
+    assert isinstance(dung, link_account.Resolved) and dung.account.sub == sub_of("DVC-000103")
+    assert dung.account.needs_review and not an.account.needs_review
+    assert isinstance(binh, link_account.MustChoose)
+    assert sorted(binh.candidate_ids) == sorted(imported[key][1].id for key in ("DVC-000104", "MC-2041"))
+    assert isinstance(nhung, link_account.Resolved) and nhung.notice is not None
+    kinds = {item.kind for item in await rows_of(registry, ReviewItem)}
+    assert {"duplicate_accounts", "identity_mismatch"} <= kinds  # Nhung's pair; Dũng's name
 
 
 async def test_the_import_leaves_one_audit_entry_without_personal_data(registry: Registry) -> None:

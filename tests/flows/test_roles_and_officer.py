@@ -146,7 +146,9 @@ async def test_roles_ride_in_the_access_token_and_officers_no_longer_create_citi
     assert foreigner.status_code == 201, foreigner.text
     assert foreigner.json()["account_type"] == "foreigner"
 
-    trail = await audit_of(stack, "account.create", actor=f"officer:{claims['sub']}")  # the officer is the actor
+    trail = await audit_of(
+        stack, "account.create", actor=f"officer:{claims['sub']}"
+    )  # the officer is the actor
     assert [(e.outcome, e.reason) for e in trail] == [
         ("refused", "role_required"),
         ("refused", "role_required"),
