@@ -24,6 +24,12 @@ app.add_typer(clients_app, name="clients")
 roles_app = typer.Typer(help="Staff roles: ops_admin, one_stop_officer, auditor.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 app.add_typer(legacy_app, name="legacy")
+review_app = typer.Typer(
+    help="The officers' review queue (doubtful duplicates, identity mismatches).", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+accounts_app = typer.Typer(help="Account maintenance.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -271,6 +277,70 @@ def _cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name in a bare container
         return "cli:unknown"
+
+
+@review_app.command("list")
+def review_list(
+    status: Annotated[str, typer.Option(help="open, resolved or all")] = "open",
+) -> None:
+    """Lists review items as JSON (identification numbers masked)."""
+    from broker.admin import reviews
+
+    async def run() -> list[dict[str, object]]:
+        async with _registry() as registry:
+            items = await reviews.list_items(registry, None if status == "all" else status)
+            return [
+                {
+                    "id": item.id,
+                    "kind": item.kind,
+                    "status": item.status,
+                    "account_ids": item.account_ids,
+                    "details": item.details,
+                    "created_at": item.created_at.isoformat(),
+                    "resolution": item.resolution,
+                }
+                for item in items
+            ]
+
+    typer.echo(json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2))
+
+
+@review_app.command("resolve")
+def review_resolve(
+    item: Annotated[int, typer.Argument(help="the review item's id")],
+    officer: Annotated[str, typer.Option(help="the officer's sub, for the audit trail")],
+    merge_into: Annotated[
+        str | None, typer.Option(help="merge the item's other accounts into this sub")
+    ] = None,
+    not_same_person: Annotated[bool, typer.Option(help="the accounts belong to different people")] = False,
+) -> None:
+    """Resolves a review item: merge into a chosen account, or record that they are different people."""
+    from broker.admin import reviews
+
+    async def run() -> reviews.Resolution:
+        async with _registry() as registry:
+            return await reviews.resolve(
+                registry, item, officer=officer, merge_into=merge_into, not_same_person=not_same_person
+            )
+
+    try:
+        done = asyncio.run(run())
+    except reviews.ReviewError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps(done.__dict__, ensure_ascii=False))
+
+
+@accounts_app.command("freeze")
+def accounts_freeze() -> None:
+    """Freezes unlinked legacy citizen accounts once BROKER_UNLINKED_LEGACY_FROZEN_FROM has passed (cron)."""
+    from broker.admin import freeze
+
+    async def run() -> int:
+        async with _registry() as registry:
+            return await freeze.freeze_unlinked(registry)
+
+    typer.echo(json.dumps({"frozen": asyncio.run(run())}))
 
 
 def main() -> None:

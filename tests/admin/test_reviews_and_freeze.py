@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from broker import cli
 from broker.admin import freeze, reviews
 from broker.admin.legacy_import import import_legacy_csv
 from broker.app import build_registry
@@ -145,3 +149,19 @@ async def test_the_freeze_sweep_freezes_unlinked_citizens_only_and_is_idempotent
         events = (await session.execute(select(AccountEvent.type))).scalars().all()
     assert statuses == {"citizen": "frozen", "organisation": "active", "foreigner": "active"}
     assert events == ["account.frozen"]
+
+
+def test_the_cli_freezes_and_refuses_an_ambiguous_resolution(database_url: str, tmp_path: Path) -> None:
+    seed = tmp_path / "legacy.csv"
+    seed.write_text(csv_text(row("c-1", "nguoidan1", full_name="Người Dân Một")), encoding="utf-8")
+    env = {"BROKER_DATABASE_URL": database_url}
+    runner = CliRunner()
+
+    assert runner.invoke(cli.app, ["legacy", "import", str(seed)], env=env).exit_code == 0
+    frozen = runner.invoke(cli.app, ["accounts", "freeze"], env=env)
+    assert frozen.exit_code == 0, frozen.output
+    assert json.loads(frozen.output) == {"frozen": 1}
+    assert json.loads(runner.invoke(cli.app, ["review", "list"], env=env).output) == []
+    ambiguous = runner.invoke(cli.app, ["review", "resolve", "1", "--officer", "o"], env=env)
+    assert ambiguous.exit_code == 2
+    assert "choose exactly one" in ambiguous.output
