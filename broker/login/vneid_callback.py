@@ -27,9 +27,21 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
     code = params.get("code")
     if not code:
         raise UpstreamError("upstream_no_code")
-    identity = await registry.vneid.authenticate(
-        code=code, code_verifier=flow.upstream_code_verifier, nonce=flow.upstream_nonce
-    )
+    try:
+        identity = await registry.vneid.authenticate(
+            code=code, code_verifier=flow.upstream_code_verifier, nonce=flow.upstream_nonce
+        )
+    except UpstreamError as refused:
+        async with registry.db.transaction() as session:
+            await audit.append(
+                session,
+                at=registry.clock(),
+                actor="anonymous",
+                action="login.vneid",
+                outcome="refused",
+                reason=refused.reason,
+            )
+        raise
     resolution = await account_for(registry, identity, flow.link_account_id)
     now = registry.clock()
     if isinstance(resolution, MustChoose):
