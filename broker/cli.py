@@ -144,8 +144,9 @@ class _registry:
         return self._registry
 
     async def __aexit__(self, *_: object) -> None:
-        await self._registry.vneid.aclose()
-        await self._registry.db.dispose()
+        from broker.app import close_registry
+
+        await close_registry(self._registry)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from broker.api.deps import BrowserDep, PagesDep, RegistryDep
+from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
 from broker.errors import UpstreamError
 from broker.login import cancel, page, vneid_callback, vneid_start
 
@@ -48,10 +48,13 @@ async def vneid_callback_endpoint(
 ) -> Response:
     params = dict(request.query_params)
     try:
-        url = await vneid_callback.finish(registry, params, browser)
+        signed_in = await vneid_callback.finish(registry, params, browser)
     except UpstreamError as error:
         return _upstream_failure(request, registry, pages, error, params.get("state"))
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(signed_in.url, status_code=303)
+    if signed_in.session_cookie is not None:
+        set_session_cookie(response, signed_in.session_cookie, registry.settings.secure_cookies)
+    return response
 
 
 @router.post("/login/cancel", name="cancel_login")

@@ -7,10 +7,11 @@ from typing import Any
 import jwt
 
 from broker.errors import InvalidRequest, InvalidToken
-from broker.login.token import account_claims
+from broker.login import subjects
+from broker.login.mint import account_claims
 from broker.oidc import scopes
 from broker.registry import Registry
-from broker.store import accounts, grants
+from broker.store import accounts, clients, grants
 
 
 class MissingToken(InvalidToken):
@@ -49,6 +50,10 @@ async def claims(registry: Registry, authorization: str | None) -> dict[str, Any
         if record is None or record.revoked_at is not None:
             raise InvalidToken("the access token is not active")
         account = await accounts.get(session, record.account_id)
-    if account is None:
+        client = await clients.get_enabled(session, record.client_id)
+    if account is None or client is None:
         raise InvalidToken("the access token is not active")
-    return {"sub": account.sub, **scopes.released_claims(record.scope, account_claims(account))}
+    return {
+        "sub": subjects.for_client(registry, client, account),
+        **scopes.released_claims(record.scope, account_claims(account)),
+    }

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError, UpstreamError
-from broker.login import flow_guard, issue_code
+from broker.login import flow_guard, issue_code, sso
 from broker.login.link_account import account_for
 from broker.registry import Registry
 from broker.store import flows
@@ -16,8 +16,8 @@ from broker.store import flows
 log = logging.getLogger(__name__)
 
 
-async def finish(registry: Registry, params: Mapping[str, str], browser: str | None) -> str:
-    """Returns the URL that carries the authorization code back to the RP."""
+async def finish(registry: Registry, params: Mapping[str, str], browser: str | None) -> sso.SignedIn:
+    """Returns the URL that carries the authorization code back to the RP, and the SSO session cookie."""
     flow = await flow_guard.load(registry, params.get("state"), browser)
     if flow.state != FlowState.UPSTREAM_PENDING or not flow.upstream_nonce or not flow.upstream_code_verifier:
         raise LoginFlowError("flow_not_pending")
@@ -30,6 +30,7 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
     identity = await registry.vneid.authenticate(
         code=code, code_verifier=flow.upstream_code_verifier, nonce=flow.upstream_nonce
     )
+    await sso.require_assurance(registry, flow, identity)
     account = await account_for(registry, identity)
     async with registry.db.transaction() as session:
         moved = await flows.move(
@@ -44,7 +45,8 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
         )
         if not moved:
             raise LoginFlowError("flow_replayed")
-        url = await issue_code.issue(registry, session, flow.id)
+        opened = await sso.open_session(registry, session, flow, account, identity)
+        url = await issue_code.issue(registry, session, flow.id, sid=opened.sid)
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info(
         "vneid login: account=%s number=%s level=%s",
@@ -52,4 +54,4 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
         mask(identity.identification_number),
         identity.level,
     )
-    return url
+    return sso.SignedIn(url, opened.cookie)
