@@ -356,34 +356,24 @@ def keys_rotate() -> None:
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Lists the signing keys (never the private halves) and where each stands."""
-    from broker.login.keys import KeyTiming, list_keys
+    """Lists the signing keys (never the private halves) and where each stands now."""
+    from broker.login.keys import KeyTiming, list_keys, status_of
 
     settings = Settings()
 
     async def run(registry: Any) -> list[dict[str, Any]]:
-        timing = KeyTiming.from_settings(settings)
-        now = registry.clock()
-        rows = []
-        for key in await list_keys(registry.db):
-            if key.retired_at is not None and key.retired_at + timing.grace <= now:
-                status = "removed"
-            elif key.retired_at is not None and key.retired_at <= now:
-                status = "retired (published)"
-            elif key.created_at + timing.publish_ahead > now:
-                status = "published (not yet signing)"
-            else:
-                status = "signing" if key.retired_at is None else "signing until retirement"
-            rows.append(
-                {
-                    "kid": key.kid,
-                    "alg": key.alg,
-                    "created_at": key.created_at.isoformat(),
-                    "retired_at": key.retired_at.isoformat() if key.retired_at else None,
-                    "status": status,
-                }
-            )
-        return rows
+        keys = await list_keys(registry.db)
+        statuses = status_of(keys, registry.clock(), KeyTiming.from_settings(settings))
+        return [
+            {
+                "kid": key.kid,
+                "alg": key.alg,
+                "created_at": key.created_at.isoformat(),
+                "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+                "status": statuses[key.kid],
+            }
+            for key in keys
+        ]
 
     _echo(_run_admin(run))
 

@@ -4,6 +4,7 @@ reloaded periodically so that every replica publishes a key another replica just
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,6 +63,29 @@ async def rotate(db: Database, clock: Clock, timing: KeyTiming) -> list[SigningK
 async def list_keys(db: Database) -> list[SigningKey]:
     async with db.read() as session:
         return await key_store.list_all(session)
+
+
+def status_of(keys: list[SigningKey], now: datetime, timing: KeyTiming) -> dict[str, str]:
+    """Per kid: signing, published (will sign), retiring (signs until its retirement), retired (still
+    published for verification), removed (no longer published)."""
+    published = [key for key in keys if key.retired_at is None or key.retired_at + timing.grace > now]
+    pairs = [KeyPair(key.kid, key.alg, key.private_pem, key.created_at, key.retired_at) for key in published]
+    ring = KeyRing(pairs, now, timing.publish_ahead)
+    signing = set()
+    for alg in ring.algorithms():
+        with contextlib.suppress(LookupError):
+            signing.add(ring.signing_key(alg).kid)
+    statuses = {}
+    for key in keys:
+        if key.kid in signing:
+            statuses[key.kid] = "signing"
+        elif key.retired_at is not None and key.retired_at + timing.grace <= now:
+            statuses[key.kid] = "removed"
+        elif key.retired_at is not None and key.retired_at <= now:
+            statuses[key.kid] = "retired (published for verification)"
+        else:
+            statuses[key.kid] = "published (not yet signing)"
+    return statuses
 
 
 class KeyRingSource:
