@@ -196,12 +196,16 @@ async def update(
 
     A pairwise client keeps its sector: changing it would change every ``sub`` its users have.
     """
+    async with registry.db.read() as session:
+        current = await client_store.get(session, client_id)
+    if current is None or current.disabled_at is not None:
+        raise ClientRegistrationError(f"no active client {client_id!r}")
+    metadata = dataclasses.replace(metadata_of(current), **changes)
+    sector = await _validate(registry, metadata)  # may fetch a sector document: outside the transaction
     async with registry.db.transaction() as session:
         client = await client_store.get(session, client_id)
         if client is None or client.disabled_at is not None:
             raise ClientRegistrationError(f"no active client {client_id!r}")
-        metadata = dataclasses.replace(metadata_of(client), **changes)
-        sector = await _validate(registry, metadata)
         if client.subject_type == pairwise.PAIRWISE and (
             metadata.subject_type != pairwise.PAIRWISE or sector != client.sector_identifier
         ):

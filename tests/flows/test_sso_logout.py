@@ -6,15 +6,20 @@ at either and every system is told, and nothing logs in silently any more."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from tests.conftest import Stack
+from broker.clock import FixedClock
+from tests.conftest import Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty, redeem
 from tests.support.html_forms import form_with
 from tests.support.op import (
+    AN,
+    CHAU,
     id_claims,
     jwks,
     log_in_and_redeem,
@@ -197,3 +202,50 @@ async def test_without_a_hint_the_person_confirms_with_a_csrf_safe_form(
 
     english = await browser.http.get(f"{stack.broker_url}/logout", params={"lang": "en"})
     assert english.status_code == 200 and "You have signed out" in english.text
+
+
+async def test_back_channel_delivery_is_retried_with_backoff_without_blocking_the_logout(
+    make_stack: StackFactory,
+    http: httpx.AsyncClient,
+    receivers: tuple[RelyingPartyServer, RelyingPartyServer],
+) -> None:
+    clock = FixedClock(datetime.now(UTC))
+    stack = make_stack(clock=clock, backchannel_backoff_seconds=10)
+    first, _ = await _two_rps(stack, receivers)
+    receivers[0].state.fail_next = 1
+    browser = Browser()
+    try:
+        tokens = await log_in_and_redeem(stack, http, browser, first)
+        logout = await browser.http.get(
+            f"{stack.broker_url}/logout", params={"id_token_hint": tokens["id_token"]}
+        )
+        assert logout.status_code == 200 and "broker_session" not in browser.http.cookies
+    finally:
+        await browser.close()
+    await wait_for(lambda: receivers[0].state.content_types)  # the failed attempt
+    await asyncio.sleep(0.5)
+    assert receivers[0].state.logout_tokens == []  # not retried before its time
+    clock.advance(seconds=11)
+    await wait_for(lambda: receivers[0].state.logout_tokens)
+    metrics = (await http.get(f"{stack.broker_url}/metrics")).text
+    assert 'broker_backchannel_logout_deliveries_total{outcome="failed"} 1.0' in metrics
+    assert 'broker_backchannel_logout_deliveries_total{outcome="delivered"} 1.0' in metrics
+
+
+async def test_another_person_signing_in_on_the_same_browser_ends_the_first_session(
+    stack: Stack,
+    browser: Browser,
+    http: httpx.AsyncClient,
+    receivers: tuple[RelyingPartyServer, RelyingPartyServer],
+) -> None:
+    first, _ = await _two_rps(stack, receivers)
+    an = await id_claims(http, stack, first, await log_in_and_redeem(stack, http, browser, first, AN))
+    chau = await id_claims(
+        http, stack, first, await log_in_and_redeem(stack, http, browser, first, CHAU, prompt="login")
+    )
+    assert an["sub"] != chau["sub"] and an["sid"] != chau["sid"]
+    await wait_for(lambda: receivers[0].state.logout_tokens)
+    claims = verified_logout_token(
+        receivers[0].state.logout_tokens[0], await jwks(http, stack), stack.broker_url, first.client_id
+    )
+    assert (claims["sub"], claims["sid"]) == (an["sub"], an["sid"])
