@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -12,13 +14,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from broker import __doc__ as summary
-from broker.api import admin, errors, events, login, oidc, ops
+from broker.api import admin, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.pages import Pages
 from broker.clock import Clock, system_clock
-from broker.login.keys import KeyRingSource, ensure_signing_keys
+from broker.login import backchannel
+from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys
 from broker.metrics import Metrics
+from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.database import Database
@@ -51,9 +55,23 @@ def build_registry(
         metadata_ttl=timedelta(seconds=settings.vneid_metadata_ttl_seconds),
         transport=upstream_transport,
     )
+    rp_http = RelyingPartyHttp(settings.rp_connect_timeout_seconds, settings.rp_read_timeout_seconds)
     return Registry(
-        settings=settings, clock=clock, db=db, vneid=vneid, metrics=metrics, keyring=KeyRingSource(db, clock)
+        settings=settings,
+        clock=clock,
+        db=db,
+        vneid=vneid,
+        metrics=metrics,
+        keyring=KeyRingSource(db, clock, KeyTiming.from_settings(settings)),
+        rp_http=rp_http,
+        client_jwks=ClientJwksCache(rp_http, clock, timedelta(seconds=settings.client_jwks_cache_seconds)),
     )
+
+
+async def close_registry(registry: Registry) -> None:
+    await registry.vneid.aclose()
+    await registry.rp_http.aclose()
+    await registry.db.dispose()
 
 
 def create_app(
@@ -63,14 +81,20 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     registry = build_registry(settings, clock, upstream_transport)
-    db, vneid = registry.db, registry.vneid
+    db = registry.db
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_signing_keys(db, registry.clock)
+        worker = (
+            asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
+        )
         yield
-        await vneid.aclose()
-        await db.dispose()
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        await close_registry(registry)
 
     app = FastAPI(
         title="VNeID SSO broker",
@@ -86,7 +110,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (oidc.router, login.router, ops.router, admin.router, events.router):
+    for router in (oidc.router, login.router, logout.router, ops.router, admin.router, events.router):
         app.include_router(router)
     return app
 

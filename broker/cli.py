@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -20,6 +21,7 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 clients_app = typer.Typer(help="Relying parties registered at the broker.", no_args_is_help=True)
 legacy_app = typer.Typer(help="Accounts of the old provincial and ministry systems.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="The broker's signing keys.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
 roles_app = typer.Typer(help="Staff roles: ops_admin, one_stop_officer, auditor.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
@@ -30,6 +32,9 @@ review_app = typer.Typer(
 app.add_typer(review_app, name="review")
 accounts_app = typer.Typer(help="Account maintenance.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -97,37 +102,156 @@ def serve(
     )
 
 
-@clients_app.command("create")
-def clients_create(
-    name: Annotated[str, typer.Option(help="display name shown on the login page")],
-    redirect_uri: Annotated[list[str], typer.Option(help="registered redirect URI (repeatable)")],
-    id_token_signed_response_alg: Annotated[str, typer.Option()] = "RS256",
-) -> None:
-    """Registers a relying party and prints its credentials once, as JSON."""
+def _jwks_option(value: str | None) -> dict[str, Any] | None:
+    """``--jwks`` takes a JSON document or ``@file``."""
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--jwks is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise typer.BadParameter("--jwks must be a JSON object")
+    return document
+
+
+def _echo(document: object) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
     from broker.admin import clients
 
-    async def run() -> clients.RegisteredClient:
+    async def run() -> T:
         async with _registry() as registry:
-            return await clients.create(
-                registry, name=name, redirect_uris=redirect_uri, id_token_alg=id_token_signed_response_alg
-            )
+            return await action(registry)
 
     try:
-        created = asyncio.run(run())
+        return asyncio.run(run())
     except clients.ClientRegistrationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
-    typer.echo(
-        json.dumps(
-            {
-                "client_id": created.client_id,
-                "client_secret": created.client_secret,
-                "client_name": created.name,
-                "redirect_uris": created.redirect_uris,
-            },
-            ensure_ascii=False,
-        )
+
+
+RedirectUris = Annotated[
+    list[str] | None, typer.Option("--redirect-uri", help="registered redirect URI (repeatable)")
+]
+PostLogoutUris = Annotated[
+    list[str] | None,
+    typer.Option("--post-logout-redirect-uri", help="RP-initiated logout target (repeatable)"),
+]
+BackchannelUri = Annotated[
+    str | None, typer.Option(help="where logout tokens are POSTed (Back-Channel Logout)")
+]
+AuthMethod = Annotated[
+    str | None, typer.Option(help="client_secret_basic | client_secret_post | private_key_jwt | none")
+]
+JwksUri = Annotated[str | None, typer.Option(help="the client's public keys, for private_key_jwt")]
+Jwks = Annotated[
+    str | None, typer.Option(help="the client's public JWK set, JSON or @file, for private_key_jwt")
+]
+SubjectType = Annotated[str | None, typer.Option(help="public | pairwise")]
+SectorUri = Annotated[
+    str | None, typer.Option(help="JSON list of the redirect URIs of the sector (pairwise)")
+]
+AcrValues = Annotated[
+    list[str] | None,
+    typer.Option("--default-acr-values", help="acr used when a request names none (repeatable)"),
+]
+MinimumAcr = Annotated[
+    str | None, typer.Option(help="the lowest acr this client accepts, e.g. urn:vneid:loa:level2")
+]
+GrantTypes = Annotated[
+    list[str] | None, typer.Option("--grant-type", help="refresh_token to allow refresh tokens (repeatable)")
+]
+Public = Annotated[
+    bool, typer.Option("--public", help="a public client: no secret, PKCE only (auth method none)")
+]
+
+
+def _metadata(
+    *,
+    post_logout_redirect_uri: list[str] | None,
+    backchannel_logout_uri: str | None,
+    token_endpoint_auth_method: str | None,
+    jwks_uri: str | None,
+    jwks: str | None,
+    subject_type: str | None,
+    sector_identifier_uri: str | None,
+    default_acr_values: list[str] | None,
+    minimum_acr: str | None,
+    grant_type: list[str] | None,
+    public: bool,
+) -> dict[str, Any]:
+    """Only the options given: ``update`` changes just those."""
+    if public:
+        if token_endpoint_auth_method not in (None, "none"):
+            raise typer.BadParameter("--public means --token-endpoint-auth-method none")
+        token_endpoint_auth_method = "none"
+    values: dict[str, Any] = {
+        "post_logout_redirect_uris": post_logout_redirect_uri,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "token_endpoint_auth_method": token_endpoint_auth_method,
+        "jwks_uri": jwks_uri,
+        "jwks": _jwks_option(jwks),
+        "subject_type": subject_type,
+        "sector_identifier_uri": sector_identifier_uri,
+        "default_acr_values": default_acr_values,
+        "minimum_acr": minimum_acr,
+        "grant_types": ["authorization_code", *[g for g in grant_type if g != "authorization_code"]]
+        if grant_type
+        else None,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="display name shown on the login page")],
+    redirect_uri: RedirectUris = None,
+    id_token_signed_response_alg: Annotated[str, typer.Option()] = "RS256",
+    post_logout_redirect_uri: PostLogoutUris = None,
+    backchannel_logout_uri: BackchannelUri = None,
+    token_endpoint_auth_method: AuthMethod = None,
+    jwks_uri: JwksUri = None,
+    jwks: Jwks = None,
+    subject_type: SubjectType = None,
+    sector_identifier_uri: SectorUri = None,
+    default_acr_values: AcrValues = None,
+    minimum_acr: MinimumAcr = None,
+    grant_type: GrantTypes = None,
+    public: Public = False,
+) -> None:
+    """Registers a relying party and prints its credentials once, as JSON (client_secret null when none)."""
+    from broker.admin import clients
+
+    options = _metadata(
+        post_logout_redirect_uri=post_logout_redirect_uri,
+        backchannel_logout_uri=backchannel_logout_uri,
+        token_endpoint_auth_method=token_endpoint_auth_method,
+        jwks_uri=jwks_uri,
+        jwks=jwks,
+        subject_type=subject_type,
+        sector_identifier_uri=sector_identifier_uri,
+        default_acr_values=default_acr_values,
+        minimum_acr=minimum_acr,
+        grant_type=grant_type,
+        public=public,
     )
+
+    async def create(registry: Any) -> tuple[clients.RegisteredClient, dict[str, Any]]:
+        created = await clients.create(
+            registry,
+            name=name,
+            redirect_uris=redirect_uri or [],
+            id_token_alg=id_token_signed_response_alg,
+            **options,
+        )
+        return created, clients.describe(await clients.show(registry, created.client_id))
+
+    created, described = _run_admin(create)
+    typer.echo(json.dumps({**described, "client_secret": created.client_secret}, ensure_ascii=False))
 
 
 @clients_app.command("list")
@@ -135,14 +259,134 @@ def clients_list() -> None:
     """Lists registered relying parties (never their secrets)."""
     from broker.admin import clients
 
-    async def run() -> list[dict[str, object]]:
-        async with _registry() as registry:
-            return [
-                {"client_id": c.client_id, "client_name": c.name, "redirect_uris": c.redirect_uris}
-                for c in await clients.list_clients(registry)
-            ]
+    async def run(registry: Any) -> list[dict[str, Any]]:
+        return [clients.describe(client) for client in await clients.list_clients(registry)]
 
-    typer.echo(json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2))
+    _echo(_run_admin(run))
+
+
+@clients_app.command("show")
+def clients_show(client_id: str) -> None:
+    """Shows one relying party's registration (never its secret)."""
+    from broker.admin import clients
+
+    async def run(registry: Any) -> dict[str, Any]:
+        return clients.describe(await clients.show(registry, client_id))
+
+    _echo(_run_admin(run))
+
+
+@clients_app.command("update")
+def clients_update(
+    client_id: str,
+    name: Annotated[str | None, typer.Option()] = None,
+    redirect_uri: RedirectUris = None,
+    id_token_signed_response_alg: Annotated[str | None, typer.Option()] = None,
+    post_logout_redirect_uri: PostLogoutUris = None,
+    backchannel_logout_uri: BackchannelUri = None,
+    token_endpoint_auth_method: AuthMethod = None,
+    jwks_uri: JwksUri = None,
+    jwks: Jwks = None,
+    subject_type: SubjectType = None,
+    sector_identifier_uri: SectorUri = None,
+    default_acr_values: AcrValues = None,
+    minimum_acr: MinimumAcr = None,
+    grant_type: GrantTypes = None,
+    public: Public = False,
+    rotate_secret: Annotated[
+        bool, typer.Option("--rotate-secret", help="issue a new secret, printed once")
+    ] = False,
+) -> None:
+    """Changes the given settings only; a new secret (rotation, or a switch to a secret method) is printed once."""
+    from broker.admin import clients
+
+    changes = _metadata(
+        post_logout_redirect_uri=post_logout_redirect_uri,
+        backchannel_logout_uri=backchannel_logout_uri,
+        token_endpoint_auth_method=token_endpoint_auth_method,
+        jwks_uri=jwks_uri,
+        jwks=jwks,
+        subject_type=subject_type,
+        sector_identifier_uri=sector_identifier_uri,
+        default_acr_values=default_acr_values,
+        minimum_acr=minimum_acr,
+        grant_type=grant_type,
+        public=public,
+    )
+    if name is not None:
+        changes["name"] = name
+    if redirect_uri:
+        changes["redirect_uris"] = redirect_uri
+    if id_token_signed_response_alg is not None:
+        changes["id_token_signed_response_alg"] = id_token_signed_response_alg
+
+    async def run(registry: Any) -> dict[str, Any]:
+        client, secret = await clients.update(registry, client_id, rotate_secret=rotate_secret, **changes)
+        described = clients.describe(client)
+        if secret is not None:
+            described["client_secret"] = secret
+        return described
+
+    _echo(_run_admin(run))
+
+
+@clients_app.command("delete")
+def clients_delete(client_id: str) -> None:
+    """Disables a relying party (soft delete): logins and tokens for it stop at once; the id is kept."""
+    from broker.admin import clients
+
+    async def run(registry: Any) -> None:
+        await clients.delete(registry, client_id)
+
+    _run_admin(run)
+    typer.echo(json.dumps({"client_id": client_id, "disabled": True}))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Adds a new signing key per algorithm: published now, signing after BROKER_KEY_PUBLISH_AHEAD_SECONDS;
+    the keys it replaces stop signing then and stay published until their last token expires."""
+    from broker.login.keys import KeyTiming, rotate
+
+    settings = Settings()
+
+    async def run(registry: Any) -> list[dict[str, Any]]:
+        timing = KeyTiming.from_settings(settings)
+        added = await rotate(registry.db, registry.clock, timing)
+        return [
+            {
+                "kid": key.kid,
+                "alg": key.alg,
+                "signs_from": (key.created_at + timing.publish_ahead).isoformat(),
+            }
+            for key in added
+        ]
+
+    _echo(_run_admin(run))
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Lists the signing keys (never the private halves) and where each stands now."""
+    from broker.login.keys import KeyTiming, list_keys, status_of
+
+    settings = Settings()
+
+    async def run(registry: Any) -> list[dict[str, Any]]:
+        keys = await list_keys(registry.db)
+        statuses = status_of(keys, registry.clock(), KeyTiming.from_settings(settings))
+        return [
+            {
+                "kid": key.kid,
+                "alg": key.alg,
+                "created_at": key.created_at.isoformat(),
+                "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+                "status": statuses[key.kid],
+            }
+            for key in keys
+        ]
+
+    _echo(_run_admin(run))
 
 
 @legacy_app.command("import")
@@ -198,8 +442,9 @@ class _registry:
         return self._registry
 
     async def __aexit__(self, *_: object) -> None:
-        await self._registry.vneid.aclose()
-        await self._registry.db.dispose()
+        from broker.app import close_registry
+
+        await close_registry(self._registry)
 
 
 RoleOption = Annotated[str, typer.Option(help="ops_admin, one_stop_officer or auditor")]

@@ -62,6 +62,19 @@ class LoginRequired(OAuthError):
     error = "login_required"
 
 
+class UnmetAuthenticationRequirements(OAuthError):
+    """OpenID Connect Core Unmet Authentication Requirements 1.0 §4: the login did not reach the level the
+    RP (or its registration) requires."""
+
+    error = "unmet_authentication_requirements"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2: a registration value is invalid."""
+
+    error = "invalid_client_metadata"
+
+
 class ServerError(OAuthError):
     error = "server_error"
     status_code = 500
@@ -90,6 +103,14 @@ class InvalidAuthorizationRequest(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ClientRedirect(Exception):
+    """An OAuth error to deliver at the client's (already verified) redirect URI, as a 303."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("redirect to the client")
+        self.url = url
 
 
 class LoginFlowError(Exception):

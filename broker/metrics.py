@@ -42,6 +42,18 @@ class Metrics:
             "Accounts created at first VNeID login (Case 1).",
             registry=self.registry,
         )
+        self.backchannel_deliveries = Counter(
+            "broker_backchannel_logout_deliveries_total",
+            "Back-channel logout delivery attempts by outcome (delivered, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.sessions = Counter(
+            "broker_sso_sessions_total",
+            "SSO session events: opened, renewed, reused (a code without a login page), ended.",
+            ["event"],
+            registry=self.registry,
+        )
         self.info = Gauge(
             "broker_build_info", "Broker build information.", ["version"], registry=self.registry
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from broker.clock import Clock
 from broker.metrics import Metrics
 from broker.oidc.keys import KeyRing
+from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.settings import Settings
 from broker.store.database import Database
 from broker.upstream.vneid import VNeIDClient
@@ -23,6 +25,10 @@ class Registry:
     vneid: VNeIDClient
     metrics: Metrics
     keyring: Callable[[], Awaitable[KeyRing]]
+    rp_http: RelyingPartyHttp
+    client_jwks: ClientJwksCache
+    # Set when a logout queued back-channel deliveries, so this replica's worker starts at once.
+    backchannel_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def derived_key(self, purpose: str) -> bytes:
         """A key per purpose from BROKER_SECRET_KEY, so one leak does not open the others."""

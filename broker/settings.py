@@ -47,6 +47,30 @@ class Settings(BaseSettings):
     authorization_code_ttl_seconds: int = 60
     access_token_ttl_seconds: int = 600
     id_token_ttl_seconds: int = 600
+    # Absolute lifetime of a refresh-token grant: rotation never extends it.
+    refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    sso_session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    logout_token_ttl_seconds: int = Field(default=120, ge=10)
+
+    # Signing keys: a new key is published this long before it signs (>= the JWKS max-age, which is
+    # derived from it); replicas re-read the keys every key_reload_seconds.
+    key_publish_ahead_seconds: int = Field(default=600, ge=0)
+    key_reload_seconds: int = Field(default=60, ge=1)
+
+    # Client authentication with private_key_jwt (RFC 7523).
+    client_assertion_max_lifetime_seconds: int = Field(default=300, ge=10)
+    client_assertion_leeway_seconds: int = Field(default=30, ge=0)
+    # Calls to relying parties: their jwks_uri, sector_identifier_uri, back-channel logout.
+    rp_connect_timeout_seconds: float = 3.0
+    rp_read_timeout_seconds: float = 5.0
+    client_jwks_cache_seconds: int = Field(default=300, ge=0)
+
+    # Back-channel logout deliveries (OIDC Back-Channel Logout 1.0).
+    backchannel_max_attempts: int = Field(default=6, ge=1)
+    backchannel_backoff_seconds: int = Field(default=10, ge=1)  # doubles after every failed attempt
+    backchannel_lease_seconds: int = Field(default=60, ge=5)  # a claimed delivery is retried after this
+    backchannel_poll_seconds: float = Field(default=1.0, gt=0)
+    backchannel_worker: bool = True
 
     default_language: Literal["vi", "en"] = "vi"
     cookie_secure: bool | None = None  # None: secure when the issuer is https
@@ -110,6 +134,16 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.issuer.startswith("https://")
+
+    @property
+    def longest_token_lifetime_seconds(self) -> int:
+        """How long a signature may need checking: a retired key stays published this long."""
+        return max(self.id_token_ttl_seconds, self.access_token_ttl_seconds, self.logout_token_ttl_seconds)
+
+    @property
+    def jwks_max_age_seconds(self) -> int:
+        """An RP's cached JWKS plus a replica's stale key ring never outlive the publish-ahead delay."""
+        return max(0, self.key_publish_ahead_seconds - self.key_reload_seconds)
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite+aiosqlite:///"

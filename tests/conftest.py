@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from broker.admin import clients
-from broker.app import build_registry, create_app
+from broker.app import build_registry, close_registry, create_app
 from broker.clock import Clock
 from broker.settings import Settings
 from broker.store.database import Database
@@ -72,16 +72,16 @@ class Stack:
         return self.vneid.url
 
     async def register_client(
-        self, name: str = "Hệ thống TTHC tỉnh", redirect_uris: list[str] | None = None
+        self, name: str = "Hệ thống TTHC tỉnh", redirect_uris: list[str] | None = None, **metadata: Any
     ) -> RelyingParty:
+        """Registers an RP as an operator would (`broker clients create`); metadata as in OIDC Registration."""
         redirect_uris = redirect_uris or [f"http://127.0.0.1:{free_port()}/callback"]
         registry = build_registry(self.settings)
         try:
-            created = await clients.create(registry, name=name, redirect_uris=redirect_uris)
+            created = await clients.create(registry, name=name, redirect_uris=redirect_uris, **metadata)
         finally:
-            await registry.vneid.aclose()
-            await registry.db.dispose()
-        return RelyingParty(created.client_id, created.client_secret, redirect_uris[0])
+            await close_registry(registry)
+        return RelyingParty(created.client_id, created.client_secret or "", redirect_uris[0])
 
     @asynccontextmanager
     async def database(self) -> AsyncIterator[Database]:

@@ -7,17 +7,25 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from broker.api.deps import get_pages, get_registry
-from broker.errors import InvalidAuthorizationRequest, LoginFlowError, OAuthError, StoreUnavailable
+from broker.errors import (
+    ClientRedirect,
+    InvalidAuthorizationRequest,
+    LoginFlowError,
+    OAuthError,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
 _API_PATHS = (
     "/token",
     "/userinfo",
+    "/introspect",
+    "/revoke",
     "/jwks",
     "/.well-known/",
     "/metrics",
@@ -37,6 +45,10 @@ def install(app: FastAPI) -> None:
     async def invalid_authorization_request(request: Request, error: InvalidAuthorizationRequest) -> Response:
         get_registry(request).metrics.logins.labels("authorize", "invalid_request").inc()
         return get_pages(request).error(request, "invalid_request", 400, reason=error.reason)
+
+    @app.exception_handler(ClientRedirect)
+    async def client_redirect(request: Request, error: ClientRedirect) -> Response:
+        return RedirectResponse(error.url, status_code=303)
 
     @app.exception_handler(LoginFlowError)
     async def login_flow_error(request: Request, error: LoginFlowError) -> Response:

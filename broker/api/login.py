@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from broker.api.deps import BrowserDep, PagesDep, RegistryDep
+from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
 from broker.errors import LoginFlowError, UpstreamError
 from broker.login import (
     cancel,
@@ -61,7 +61,7 @@ async def vneid_callback_endpoint(
         outcome = await vneid_callback.finish(registry, params, browser)
     except UpstreamError as error:
         return _upstream_failure(request, registry, pages, error, params.get("state"))
-    return _respond(request, pages, outcome)
+    return _respond(request, registry, pages, outcome)
 
 
 @router.post("/login/password", name="legacy_password")
@@ -75,7 +75,7 @@ async def legacy_password_endpoint(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     outcome = await legacy_password.log_in(registry, flow, browser, username, password)
-    return _respond(request, pages, outcome)
+    return _respond(request, registry, pages, outcome)
 
 
 @router.get("/login/choose", name="choose_account_page")
@@ -90,16 +90,25 @@ async def choose_account_page(
 
 @router.post("/login/choose", name="choose_account")
 async def choose_account_endpoint(
-    registry: RegistryDep, browser: BrowserDep, flow: FlowField = None, keep: Annotated[str, Form()] = ""
+    request: Request,
+    registry: RegistryDep,
+    pages: PagesDep,
+    browser: BrowserDep,
+    flow: FlowField = None,
+    keep: Annotated[str, Form()] = "",
 ) -> Response:
     if not keep.isdigit():
         raise LoginFlowError("choice_not_offered")
-    return RedirectResponse(await choose_account.choose(registry, flow, browser, int(keep)), status_code=303)
+    outcome = await choose_account.choose(registry, flow, browser, int(keep))
+    return _respond(request, registry, pages, outcome)
 
 
 @router.post("/login/continue", name="continue_login")
-async def continue_endpoint(registry: RegistryDep, browser: BrowserDep, flow: FlowField = None) -> Response:
-    return RedirectResponse(await continue_login.resume(registry, flow, browser), status_code=303)
+async def continue_endpoint(
+    request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep, flow: FlowField = None
+) -> Response:
+    outcome = await continue_login.resume(registry, flow, browser)
+    return _respond(request, registry, pages, outcome)
 
 
 @router.post("/login/cancel", name="cancel_login")
@@ -107,9 +116,12 @@ async def cancel_login(registry: RegistryDep, browser: BrowserDep, flow: FlowFie
     return RedirectResponse(await cancel.cancel(registry, flow, browser), status_code=303)
 
 
-def _respond(request: Request, pages: PagesDep, outcome: Outcome) -> Response:
+def _respond(request: Request, registry: RegistryDep, pages: PagesDep, outcome: Outcome) -> Response:
     if isinstance(outcome, Redirect):
-        return RedirectResponse(outcome.url, status_code=303)
+        response = RedirectResponse(outcome.url, status_code=303)
+        if outcome.session_cookie is not None:
+            set_session_cookie(response, outcome.session_cookie, registry.settings.secure_cookies)
+        return response
     if outcome.name == "choose_account":
         url = request.url_for("choose_account_page").include_query_params(flow=outcome.flow_id)
         return RedirectResponse(str(url), status_code=303)

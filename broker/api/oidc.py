@@ -1,4 +1,4 @@
-"""The OpenID Provider's endpoints: discovery, JWKS, authorize, token, userinfo."""
+"""The OpenID Provider's endpoints: discovery, JWKS, authorize, token, userinfo, introspection, revocation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from broker.api.deps import BROWSER_COOKIE, BrowserDep, RegistryDep
+from broker.api.deps import BROWSER_COOKIE, BrowserDep, RegistryDep, SessionCookieDep
 from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
-from broker.login import authorize, token, userinfo
+from broker.login import authorize, introspection, revocation, token, userinfo
 from broker.login.ids import new_token
 from broker.oidc import discovery
 from broker.oidc.params import parse_form
@@ -33,27 +33,37 @@ async def openid_configuration(registry: RegistryDep) -> JSONResponse:
 async def jwks(registry: RegistryDep) -> JSONResponse:
     """The broker's public signing keys (RFC 7517), every key with a ``kid``."""
     ring = await registry.keyring()
-    return JSONResponse(ring.jwks(), headers={"Cache-Control": "public, max-age=600"})
+    # Cacheable, but never longer than a new key is published before it signs (see broker.login.keys).
+    max_age = registry.settings.jwks_max_age_seconds
+    return JSONResponse(ring.jwks(), headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
 @router.get("/authorize", tags=["oidc"])
-async def authorize_get(request: Request, registry: RegistryDep, browser: BrowserDep) -> Response:
-    """Authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2.1)."""
-    return await _authorize(request, registry, browser, request.query_params.multi_items())
+async def authorize_get(
+    request: Request, registry: RegistryDep, browser: BrowserDep, session_cookie: SessionCookieDep
+) -> Response:
+    """Authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2.1); answers from the SSO session when it can."""
+    return await _authorize(request, registry, browser, session_cookie, request.query_params.multi_items())
 
 
 @router.post("/authorize", tags=["oidc"])
-async def authorize_post(request: Request, registry: RegistryDep, browser: BrowserDep) -> Response:
+async def authorize_post(
+    request: Request, registry: RegistryDep, browser: BrowserDep, session_cookie: SessionCookieDep
+) -> Response:
     """Authorization endpoint by form POST (OIDC Core §3.1.2.1)."""
     form = parse_form(await request.body(), request.headers.get("content-type"))
-    return await _authorize(request, registry, browser, list(form.items()))
+    return await _authorize(request, registry, browser, session_cookie, list(form.items()))
 
 
 async def _authorize(
-    request: Request, registry: RegistryDep, browser: str | None, query: list[tuple[str, str]]
+    request: Request,
+    registry: RegistryDep,
+    browser: str | None,
+    session_cookie: str | None,
+    query: list[tuple[str, str]],
 ) -> Response:
     browser_id = browser or new_token()
-    outcome = await authorize.start(registry, query, browser_id)
+    outcome = await authorize.start(registry, query, browser_id, session_cookie)
     if isinstance(outcome, authorize.RedirectToClient):
         response: Response = RedirectResponse(outcome.url, status_code=303)
     else:
@@ -79,6 +89,44 @@ async def token_endpoint(request: Request, registry: RegistryDep) -> JSONRespons
     except OAuthError as error:
         return _token_error(registry, error, authorization)
     return JSONResponse(body, headers=NO_STORE)
+
+
+@router.post("/introspect", tags=["oidc"])
+async def introspection_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+    """Token introspection (RFC 7662 §2), for the authenticated client's own tokens."""
+    authorization = request.headers.get("authorization")
+    try:
+        form = parse_form(await request.body(), request.headers.get("content-type"))
+        body = await introspection.introspect(registry, form, authorization)
+    except StoreUnavailable:
+        return _client_error(TemporarilyUnavailable("try again later"))
+    except OAuthError as error:
+        return _client_error(error)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.post("/revoke", tags=["oidc"])
+async def revocation_endpoint(request: Request, registry: RegistryDep) -> Response:
+    """Token revocation (RFC 7009 §2): 200 for any token, 503 when the revocation could not be stored."""
+    authorization = request.headers.get("authorization")
+    try:
+        form = parse_form(await request.body(), request.headers.get("content-type"))
+        await revocation.revoke(registry, form, authorization)
+    except StoreUnavailable:
+        return _client_error(TemporarilyUnavailable("the revocation could not be stored; try again"))
+    except OAuthError as error:
+        return _client_error(error)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+def _client_error(error: OAuthError) -> JSONResponse:
+    """RFC 6749 §5.2 errors, as RFC 7009 §2.2.1 and RFC 7662 §2.3 use them; 503 asks to retry later."""
+    headers = dict(NO_STORE)
+    if isinstance(error, InvalidClient):
+        headers["WWW-Authenticate"] = 'Basic realm="broker"'
+    if isinstance(error, TemporarilyUnavailable):
+        headers["Retry-After"] = "5"
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 
 def _token_error(registry: Any, error: OAuthError, authorization: str | None) -> JSONResponse:

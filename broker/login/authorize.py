@@ -1,4 +1,5 @@
-"""Step 1: an RP sends the browser to /authorize. Validate, then open a login flow or answer at once."""
+"""Step 1: an RP sends the browser to /authorize. Validate, then answer from the SSO session or open a
+login flow (OIDC Core §3.1.2.1-§3.1.2.6)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from datetime import timedelta
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginRequired, OAuthError
+from broker.login import issue_code, sso
 from broker.login.ids import digest, new_token
-from broker.oidc import authorize
+from broker.login.mint import may_refresh
+from broker.oidc import assurance, authorize, scopes
 from broker.registry import Registry
-from broker.store import clients, flows
-from broker.store.tables import LoginFlow
+from broker.store import clients, flow_requirements, flows
+from broker.store.tables import Client, LoginFlow, LoginFlowRequirement, SsoSession
 
 
 @dataclass(frozen=True)
@@ -26,30 +29,35 @@ class ShowLoginPage:
 
 
 async def start(
-    registry: Registry, query: Sequence[tuple[str, str]], browser: str
+    registry: Registry, query: Sequence[tuple[str, str]], browser: str, session_cookie: str | None = None
 ) -> RedirectToClient | ShowLoginPage:
     """Raises InvalidAuthorizationRequest when the client or redirect URI cannot be trusted."""
     client_ids = [value for name, value in query if name == "client_id"]
     async with registry.db.read() as session:
-        client = await clients.get(session, client_ids[0]) if len(client_ids) == 1 else None
+        client = await clients.get_enabled(session, client_ids[0]) if len(client_ids) == 1 else None
     client_id, redirect_uri = authorize.trusted_redirect_uri(query, client.redirect_uris if client else None)
+    assert client is not None
     issuer = registry.settings.issuer
+    now = registry.clock()
+    current = await sso.current(registry, session_cookie)
     try:
         request = authorize.parse(query, client_id, redirect_uri)
-        if "none" in request.prompt:
-            # No broker session can exist yet, so silent authentication always needs a login.
-            raise LoginRequired("the user is not logged in at the broker")
+        min_level = assurance.required_level(
+            request.acr_values, client.default_acr_values or [], client.minimum_acr
+        )
+        reason = sso.login_needed(current, request, min_level, now)
+        if "none" in request.prompt and reason is not None:
+            raise LoginRequired("the user must log in at the broker")
     except OAuthError as error:
         registry.metrics.logins.labels("authorize", error.error).inc()
         return RedirectToClient(authorize.error_url(redirect_uri, error, authorize.raw_state(query), issuer))
-    now = registry.clock()
     flow = LoginFlow(
         id=new_token(),
         browser_hash=digest(browser),
         state=FlowState.STARTED,
         client_id=request.client_id,
         redirect_uri=request.redirect_uri,
-        scope=request.scope,
+        scope=_scope_for(client, request.scope),
         rp_state=request.state,
         nonce=request.nonce,
         code_challenge=request.code_challenge,
@@ -57,6 +65,39 @@ async def start(
         created_at=now,
         expires_at=now + timedelta(seconds=registry.settings.login_flow_ttl_seconds),
     )
+    if reason is None:
+        assert current is not None
+        return RedirectToClient(await _answer_from_session(registry, flow, current))
     async with registry.db.transaction() as session:
         await flows.add(session, flow)
+        await flow_requirements.add(
+            session,
+            LoginFlowRequirement(
+                flow_id=flow.id,
+                min_level=min_level,
+                force_login=reason in ("prompt_login", "max_age"),
+                prior_sid=current.sid if current is not None else None,
+            ),
+        )
     return ShowLoginPage(flow.id)
+
+
+async def _answer_from_session(registry: Registry, flow: LoginFlow, current: SsoSession) -> str:
+    """Single sign-on: a code at once, with the session's own login time and level."""
+    flow.state = FlowState.AUTHENTICATED
+    flow.account_id = current.account_id
+    flow.auth_time = current.auth_time
+    flow.acr = current.acr
+    flow.amr = list(current.amr)
+    async with registry.db.transaction() as session:
+        await flows.add(session, flow)
+        url = await issue_code.issue(registry, session, flow.id, sid=current.sid)
+    registry.metrics.sessions.labels("reused").inc()
+    return url
+
+
+def _scope_for(client: Client, scope: str) -> str:
+    """offline_access only for clients registered for refresh tokens (OIDC Core §11)."""
+    if scopes.OFFLINE_ACCESS in scopes.parse(scope) and not may_refresh(client):
+        return " ".join(item for item in scopes.parse(scope) if item != scopes.OFFLINE_ACCESS)
+    return scope

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 
 from broker.errors import InvalidRequest, InvalidToken, OAuthError
-from broker.login import release
+from broker.login.issuance import may_issue
 from broker.registry import Registry
 from broker.store import accounts, grants, roles
 from broker.store.tables import AccessToken, Account
@@ -65,7 +65,7 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
         if record is None or record.revoked_at is not None:
             raise InvalidToken("the access token is not active")
         account = await accounts.get(session, record.account_id)
-        if account is None or not (await release.decision(registry, session, account)).allowed:
+        if account is None or not (await may_issue(registry, session, account, now)).allowed:
             # Frozen, merged or disabled since the token was issued: nothing more is released.
             raise InvalidToken("the access token is not active")
         assert account.id is not None

@@ -11,8 +11,10 @@ from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
-from broker.login import flow_guard, issue_code
+from broker.login import flow_guard
+from broker.login.complete import complete
 from broker.login.link_account import link_identity
+from broker.login.outcomes import Redirect
 from broker.registry import Registry
 from broker.store import accounts, flows, legacy
 from broker.store.merges import Checkpoint, merge_accounts, no_checkpoint
@@ -50,7 +52,7 @@ async def choose(
     browser: str | None,
     keep_id: int,
     checkpoint: Checkpoint = no_checkpoint,
-) -> str:
+) -> Redirect:
     flow = await _choosing(registry, flow_id, browser)
     if keep_id not in flow.candidate_account_ids or flow.pending_identity is None:
         raise LoginFlowError("choice_not_offered")
@@ -82,7 +84,7 @@ async def choose(
             pending_identity=None,
         ):
             raise LoginFlowError("flow_replayed")
-        return await issue_code.issue(registry, session, flow.id)
+        return await complete(registry, session, flow.id)
 
 
 async def _choosing(registry: Registry, flow_id: str | None, browser: str | None) -> LoginFlow:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
-from broker.login import flow_guard, issue_code
+from broker.login import flow_guard
+from broker.login.complete import complete
+from broker.login.outcomes import Redirect
 from broker.registry import Registry
 
 
-async def resume(registry: Registry, flow_id: str | None, browser: str | None) -> str:
+async def resume(registry: Registry, flow_id: str | None, browser: str | None) -> Redirect:
     flow = await flow_guard.load(registry, flow_id, browser)
     if flow.state != FlowState.AUTHENTICATED:
         raise LoginFlowError("flow_not_authenticated")
     async with registry.db.transaction() as session:
-        return await issue_code.issue(registry, session, flow.id)
+        return await complete(registry, session, flow.id)

@@ -12,7 +12,7 @@ from datetime import UTC
 from typing import Any
 
 from broker.errors import InvalidRequest
-from broker.login.token import authenticate_client
+from broker.login import client_authentication
 from broker.oidc import client_auth
 from broker.oidc.params import single_valued
 from broker.registry import Registry
@@ -29,7 +29,12 @@ async def read(
     registry: Registry, authorization: str | None, query: Iterable[tuple[str, str]]
 ) -> dict[str, Any]:
     """Only client_secret_basic: a GET has no body to carry client_secret_post."""
-    await authenticate_client(registry, client_auth.credentials(authorization, {}))
+    await client_authentication.authenticate(
+        registry,
+        client_auth.credentials(authorization, {}),
+        f"{registry.settings.issuer}/events",
+        allow_public=False,
+    )
     params = single_valued(query)
     cursor = _integer(params, "after", default=0, low=0, high=_MAX_CURSOR)
     limit = _integer(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)

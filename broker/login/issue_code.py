@@ -12,12 +12,13 @@ from broker.errors import LoginFlowError
 from broker.login.ids import digest, new_token
 from broker.oidc import authorize
 from broker.registry import Registry
-from broker.store import flows, grants
+from broker.store import flows, grants, sessions
 from broker.store.database import Session
 from broker.store.tables import AuthorizationCode
 
 
-async def issue(registry: Registry, session: Session, flow_id: str) -> str:
+async def issue(registry: Registry, session: Session, flow_id: str, sid: str | None = None) -> str:
+    """``sid``: the SSO session the code belongs to; the client joins it (to hear of its logout)."""
     flow = await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
@@ -41,8 +42,11 @@ async def issue(registry: Registry, session: Session, flow_id: str) -> str:
             amr=list(flow.amr),
             created_at=now,
             expires_at=now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
+            sid=sid,
         ),
     )
+    if sid is not None:
+        await sessions.add_participant(session, sid, flow.client_id, now)
     return authorize.response_url(
         flow.redirect_uri, {"code": code, "state": flow.rp_state, "iss": registry.settings.issuer}
     )

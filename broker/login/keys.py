@@ -1,13 +1,16 @@
-"""The broker's signing keys: created on first start, loaded into a key ring, reloaded periodically so
-that every replica publishes a key another replica just added."""
+"""The broker's signing keys: created on first start, rotated by the operator, loaded into a key ring and
+reloaded periodically so that every replica publishes a key another replica just added."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from broker.clock import Clock
 from broker.oidc.keys import SUPPORTED_ALGS, KeyPair, KeyRing, generate_private_pem, public_jwk, thumbprint
+from broker.settings import Settings
 from broker.store import keys as key_store
 from broker.store.database import Database
 from broker.store.tables import SigningKey
@@ -27,24 +30,89 @@ def new_signing_key(alg: str, now: datetime) -> SigningKey:
     return SigningKey(kid=thumbprint(public_jwk(pem)), alg=alg, private_pem=pem, created_at=now)
 
 
-class KeyRingSource:
-    """Hands out the current key ring, re-read from the database at most every ``ttl``."""
+@dataclass(frozen=True)
+class KeyTiming:
+    """How long a new key is published before it signs, and a retired one stays published after."""
 
-    def __init__(self, db: Database, clock: Clock, ttl: timedelta = timedelta(seconds=60)) -> None:
+    publish_ahead: timedelta
+    grace: timedelta
+    reload: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyTiming:
+        return cls(
+            publish_ahead=timedelta(seconds=settings.key_publish_ahead_seconds),
+            grace=timedelta(seconds=settings.longest_token_lifetime_seconds),
+            reload=timedelta(seconds=settings.key_reload_seconds),
+        )
+
+
+async def rotate(db: Database, clock: Clock, timing: KeyTiming) -> list[SigningKey]:
+    """Adds a new key per algorithm; the keys it replaces stop signing when it starts (publish-ahead)."""
+    now = clock()
+    added = []
+    async with db.transaction() as session:
+        for alg in SUPPORTED_ALGS:
+            key = new_signing_key(alg, now)
+            await key_store.add(session, key)
+            await key_store.retire_unretired(session, alg, now + timing.publish_ahead, keep=key.kid)
+            added.append(key)
+    return added
+
+
+async def list_keys(db: Database) -> list[SigningKey]:
+    async with db.read() as session:
+        return await key_store.list_all(session)
+
+
+def status_of(keys: list[SigningKey], now: datetime, timing: KeyTiming) -> dict[str, str]:
+    """Per kid: signing, published (will sign), retiring (signs until its retirement), retired (still
+    published for verification), removed (no longer published)."""
+    published = [key for key in keys if key.retired_at is None or key.retired_at + timing.grace > now]
+    pairs = [KeyPair(key.kid, key.alg, key.private_pem, key.created_at, key.retired_at) for key in published]
+    ring = KeyRing(pairs, now, timing.publish_ahead)
+    signing = set()
+    for alg in ring.algorithms():
+        with contextlib.suppress(LookupError):
+            signing.add(ring.signing_key(alg).kid)
+    statuses = {}
+    for key in keys:
+        if key.kid in signing:
+            statuses[key.kid] = "signing"
+        elif key.retired_at is not None and key.retired_at + timing.grace <= now:
+            statuses[key.kid] = "removed"
+        elif key.retired_at is not None and key.retired_at <= now:
+            statuses[key.kid] = "retired (published for verification)"
+        else:
+            statuses[key.kid] = "published (not yet signing)"
+    return statuses
+
+
+class KeyRingSource:
+    """Hands out the current key ring, re-read from the database at most every ``timing.reload``."""
+
+    def __init__(self, db: Database, clock: Clock, timing: KeyTiming | None = None) -> None:
         self._db = db
         self._clock = clock
-        self._ttl = ttl
+        self.timing = timing or KeyTiming(timedelta(0), timedelta(hours=1), timedelta(seconds=60))
         self._ring: KeyRing | None = None
         self._loaded_at: datetime | None = None
         self._lock = asyncio.Lock()
 
     async def __call__(self) -> KeyRing:
         now = self._clock()
-        if self._ring is not None and self._loaded_at is not None and now - self._loaded_at < self._ttl:
+        if (
+            self._ring is not None
+            and self._loaded_at is not None
+            and now - self._loaded_at < self.timing.reload
+        ):
             return self._ring
         async with self._lock:
             async with self._db.read() as session:
-                rows = await key_store.list_unretired(session)
-            self._ring = KeyRing([KeyPair(row.kid, row.alg, row.private_pem) for row in rows])
+                rows = await key_store.list_published(session, now, self.timing.grace)
+            pairs = [
+                KeyPair(row.kid, row.alg, row.private_pem, row.created_at, row.retired_at) for row in rows
+            ]
+            self._ring = KeyRing(pairs, now, self.timing.publish_ahead)
             self._loaded_at = now
             return self._ring

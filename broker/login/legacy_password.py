@@ -19,9 +19,10 @@ from broker.domain.login_flow import FlowState
 from broker.domain.policy import may_log_in
 from broker.domain.usernames import username_key
 from broker.errors import LoginFlowError
-from broker.login import flow_guard, issue_code
+from broker.login import flow_guard
 from broker.login.account_state import state_of
-from broker.login.outcomes import Outcome, Page, Redirect
+from broker.login.complete import complete
+from broker.login.outcomes import Outcome, Page
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
 from broker.store import accounts, audit, flows, legacy, throttle
@@ -102,7 +103,7 @@ async def log_in(
             if decision.suggest_linking:
                 outcome: Outcome = Page("suggest_link", flow.id)
             else:
-                outcome = Redirect(await issue_code.issue(registry, session, flow.id))
+                outcome = await complete(registry, session, flow.id)
     if not decision.allowed:
         registry.metrics.logins.labels("legacy_password", decision.reason).inc()
         return refused

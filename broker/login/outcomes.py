@@ -8,6 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Redirect:
     url: str
+    session_cookie: str | None = None  # set when the login opened or renewed the SSO session
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.errors import InvalidToken
+from broker.login import subjects
 from broker.login.bearer import MissingToken, authenticate_bearer
-from broker.login.token import account_claims
+from broker.login.mint import account_claims
 from broker.oidc import scopes
 from broker.registry import Registry
+from broker.store import clients
 
 __all__ = ["MissingToken", "claims"]  # MissingToken: the router tells a bare challenge apart
 
 
 async def claims(registry: Registry, authorization: str | None) -> dict[str, Any]:
     context = await authenticate_bearer(registry, authorization)
-    released = scopes.released_claims(context.record.scope, account_claims(context.account))
-    return {"sub": context.account.sub, **released}
+    async with registry.db.read() as session:
+        client = await clients.get_enabled(session, context.record.client_id)
+    if client is None:
+        raise InvalidToken("the access token is not active")
+    return {
+        "sub": subjects.for_client(registry, client, context.account),
+        **scopes.released_claims(context.record.scope, account_claims(context.account)),
+    }

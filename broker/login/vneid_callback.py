@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError, UpstreamError
-from broker.login import flow_guard, issue_code
+from broker.login import flow_guard, sso
+from broker.login.complete import complete
 from broker.login.link_account import MustChoose, account_for
-from broker.login.outcomes import Outcome, Page, Redirect
+from broker.login.outcomes import Outcome, Page
 from broker.registry import Registry
 from broker.store import audit, flows
 
@@ -42,6 +43,7 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
                 reason=refused.reason,
             )
         raise
+    await sso.require_assurance(registry, flow, identity)
     resolution = await account_for(registry, identity, flow.link_account_id)
     now = registry.clock()
     if isinstance(resolution, MustChoose):
@@ -83,7 +85,7 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
         outcome: Outcome = (
             Page(resolution.notice, flow.id)
             if resolution.notice
-            else Redirect(await issue_code.issue(registry, session, flow.id))
+            else await complete(registry, session, flow.id)
         )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("vneid login: account=%s level=%s", account.sub, identity.level)

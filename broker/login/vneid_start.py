@@ -6,9 +6,10 @@ from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.login.ids import new_token
+from broker.oidc import assurance
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
-from broker.store import flows
+from broker.store import flow_requirements, flows
 
 
 async def start(registry: Registry, flow_id: str | None, browser: str | None) -> str:
@@ -30,9 +31,18 @@ async def start(registry: Registry, flow_id: str | None, browser: str | None) ->
             upstream_code_verifier=verifier,
             link_account_id=link_to,
         )
+        requirement = await flow_requirements.get(session, flow.id)
     if not moved:
         raise LoginFlowError("flow_finished")
-    prompt = "login" if flow.prompt and "login" in flow.prompt.split() else None
+    # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
+    fresh = bool(flow.prompt and "login" in flow.prompt.split()) or bool(
+        requirement and requirement.force_login
+    )
+    min_level = requirement.min_level if requirement else 1
     return await registry.vneid.authorization_url(
-        state=flow.id, nonce=nonce, code_verifier=verifier, prompt=prompt, acr_values=None
+        state=flow.id,
+        nonce=nonce,
+        code_verifier=verifier,
+        prompt="login" if fresh else None,
+        acr_values=assurance.acr_for(min_level) if min_level >= 2 else None,
     )

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -53,17 +54,29 @@ class KeyPair:
     kid: str
     alg: str
     private_pem: str
+    created_at: datetime | None = None
+    retired_at: datetime | None = None
 
     def public(self) -> dict[str, Any]:
         return {**public_jwk(self.private_pem), "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
 class KeyRing:
-    """The keys the broker signs with (newest per algorithm) and publishes (all unretired)."""
+    """The keys the broker publishes and the one it signs with per algorithm, as of ``now``.
 
-    def __init__(self, keys: list[KeyPair]) -> None:
+    Rotation without breaking a relying party's cache (OIDC Core §10.1.1): a new key is published at once
+    but signs only ``publish_ahead`` after its creation, so every RP that caches the JWKS for at most that
+    long already knows it; the key it replaces stops signing then (its ``retired_at``) and stays published
+    until the last token it signed has expired. The ring holds only published keys (the store filters).
+    """
+
+    def __init__(
+        self, keys: list[KeyPair], now: datetime | None = None, publish_ahead: timedelta = timedelta(0)
+    ) -> None:
         self._keys = list(keys)
         self._published = [key.public() for key in self._keys]
+        self._now = now
+        self._publish_ahead = publish_ahead
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": list(self._published)}
@@ -71,11 +84,24 @@ class KeyRing:
     def algorithms(self) -> list[str]:
         return sorted({key.alg for key in self._keys})
 
+    def kids(self) -> list[str]:
+        return [key.kid for key in self._keys]
+
     def signing_key(self, alg: str) -> KeyPair:
-        candidates = [key for key in self._keys if key.alg == alg]
-        if not candidates:
+        live = [key for key in self._keys if key.alg == alg and not self._retired(key)]
+        if not live:
             raise LookupError(f"no signing key for {alg}")
-        return candidates[-1]
+        active = [key for key in live if self._active(key)]
+        # The first key of an algorithm signs at once: no relying party can hold an older key set.
+        return active[-1] if active else live[0]
+
+    def _retired(self, key: KeyPair) -> bool:
+        return key.retired_at is not None and self._now is not None and key.retired_at <= self._now
+
+    def _active(self, key: KeyPair) -> bool:
+        if key.created_at is None or self._now is None:
+            return True
+        return key.created_at + self._publish_ahead <= self._now
 
     def sign(self, claims: dict[str, Any], alg: str, typ: str = "JWT") -> str:
         key = self.signing_key(alg)

@@ -9,7 +9,10 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": ("name", "birthdate", "gender"),
     "identification": ("identification_number", "old_identification_number"),
     "account": ("account_type",),
+    # OIDC Core §11: a refresh token that outlives the broker session (logout does not revoke it).
+    "offline_access": (),
 }
+OFFLINE_ACCESS = "offline_access"
 SUPPORTED_SCOPES = tuple(SCOPE_CLAIMS)
 ALL_CLAIMS = tuple(claim for claims in SCOPE_CLAIMS.values() for claim in claims)
 

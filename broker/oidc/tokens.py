@@ -31,7 +31,9 @@ def id_token_claims(
     access_token: str | None,
     alg: str,
     released: dict[str, Any],
+    sid: str | None = None,
 ) -> dict[str, Any]:
+    """OIDC Core §2; ``sid`` names the broker session (Back-Channel Logout 1.0 §2.1)."""
     claims: dict[str, Any] = {
         **released,
         "iss": issuer,
@@ -46,6 +48,8 @@ def id_token_claims(
     }
     if nonce is not None:
         claims["nonce"] = nonce
+    if sid is not None:
+        claims["sid"] = sid
     if access_token is not None:
         claims["at_hash"] = half_hash(access_token, alg)
     return claims

@@ -22,3 +22,15 @@ async def add(session: AsyncSession, client: Client) -> Client:
 
 async def list_all(session: AsyncSession) -> list[Client]:
     return list((await session.execute(select(Client).order_by(col(Client.id)))).scalars())
+
+
+async def get_enabled(session: AsyncSession, client_id: str) -> Client | None:
+    client = await get(session, client_id)
+    return client if client is not None and client.disabled_at is None else None
+
+
+async def get_many(session: AsyncSession, client_ids: list[str]) -> list[Client]:
+    if not client_ids:
+        return []
+    statement = select(Client).where(col(Client.client_id).in_(client_ids))
+    return list((await session.execute(statement)).scalars())

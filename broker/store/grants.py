@@ -55,3 +55,28 @@ async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> in
 async def list_grant_tokens(session: AsyncSession, grant_id: str) -> list[AccessToken]:
     statement = select(AccessToken).where(col(AccessToken.grant_id) == grant_id)
     return list((await session.execute(statement)).scalars())
+
+
+async def revoke_access_token(session: AsyncSession, jti: str, at: datetime) -> bool:
+    statement = (
+        update(AccessToken)
+        .where(col(AccessToken.jti) == jti, col(AccessToken.revoked_at).is_(None))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(statement)).rowcount) == 1  # type: ignore[attr-defined]
+
+
+async def revoke_session_access_tokens(session: AsyncSession, sid: str, at: datetime) -> int:
+    """Access tokens of a session that ended, except those of offline_access grants."""
+    statement = (
+        update(AccessToken)
+        .where(
+            col(AccessToken.sid) == sid,
+            col(AccessToken.offline).is_(False),
+            col(AccessToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]

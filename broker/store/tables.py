@@ -192,6 +192,26 @@ class Client(SQLModel, table=True):
     redirect_uris: list[str] = _json()
     id_token_signed_response_alg: str = Field(default="RS256", max_length=10)
     created_at: datetime = _instant()
+    # OpenID Provider settings, named after OIDC Dynamic Client Registration metadata.
+    token_endpoint_auth_method: str = Field(
+        default="client_secret_basic",
+        sa_column=sa.Column(sa.String(30), nullable=False, server_default="client_secret_basic"),
+    )
+    grant_types: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+    post_logout_redirect_uris: list[str] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(), nullable=True)
+    )
+    backchannel_logout_uri: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    jwks: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+    jwks_uri: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    subject_type: str = Field(
+        default="public", sa_column=sa.Column(sa.String(10), nullable=False, server_default="public")
+    )
+    sector_identifier_uri: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    sector_identifier: str | None = Field(default=None, max_length=255)
+    default_acr_values: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+    minimum_acr: str | None = Field(default=None, max_length=100)
+    disabled_at: datetime | None = _instant(nullable=True)
 
 
 class SigningKey(SQLModel, table=True):
@@ -258,6 +278,7 @@ class AuthorizationCode(SQLModel, table=True):
     used: bool = False
     created_at: datetime = _instant()
     expires_at: datetime = _instant()
+    sid: str | None = Field(default=None, max_length=64)
 
 
 class AccessToken(SQLModel, table=True):
@@ -273,3 +294,100 @@ class AccessToken(SQLModel, table=True):
     created_at: datetime = _instant()
     expires_at: datetime = _instant()
     revoked_at: datetime | None = _instant(nullable=True)
+    sid: str | None = Field(default=None, max_length=64, index=True)
+    offline: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+
+
+class SsoSession(SQLModel, table=True):
+    """A citizen's single sign-on session at the broker. The cookie is stored only as its SHA-256; ``sid``
+    (OIDC Front-/Back-Channel Logout) is a separate random value that relying parties may see."""
+
+    __tablename__ = "sso_sessions"
+
+    sid: str = Field(primary_key=True, max_length=64)
+    cookie_hash: str = Field(max_length=64, unique=True, index=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    auth_time: datetime = _instant()
+    acr: str = Field(max_length=100)
+    amr: list[str] = _json()
+    created_at: datetime = _instant()
+    expires_at: datetime = _instant()
+    ended_at: datetime | None = _instant(nullable=True)
+
+
+class SsoSessionClient(SQLModel, table=True):
+    """A relying party that received a code within a session: it is told when the session ends."""
+
+    __tablename__ = "sso_session_clients"
+
+    sid: str = Field(primary_key=True, max_length=64, foreign_key="sso_sessions.sid")
+    client_id: str = Field(primary_key=True, max_length=100)
+    created_at: datetime = _instant()
+
+
+class LoginFlowRequirement(SQLModel, table=True):
+    """What a login flow must achieve upstream: the assurance level, a fresh login, the session it renews."""
+
+    __tablename__ = "login_flow_requirements"
+
+    flow_id: str = Field(primary_key=True, max_length=64, foreign_key="login_flows.id")
+    min_level: int = 1
+    force_login: bool = False
+    prior_sid: str | None = Field(default=None, max_length=64)
+
+
+class RefreshToken(SQLModel, table=True):
+    """Stored by hash. Rotated on every use by one conditional UPDATE of ``rotated_at``; every token of a
+    grant shares ``grant_id`` and the grant's absolute ``expires_at``."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    grant_id: str = Field(max_length=64, index=True)
+    client_id: str = Field(max_length=100, index=True)
+    account_id: int = Field(foreign_key="accounts.id")
+    scope: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    sid: str | None = Field(default=None, max_length=64, index=True)
+    offline: bool = False
+    auth_time: datetime = _instant()
+    acr: str = Field(max_length=100)
+    amr: list[str] = _json()
+    created_at: datetime = _instant()
+    expires_at: datetime = _instant()
+    rotated_at: datetime | None = _instant(nullable=True)
+    revoked_at: datetime | None = _instant(nullable=True)
+
+
+class ClientAssertionJti(SQLModel, table=True):
+    """``jti`` values of private_key_jwt assertions already used (RFC 7523 §3 item 7): the unique
+    constraint refuses a replay, even between replicas."""
+
+    __tablename__ = "client_assertion_jtis"
+    __table_args__ = (sa.UniqueConstraint("client_id", "jti", name="uq_client_assertion_jtis_client_jti"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=100)
+    jti: str = Field(max_length=255)
+    expires_at: datetime = _instant(index=True)
+
+
+class BackchannelDelivery(SQLModel, table=True):
+    """A logout token to POST to a relying party (OIDC Back-Channel Logout 1.0 §2.5): delivered by a
+    background worker, with bounded retries; ``next_attempt_at`` doubles as the claim's lease."""
+
+    __tablename__ = "backchannel_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=100)
+    logout_uri: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    sub: str = Field(max_length=255)
+    sid: str | None = Field(default=None, max_length=64)
+    jti: str = Field(max_length=64)
+    status: str = Field(max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _instant(index=True)
+    last_error: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _instant()
+    delivered_at: datetime | None = _instant(nullable=True)

@@ -222,7 +222,8 @@ async def test_a_failed_client_authentication_is_401_and_does_not_say_which_part
         assert "www-authenticate" in response.headers, name
 
 
-async def test_client_secret_post_works(stack: Stack, rp: RelyingParty, http: httpx.AsyncClient) -> None:
+async def test_client_secret_post_works(stack: Stack, http: httpx.AsyncClient) -> None:
+    rp = await stack.register_client(token_endpoint_auth_method="client_secret_post")
     code, verifier = await logged_in_code(stack, rp)
     response = await http.post(
         f"{stack.broker_url}/token",

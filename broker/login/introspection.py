@@ -1,0 +1,100 @@
+"""Token introspection (RFC 7662) for the relying parties' own tokens.
+
+The caller authenticates (§2.1); a token it did not receive is ``active: false``, exactly like an unknown
+one, so a client learns nothing about other clients' tokens. The account must still be allowed tokens
+(broker.login.issuance), so a frozen account's tokens go inactive at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+from broker.errors import InvalidGrant
+from broker.login import client_authentication, subjects
+from broker.login.ids import digest
+from broker.login.issuance import check_may_issue
+from broker.oidc import client_auth, introspection, revocation
+from broker.registry import Registry
+from broker.store import accounts, grants, refresh_tokens
+from broker.store.tables import Client
+
+
+async def introspect(
+    registry: Registry, form: Mapping[str, str], authorization: str | None
+) -> dict[str, Any]:
+    issuer = registry.settings.issuer
+    client = await client_authentication.authenticate(
+        registry, client_auth.credentials(authorization, form), f"{issuer}/introspect", allow_public=False
+    )
+    request = revocation.parse(form)
+    if revocation.looks_like_jwt(request.token):
+        return await _access_token(registry, client, request.token)
+    return await _refresh_token(registry, client, request.token)
+
+
+async def _access_token(registry: Registry, client: Client, token: str) -> dict[str, Any]:
+    issuer = registry.settings.issuer
+    ring = await registry.keyring()
+    now = registry.clock()
+    try:
+        claims = ring.verify(
+            token, audience=issuer, issuer=issuer, options={"require": ["jti", "exp"], "verify_exp": False}
+        )
+    except (jwt.PyJWTError, ValueError):
+        return dict(introspection.INACTIVE)
+    async with registry.db.read() as session:
+        record = await grants.get_access_token(session, str(claims["jti"]))
+        if record is None or record.client_id != client.client_id:
+            return dict(introspection.INACTIVE)
+        if record.revoked_at is not None or record.expires_at <= now:
+            return dict(introspection.INACTIVE)
+        account = await accounts.get(session, record.account_id)
+    if account is None or not await _may_use(registry, account, now):
+        return dict(introspection.INACTIVE)
+    return introspection.active_response(
+        issuer=issuer,
+        client_id=record.client_id,
+        sub=subjects.for_client(registry, client, account),
+        scope=record.scope,
+        token_type="Bearer",
+        issued_at=record.created_at,
+        expires_at=record.expires_at,
+        sid=record.sid,
+        acr=claims.get("acr") if isinstance(claims.get("acr"), str) else None,
+    )
+
+
+async def _refresh_token(registry: Registry, client: Client, token: str) -> dict[str, Any]:
+    now = registry.clock()
+    async with registry.db.read() as session:
+        record = await refresh_tokens.get(session, digest(token))
+        if record is None or record.client_id != client.client_id:
+            return dict(introspection.INACTIVE)
+        if record.rotated_at is not None or record.revoked_at is not None or record.expires_at <= now:
+            return dict(introspection.INACTIVE)
+        account = await accounts.get(session, record.account_id)
+    if account is None or not await _may_use(registry, account, now):
+        return dict(introspection.INACTIVE)
+    return introspection.active_response(
+        issuer=registry.settings.issuer,
+        client_id=record.client_id,
+        sub=subjects.for_client(registry, client, account),
+        scope=record.scope,
+        token_type="refresh_token",
+        issued_at=record.created_at,
+        expires_at=record.expires_at,
+        sid=record.sid,
+        acr=record.acr,
+        auth_time=record.auth_time,
+    )
+
+
+async def _may_use(registry: Registry, account: Any, now: Any) -> bool:
+    try:
+        await check_may_issue(registry, account, now)
+    except InvalidGrant:
+        return False
+    return True

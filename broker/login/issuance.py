@@ -1,0 +1,41 @@
+"""THE decision whether anything about an account may be released now: tokens at the code and refresh
+grants, introspection, and every use of a bearer token ask it, so the policy (freeze, merge, disable)
+holds for every token the broker issues or honours.
+
+From ``unlinked_legacy_frozen_from`` an unlinked legacy citizen account is frozen (its data is withheld
+until the citizen logs in with VNeID); merged and disabled accounts release nothing either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from broker.domain.accounts import AccountType
+from broker.domain.policy import Decision, may_release_data
+from broker.errors import InvalidGrant
+from broker.login.account_state import state_of
+from broker.registry import Registry
+from broker.store.database import Session
+from broker.store.tables import Account
+
+
+async def may_issue(registry: Registry, session: Session, account: Account, now: datetime) -> Decision:
+    return may_release_data(
+        AccountType(account.account_type),
+        await state_of(session, account),
+        now,
+        registry.settings.policy_rules(),
+    )
+
+
+async def check_may_issue(
+    registry: Registry, account: Account, now: datetime, session: Session | None = None
+) -> None:
+    """Raises InvalidGrant (RFC 6749 §5.2) when no token may be issued for ``account`` at ``now``."""
+    if session is None:
+        async with registry.db.read() as own:
+            decision = await may_issue(registry, own, account, now)
+    else:
+        decision = await may_issue(registry, session, account, now)
+    if not decision.allowed:
+        raise InvalidGrant(f"no tokens for this account: {decision.reason}")

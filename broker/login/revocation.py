@@ -1,0 +1,54 @@
+"""Token revocation (RFC 7009).
+
+§2.1: revoking a refresh token revokes its whole grant, access tokens included; revoking an access token
+revokes that token. §2.2: an invalid, unknown or another client's token still answers 200, with no effect.
+A revocation that could not be stored raises StoreUnavailable: the endpoint answers 503, never 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jwt
+
+from broker.login import client_authentication
+from broker.login.ids import digest
+from broker.oidc import client_auth, revocation
+from broker.registry import Registry
+from broker.store import grants, refresh_tokens
+from broker.store.tables import Client
+
+
+async def revoke(registry: Registry, form: Mapping[str, str], authorization: str | None) -> None:
+    client = await client_authentication.authenticate(
+        registry, client_auth.credentials(authorization, form), f"{registry.settings.issuer}/revoke"
+    )
+    request = revocation.parse(form)
+    if revocation.looks_like_jwt(request.token):
+        await _revoke_access_token(registry, client, request.token)
+    else:
+        await _revoke_refresh_token(registry, client, request.token)
+
+
+async def _revoke_access_token(registry: Registry, client: Client, token: str) -> None:
+    issuer = registry.settings.issuer
+    ring = await registry.keyring()
+    try:
+        claims = ring.verify(
+            token, audience=issuer, issuer=issuer, options={"verify_exp": False, "require": ["jti"]}
+        )
+    except (jwt.PyJWTError, ValueError):
+        return
+    async with registry.db.transaction() as session:
+        record = await grants.get_access_token(session, str(claims["jti"]))
+        if record is not None and record.client_id == client.client_id:
+            await grants.revoke_access_token(session, record.jti, registry.clock())
+
+
+async def _revoke_refresh_token(registry: Registry, client: Client, token: str) -> None:
+    now = registry.clock()
+    async with registry.db.transaction() as session:
+        record = await refresh_tokens.get(session, digest(token))
+        if record is not None and record.client_id == client.client_id:
+            await refresh_tokens.revoke_grant(session, record.grant_id, now)
+            await grants.revoke_grant(session, record.grant_id, now)

@@ -1,0 +1,129 @@
+"""Single sign-on at the broker (OIDC Core §3.1.2.1 ``prompt``, ``max_age``, ``acr_values``).
+
+A successful upstream login opens (or renews) a server-side session; the browser holds only a random
+cookie, stored as its SHA-256. The next /authorize of any relying party in that browser gets a code
+without a login page, unless the request demands a fresh login (``prompt=login``, an exceeded
+``max_age``) or a higher level than the session reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from broker.domain.identity import VerifiedIdentity
+from broker.domain.login_flow import FlowState
+from broker.errors import ClientRedirect, UnmetAuthenticationRequirements
+from broker.login import session_end
+from broker.login.ids import digest, new_token
+from broker.oidc import assurance, authorize
+from broker.oidc.authorize import AuthorizationRequest
+from broker.registry import Registry
+from broker.store import flow_requirements, flows, sessions
+from broker.store.database import Session
+from broker.store.tables import Account, LoginFlow, SsoSession
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Where the browser goes next, and the session cookie it now holds."""
+
+    url: str
+    session_cookie: str | None
+
+
+@dataclass(frozen=True)
+class Opened:
+    sid: str
+    cookie: str
+
+
+async def current(registry: Registry, cookie: str | None) -> SsoSession | None:
+    if not cookie:
+        return None
+    async with registry.db.read() as session:
+        return await sessions.find_live(session, digest(cookie), registry.clock())
+
+
+def login_needed(
+    sso: SsoSession | None, request: AuthorizationRequest, min_level: int, now: datetime
+) -> str | None:
+    """Why this request cannot be answered from the session (a reason code), or None when it can."""
+    if sso is None:
+        return "no_session"
+    if "login" in request.prompt:
+        return "prompt_login"
+    if request.max_age is not None and now - sso.auth_time > timedelta(seconds=request.max_age):
+        return "max_age"
+    if assurance.level_of(sso.acr) < min_level:
+        return "acr"
+    return None
+
+
+async def require_assurance(registry: Registry, flow: LoginFlow, identity: VerifiedIdentity) -> None:
+    """Refuses, at the RP's redirect URI, an upstream login below the level the flow requires."""
+    async with registry.db.read() as session:
+        requirement = await flow_requirements.get(session, flow.id)
+    if requirement is None or assurance.level_of(identity.acr) >= requirement.min_level:
+        return
+    async with registry.db.transaction() as session:
+        await flows.move(session, flow.id, FlowState.FAILED, registry.clock(), failure_reason="acr_not_met")
+    registry.metrics.logins.labels("vneid", "acr_not_met").inc()
+    error = UnmetAuthenticationRequirements("the login did not reach the requested level of assurance")
+    raise ClientRedirect(
+        authorize.error_url(flow.redirect_uri, error, flow.rp_state, registry.settings.issuer)
+    )
+
+
+async def open_session(
+    registry: Registry,
+    session: Session,
+    flow: LoginFlow,
+    account: Account,
+    *,
+    auth_time: datetime,
+    acr: str,
+    amr: list[str],
+) -> Opened:
+    """After an upstream login: renews the browser's session of the same account (same ``sid``, so its
+    relying parties stay in it), or ends another account's session and opens a new one."""
+    now = registry.clock()
+    cookie = new_token()
+    amr = list(amr) or ["pwd"]
+    expires_at = now + timedelta(seconds=registry.settings.sso_session_ttl_seconds)
+    requirement = await flow_requirements.get(session, flow.id)
+    prior = (
+        await sessions.get(session, requirement.prior_sid) if requirement and requirement.prior_sid else None
+    )
+    if prior is not None and prior.ended_at is None:
+        if prior.account_id == account.id and await sessions.renew(
+            session,
+            prior.sid,
+            now,
+            cookie_hash=digest(cookie),
+            auth_time=auth_time,
+            acr=acr,
+            amr=amr,
+            expires_at=expires_at,
+        ):
+            return Opened(prior.sid, cookie)
+        if prior.account_id != account.id:
+            # Someone else now signs in on this browser (a shared desk computer): the first person's
+            # session ends everywhere.
+            await session_end.end(registry, session, prior.sid, now)
+    assert account.id is not None
+    sid = new_token()
+    await sessions.add(
+        session,
+        SsoSession(
+            sid=sid,
+            cookie_hash=digest(cookie),
+            account_id=account.id,
+            auth_time=auth_time,
+            acr=acr,
+            amr=amr,
+            created_at=now,
+            expires_at=expires_at,
+        ),
+    )
+    return Opened(sid, cookie)

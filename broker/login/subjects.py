@@ -1,0 +1,14 @@
+"""The ``sub`` a relying party sees: the account's public sub, or its pairwise value for the client's
+sector (OIDC Core §8). Every token, userinfo answer, introspection and logout token goes through here."""
+
+from __future__ import annotations
+
+from broker.oidc import pairwise
+from broker.registry import Registry
+from broker.store.tables import Account, Client
+
+
+def for_client(registry: Registry, client: Client, account: Account) -> str:
+    return pairwise.subject(
+        account.sub, client.subject_type, client.sector_identifier, registry.derived_key("pairwise-subject")
+    )

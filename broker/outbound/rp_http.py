@@ -1,0 +1,78 @@
+"""An HTTP client towards relying parties, with timeouts, and a per-client cache of ``jwks_uri`` documents."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from broker.clock import Clock
+
+
+class FetchFailed(Exception):
+    """The relying party's document could not be fetched or is not what it should be."""
+
+
+class RelyingPartyHttp:
+    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout), follow_redirects=False
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_json(self, url: str) -> Any:
+        try:
+            response = await self._http.get(url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise FetchFailed(type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise FetchFailed(f"HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise FetchFailed("not JSON") from exc
+
+    async def post_form(self, url: str, data: dict[str, str]) -> int:
+        """Returns the status code; raises FetchFailed when there was no answer at all."""
+        try:
+            response = await self._http.post(url, data=data)
+        except httpx.HTTPError as exc:
+            raise FetchFailed(type(exc).__name__) from exc
+        return response.status_code
+
+
+class ClientJwksCache:
+    """Caches each client's ``jwks_uri`` document; refetches early (at most every ``min_refetch``) when an
+    assertion names a key the cached set does not have, for a client that just rotated its keys."""
+
+    def __init__(
+        self,
+        http: RelyingPartyHttp,
+        clock: Clock,
+        ttl: timedelta,
+        min_refetch: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self._http = http
+        self._clock = clock
+        self._ttl = ttl
+        self._min_refetch = min_refetch
+        self._entries: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, jwks_uri: str, refresh: bool = False) -> dict[str, Any]:
+        now = self._clock()
+        cached = self._entries.get(jwks_uri)
+        if cached is not None:
+            age = now - cached[0]
+            if age < self._ttl and not (refresh and age >= self._min_refetch):
+                return cached[1]
+        async with self._lock:
+            document = await self._http.get_json(jwks_uri)
+            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+                raise FetchFailed("not a JWK set")
+            self._entries[jwks_uri] = (now, document)
+            return document

@@ -1,0 +1,22 @@
+"""Used client-assertion ``jti`` values: the unique constraint refuses a replay (RFC 7523 §3 item 7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broker.store.tables import ClientAssertionJti
+
+
+async def record(session: AsyncSession, client_id: str, jti: str, expires_at: datetime) -> None:
+    """Raises StoreConflict (when the transaction ends) for a jti this client already used."""
+    session.add(ClientAssertionJti(client_id=client_id, jti=jti, expires_at=expires_at))
+    await session.flush()
+
+
+async def purge_expired(session: AsyncSession, before: datetime) -> None:
+    """A jti only has to be remembered while its assertion could still be accepted."""
+    await session.execute(delete(ClientAssertionJti).where(col(ClientAssertionJti.expires_at) < before))

@@ -1,0 +1,61 @@
+"""Refresh tokens, stored by hash and rotated atomically (RFC 9700 §4.14.2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broker.store.tables import RefreshToken
+
+
+async def add(session: AsyncSession, token: RefreshToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def get(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    return await session.get(RefreshToken, token_hash)
+
+
+async def rotate(session: AsyncSession, token_hash: str, at: datetime) -> bool:
+    """Spends a live refresh token; of any number of concurrent callers exactly one gets True."""
+    statement = (
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.token_hash) == token_hash,
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > at,
+        )
+        .values(rotated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(statement)).rowcount) == 1  # type: ignore[attr-defined]
+
+
+async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> int:
+    statement = (
+        update(RefreshToken)
+        .where(col(RefreshToken.grant_id) == grant_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_session(session: AsyncSession, sid: str, at: datetime) -> int:
+    """Back-Channel Logout 1.0 §2.7: tokens without offline_access end with the session."""
+    statement = (
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.sid) == sid,
+            col(RefreshToken.offline).is_(False),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
