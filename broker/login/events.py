@@ -7,12 +7,12 @@ transaction of the change), so reading ``after`` the cursor never skips nor repe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Any
 
 from broker.errors import InvalidRequest
-from broker.login import client_authentication
+from broker.login import client_authentication, subjects
 from broker.oidc import client_auth
 from broker.oidc.params import single_valued
 from broker.registry import Registry
@@ -29,7 +29,7 @@ async def read(
     registry: Registry, authorization: str | None, query: Iterable[tuple[str, str]]
 ) -> dict[str, Any]:
     """Only client_secret_basic: a GET has no body to carry client_secret_post."""
-    await client_authentication.authenticate(
+    client = await client_authentication.authenticate(
         registry,
         client_auth.credentials(authorization, {}),
         f"{registry.settings.issuer}/events",
@@ -39,9 +39,11 @@ async def read(
     cursor = _integer(params, "after", default=0, low=0, high=_MAX_CURSOR)
     limit = _integer(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     async with registry.db.read() as session:
-        found = await events.after(session, cursor, limit)
+        found = await events.after(session, cursor, limit, client_id=client.client_id)
     return {
-        "events": [_event(event) for event in found],
+        "events": [
+            _event(event, lambda sub: subjects.of_public_sub(registry, client, sub)) for event in found
+        ],
         "next_cursor": found[-1].id if found else cursor,
     }
 
@@ -55,11 +57,16 @@ def _integer(params: dict[str, str], name: str, *, default: int, low: int, high:
     return int(raw)
 
 
-def _event(event: AccountEvent) -> dict[str, Any]:
+def _event(event: AccountEvent, sub_for_client: Callable[[str], str]) -> dict[str, Any]:
+    """Every sub in the event as this client knows it (pairwise clients never see public subs)."""
+    data = {
+        key: sub_for_client(value) if key.endswith("_sub") and isinstance(value, str) else value
+        for key, value in event.data.items()
+    }
     return {
         "id": event.id,
         "type": event.type,
-        "sub": event.sub,
-        "data": event.data,
+        "sub": sub_for_client(event.sub),
+        "data": data,
         "created_at": event.created_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }

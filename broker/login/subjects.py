@@ -9,6 +9,10 @@ from broker.store.tables import Account, Client
 
 
 def for_client(registry: Registry, client: Client, account: Account) -> str:
+    return of_public_sub(registry, client, account.sub)
+
+
+def of_public_sub(registry: Registry, client: Client, public_sub: str) -> str:
     return pairwise.subject(
-        account.sub, client.subject_type, client.sector_identifier, registry.derived_key("pairwise-subject")
+        public_sub, client.subject_type, client.sector_identifier, registry.derived_key("pairwise-subject")
     )

@@ -131,6 +131,8 @@ class AccountEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     type: str = Field(max_length=40)
     sub: str = Field(max_length=64, index=True)
+    # The other account an event concerns (a merge's retired account): who may read it depends on both.
+    related_sub: str | None = Field(default=None, max_length=64, index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
     created_at: datetime = _instant()
 

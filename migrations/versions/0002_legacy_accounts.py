@@ -49,12 +49,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=40), nullable=False),
         sa.Column("sub", sa.String(length=64), nullable=False),
+        sa.Column("related_sub", sa.String(length=64), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("account_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_account_events_sub"), ["sub"], unique=False)
+        batch_op.create_index(batch_op.f("ix_account_events_related_sub"), ["related_sub"], unique=False)
 
     op.create_table(
         "audit_log",
@@ -248,6 +250,7 @@ def downgrade() -> None:
 
     op.drop_table("audit_log")
     with op.batch_alter_table("account_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_account_events_related_sub"))
         batch_op.drop_index(batch_op.f("ix_account_events_sub"))
 
     op.drop_table("account_events")

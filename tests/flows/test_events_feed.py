@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlmodel import select
 
 from broker.app import build_registry
 from broker.store import events
+from broker.store.tables import AccessToken, Account
 from tests.conftest import Stack
 from tests.support.browser import RelyingParty
 
@@ -25,12 +27,36 @@ SEEDED = [
 ]
 
 
-async def seed(stack: Stack) -> None:
+async def seed(stack: Stack, rp: RelyingParty | None = None) -> None:
+    """The events above, plus one about "sub-x", a citizen who never used ``rp``: accounts exist for every
+    sub, and ``rp`` has had tokens for sub-a, sub-c and sub-d (sub-b, merged into sub-a, it never saw)."""
     registry = build_registry(stack.settings)
     try:
         async with registry.db.transaction() as session:
+            ids = {}
+            for sub in ("sub-a", "sub-b", "sub-c", "sub-d", "sub-x"):
+                account = Account(sub=sub, account_type="citizen", created_at=AT, updated_at=AT)
+                session.add(account)
+                await session.flush()
+                ids[sub] = account.id
+            for sub in ("sub-a", "sub-c", "sub-d") if rp else ():
+                session.add(
+                    AccessToken(
+                        jti=f"jti-{sub}",
+                        grant_id=f"g-{sub}",
+                        client_id=rp.client_id,
+                        account_id=ids[sub],
+                        scope="openid",
+                        created_at=AT,
+                        expires_at=AT,
+                    )
+                )
             for minutes, (type_, sub, data) in enumerate(SEEDED):
-                await events.append(session, type_, sub, AT + timedelta(minutes=minutes), **data)
+                related = data.get("retired_sub")
+                await events.append(
+                    session, type_, sub, AT + timedelta(minutes=minutes), related_sub=related, **data
+                )
+            await events.append(session, "account.linked", "sub-x", AT + timedelta(minutes=9))
     finally:
         await registry.vneid.aclose()
         await registry.db.dispose()
@@ -49,7 +75,7 @@ async def test_a_relying_party_reads_every_event_once_page_by_page(
     empty = await feed(http, stack, rp)
     assert empty.status_code == 200, empty.text
     assert empty.json() == {"events": [], "next_cursor": 0}
-    await seed(stack)
+    await seed(stack, rp)
 
     everything = await feed(http, stack, rp)
     assert everything.status_code == 200
@@ -82,7 +108,7 @@ async def test_a_relying_party_reads_every_event_once_page_by_page(
 async def test_limits_and_cursors_outside_their_bounds_are_invalid_requests(
     stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
 ) -> None:
-    await seed(stack)
+    await seed(stack, rp)
     assert len((await feed(http, stack, rp, "?limit=1")).json()["events"]) == 1
     assert len((await feed(http, stack, rp, "?limit=1000")).json()["events"]) == len(SEEDED)
     for query in (
@@ -127,3 +153,47 @@ async def test_only_an_authenticated_client_reads_the_feed(
     # Credentials are checked before the query: a stranger learns nothing from a bad cursor.
     assert (await feed(http, stack, rp, "?after=abc", auth=None)).status_code == 401
     assert (await feed(http, stack, other)).status_code == 200
+
+
+async def test_a_relying_party_sees_only_its_own_citizens_and_a_pairwise_one_only_pairwise_subs(
+    stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
+) -> None:
+    await seed(stack, rp)
+    stranger = await stack.register_client(name="RP that served nobody")
+    assert (await feed(http, stack, stranger)).json()["events"] == []
+    assert "sub-x" not in str((await feed(http, stack, rp)).json())  # a citizen who never used this RP
+
+    pairwise_rp = await stack.register_client(
+        name="Bộ, ngành (pairwise)",
+        redirect_uris=["https://dvc.bo-nganh.example.vn/cb"],
+        subject_type="pairwise",
+    )
+    await seed_tokens(stack, pairwise_rp, "sub-a")
+    body = (await feed(http, stack, pairwise_rp)).json()
+    assert [e["type"] for e in body["events"]] == ["account.linked", "account.merged"]
+    text = str(body)
+    assert "sub-a" not in text and "sub-b" not in text  # never the public subs
+    merged = body["events"][1]
+    assert merged["sub"] == merged["data"]["surviving_sub"] == body["events"][0]["sub"]
+    assert merged["data"]["retired_sub"] != merged["sub"]
+
+
+async def seed_tokens(stack: Stack, rp: RelyingParty, sub: str) -> None:
+    registry = build_registry(stack.settings)
+    try:
+        async with registry.db.transaction() as session:
+            account = (await session.execute(select(Account).where(Account.sub == sub))).scalar_one()
+            session.add(
+                AccessToken(
+                    jti=f"jti-{rp.client_id}",
+                    grant_id="g",
+                    client_id=rp.client_id,
+                    account_id=account.id,
+                    scope="openid",
+                    created_at=AT,
+                    expires_at=AT,
+                )
+            )
+    finally:
+        await registry.vneid.aclose()
+        await registry.db.dispose()
