@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.identity import VerifiedIdentity
@@ -156,17 +157,7 @@ async def _link(
     now = registry.clock()
     assert account.id is not None
     diff = _differences(records, identity)
-    await accounts.add_link(
-        session,
-        UpstreamLink(
-            account_id=account.id,
-            issuer=identity.issuer,
-            subject=identity.subject,
-            level=identity.level,
-            created_at=now,
-            last_login_at=now,
-        ),
-    )
+    await _add_link(session, account, identity, now)
     if diff:
         account.needs_review = True
         await reviews.add(
@@ -213,17 +204,7 @@ async def _create(session: Session, identity: VerifiedIdentity, registry: Regist
     )
     _complete(account, identity)
     assert account.id is not None
-    await accounts.add_link(
-        session,
-        UpstreamLink(
-            account_id=account.id,
-            issuer=identity.issuer,
-            subject=identity.subject,
-            level=identity.level,
-            created_at=now,
-            last_login_at=now,
-        ),
-    )
+    await _add_link(session, account, identity, now)
     await audit.append(
         session,
         at=now,
@@ -252,6 +233,21 @@ async def _unfreeze(session: Session, account: Account, registry: Registry) -> N
             reason="vneid_login",
             sub=account.sub,
         )
+
+
+async def _add_link(session: Session, account: Account, identity: VerifiedIdentity, now: datetime) -> None:
+    assert account.id is not None
+    await accounts.add_link(
+        session,
+        UpstreamLink(
+            account_id=account.id,
+            issuer=identity.issuer,
+            subject=identity.subject,
+            level=identity.level,
+            created_at=now,
+            last_login_at=now,
+        ),
+    )
 
 
 def _facts(record: LegacyAccount) -> LegacyFacts:
