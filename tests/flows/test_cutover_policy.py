@@ -66,8 +66,19 @@ async def test_after_the_cutoff_a_citizen_password_login_gets_the_vneid_page(
     vneid = form_with(page.text, str(page.url), "flow")
     assert vneid.action.endswith("/login/vneid")  # one press away from VNeID
 
-    english = await browser.http.get(str(page.url), params={"lang": "en"})
-    assert english.status_code in (200, 405)
+    in_english = Browser()
+    attempt = in_english.attempt(rp)
+    login_page = await in_english.follow(await in_english.authorize(stack.broker_url, attempt))
+    await in_english.http.get(str(login_page.url), params={"lang": "en"})  # the language switch
+    form = form_with(login_page.text, str(login_page.url), "username", "password")
+    english = await in_english.http.post(
+        form.action, data={**form.fields, "username": AN_CMND, "password": LEGACY_PASSWORD}
+    )
+    assert (
+        "Since 15/6/2024, citizens log in only with their VNeID electronic identity account." in english.text
+    )
+    assert "1900.0368" in english.text
+    await in_english.close()
 
 
 async def test_wrong_password_unknown_user_and_refused_citizen_read_the_same(
