@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from broker.api.deps import BROWSER_COOKIE, BrowserDep, RegistryDep, SessionCookieDep
 from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
-from broker.login import authorize, introspection, revocation, token, userinfo
+from broker.login import authorize, bearer, introspection, revocation, token, userinfo
 from broker.login.ids import new_token
 from broker.oidc import discovery
 from broker.oidc.params import parse_form
@@ -155,21 +155,11 @@ async def _userinfo(request: Request, registry: RegistryDep) -> JSONResponse:
     except StoreUnavailable:
         return JSONResponse({"error": "temporarily_unavailable"}, status_code=503, headers=NO_STORE)
     except userinfo.MissingToken:
-        return JSONResponse(
-            {}, status_code=401, headers={**NO_STORE, "WWW-Authenticate": 'Bearer realm="broker"'}
-        )
+        return JSONResponse({}, status_code=401, headers={**NO_STORE, "WWW-Authenticate": bearer.challenge()})
     except (OAuthError, InvalidRequest) as error:
         return JSONResponse(
             error.body(),
             status_code=error.status_code,
-            headers={**NO_STORE, "WWW-Authenticate": _bearer_challenge(error)},
+            headers={**NO_STORE, "WWW-Authenticate": bearer.challenge(error)},
         )
     return JSONResponse(claims, headers=NO_STORE)
-
-
-def _bearer_challenge(error: OAuthError) -> str:
-    """RFC 6750 §3: the challenge names the error; descriptions are ours, so no quoting hazards."""
-    challenge = f'Bearer realm="broker", error="{error.error}"'
-    if error.description:
-        challenge += f', error_description="{error.description}"'
-    return challenge
