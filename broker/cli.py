@@ -32,6 +32,8 @@ review_app = typer.Typer(
 app.add_typer(review_app, name="review")
 accounts_app = typer.Typer(help="Account maintenance.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+report_app = typer.Typer(help="Reports for the province.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
@@ -586,6 +588,24 @@ def accounts_freeze() -> None:
             return await freeze.freeze_unlinked(registry)
 
     typer.echo(json.dumps({"frozen": asyncio.run(run())}))
+
+
+@report_app.command("cleanup")
+def report_cleanup(
+    csv_output: Annotated[bool, typer.Option("--csv", help="one line per unit and account type")] = False,
+) -> None:
+    """Accounts cleaned (linked to VNeID) and not yet cleaned, per administrative unit (rule 5 of the letters)."""
+    from broker.admin import reports
+
+    async def run() -> dict[str, object]:
+        async with _registry() as registry:
+            return await reports.cleanup(registry)
+
+    report = asyncio.run(run())
+    typer.echo(
+        reports.as_csv(report) if csv_output else json.dumps(report, ensure_ascii=False, indent=2),
+        nl=not csv_output,
+    )
 
 
 def main() -> None:
