@@ -34,6 +34,8 @@ accounts_app = typer.Typer(help="Account maintenance.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 report_app = typer.Typer(help="Reports for the province.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+maintenance_app = typer.Typer(help="Housekeeping for cron.", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
@@ -606,6 +608,22 @@ def report_cleanup(
         reports.as_csv(report) if csv_output else json.dumps(report, ensure_ascii=False, indent=2),
         nl=not csv_output,
     )
+
+
+@maintenance_app.command("purge")
+def maintenance_purge(
+    older_than_hours: Annotated[int, typer.Option(min=1, help="keep what ended less than this ago")] = 24,
+) -> None:
+    """Removes expired login flows, codes, refresh tokens, ended sessions and settled deliveries."""
+    from datetime import timedelta
+
+    from broker.admin import purge
+
+    async def run() -> dict[str, int]:
+        async with _registry() as registry:
+            return await purge.purge(registry, timedelta(hours=older_than_hours))
+
+    typer.echo(json.dumps(asyncio.run(run())))
 
 
 def main() -> None:
