@@ -26,6 +26,7 @@ from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.database import Database
+from broker.upstream.breaker import CircuitBreaker
 from broker.upstream.vneid import VNeIDClient
 
 VERSION = "0.1.0"
@@ -53,6 +54,9 @@ def build_registry(
         leeway=timedelta(seconds=settings.vneid_leeway_seconds),
         jwks_min_refetch=timedelta(seconds=settings.vneid_jwks_min_refetch_seconds),
         metadata_ttl=timedelta(seconds=settings.vneid_metadata_ttl_seconds),
+        breaker=CircuitBreaker(
+            clock, settings.vneid_breaker_failures, timedelta(seconds=settings.vneid_breaker_cooldown_seconds)
+        ),
         transport=upstream_transport,
     )
     rp_http = RelyingPartyHttp(settings.rp_connect_timeout_seconds, settings.rp_read_timeout_seconds)

@@ -37,6 +37,11 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.upstream_circuit_open = Gauge(
+            "broker_upstream_circuit_open",
+            "1 while the circuit breaker keeps the broker from calling VNeID, else 0.",
+            registry=self.registry,
+        )
         self.accounts_created = Counter(
             "broker_accounts_created_total",
             "Accounts created at first VNeID login (Case 1).",

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     vneid_leeway_seconds: int = 60
     vneid_jwks_min_refetch_seconds: int = 30
     vneid_metadata_ttl_seconds: int = 3600
+    # Circuit breaker: after this many failed calls in a row, stop calling VNeID for the cooldown.
+    vneid_breaker_failures: int = 5
+    vneid_breaker_cooldown_seconds: int = 30
 
     # Lifetimes.
     login_flow_ttl_seconds: int = 600

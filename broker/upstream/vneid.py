@@ -18,6 +18,7 @@ from broker.domain.identity import VerifiedIdentity
 from broker.errors import UpstreamError
 from broker.metrics import Metrics
 from broker.upstream import id_token
+from broker.upstream.breaker import CircuitBreaker, UpstreamUnavailable
 from broker.upstream.claims import to_identity
 from broker.upstream.jwks import JwksCache
 
@@ -38,6 +39,7 @@ class VNeIDClient:
         leeway: timedelta,
         jwks_min_refetch: timedelta,
         metadata_ttl: timedelta,
+        breaker: CircuitBreaker,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.issuer = issuer
@@ -60,6 +62,7 @@ class VNeIDClient:
             follow_redirects=False,
         )
         self._jwks = JwksCache(self._fetch_jwks, clock, jwks_min_refetch)
+        self._breaker = breaker
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -114,13 +117,22 @@ class VNeIDClient:
         return await self._get_json("jwks", metadata["jwks_uri"])
 
     async def _exchange(self, endpoint: str, code: str, code_verifier: str) -> dict[str, Any]:
+        self._breaker.check()
         started = time.perf_counter()
         outcome = "error"
         try:
             token = await self._http.fetch_token(endpoint, code=code, code_verifier=code_verifier)
             outcome = "ok"
+            self._record(reached=True)
             return dict(token)
-        except Exception as exc:  # network, timeout, OAuth error body, HTML instead of JSON: all refused
+        except (httpx.TransportError, httpx.TimeoutException, ValueError) as exc:
+            self._record(reached=False)  # VNeID unreachable, or answering HTML/garbage: its side
+            raise UpstreamUnavailable("token_exchange_failed", type(exc).__name__) from exc
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code >= 500:
+                self._record(reached=False)
+            raise UpstreamError("token_exchange_failed", type(exc).__name__) from exc
+        except Exception as exc:  # an OAuth error body (invalid_grant...): refused, but VNeID is up
             raise UpstreamError("token_exchange_failed", type(exc).__name__) from exc
         finally:
             self._observe("token", outcome, started)
@@ -133,11 +145,25 @@ class VNeIDClient:
     async def _get_json(
         self, name: str, url: str, headers: dict[str, str] | None = None, retries: int = 1
     ) -> dict[str, Any]:
+        self._breaker.check()
+        try:
+            body = await self._get_json_with_retry(name, url, headers, retries)
+        except UpstreamUnavailable:
+            self._record(reached=False)
+            raise
+        self._record(reached=True)
+        return body
+
+    async def _get_json_with_retry(
+        self, name: str, url: str, headers: dict[str, str] | None, retries: int
+    ) -> dict[str, Any]:
         for attempt in range(retries + 1):
             started = time.perf_counter()
             outcome = "error"
             try:
                 response = await self._http.request("GET", url, headers=headers, withhold_token=True)
+                if response.status_code >= 500:
+                    raise UpstreamUnavailable(f"{name}_failed", f"HTTP {response.status_code}")
                 if response.status_code != 200:
                     raise UpstreamError(f"{name}_failed", f"HTTP {response.status_code}")
                 body = response.json()
@@ -147,12 +173,19 @@ class VNeIDClient:
                 return body
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if attempt == retries:
-                    raise UpstreamError(f"{name}_unreachable", type(exc).__name__) from exc
+                    raise UpstreamUnavailable(f"{name}_unreachable", type(exc).__name__) from exc
             except ValueError as exc:
-                raise UpstreamError(f"{name}_failed", "not JSON") from exc
+                raise UpstreamUnavailable(f"{name}_failed", "not JSON") from exc
             finally:
                 self._observe(name, outcome, started)
         raise AssertionError("unreachable")
 
     def _observe(self, endpoint: str, outcome: str, started: float) -> None:
         self._metrics.upstream_latency.labels(endpoint, outcome).observe(time.perf_counter() - started)
+
+    def _record(self, reached: bool) -> None:
+        if reached:
+            self._breaker.record_success()
+        else:
+            self._breaker.record_failure()
+        self._metrics.upstream_circuit_open.set(1 if self._breaker.is_open else 0)
