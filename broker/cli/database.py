@@ -1,0 +1,54 @@
+"""`broker db`: the schema, through Alembic migrations (the same revisions on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from broker.settings import Settings
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _alembic_config(settings: Settings):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    from alembic import command
+
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_alembic_config(settings), revision)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Applies migrations up to REVISION (default: the newest)."""
+    upgrade_database(Settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("revision")
+def db_revision(message: str, rev_id: Annotated[str | None, typer.Option()] = None) -> None:
+    """Writes a new migration from the difference between the tables and the database."""
+    from alembic import command
+
+    command.revision(_alembic_config(Settings()), message=message, autogenerate=True, rev_id=rev_id)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(_alembic_config(Settings()), revision)
