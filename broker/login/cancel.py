@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from broker.domain.login_flow import FlowState
-from broker.errors import AccessDenied, LoginFlowError
+from broker.errors import AccessDenied
 from broker.login import flow_guard
 from broker.oidc import authorize
 from broker.registry import Registry
-from broker.store import flows
 
 
 async def cancel(registry: Registry, flow_id: str | None, browser: str | None) -> str:
     flow = await flow_guard.load(registry, flow_id, browser)
     async with registry.db.transaction() as session:
-        moved = await flows.move(
-            session, flow.id, FlowState.FAILED, registry.clock(), failure_reason="cancelled"
+        await flow_guard.advance(
+            session, flow.id, FlowState.FAILED, registry.clock(), "flow_finished", failure_reason="cancelled"
         )
-    if not moved:
-        raise LoginFlowError("flow_finished")
     registry.metrics.logins.labels("vneid", "cancelled").inc()
     error = AccessDenied("the user cancelled the login")
     return authorize.error_url(flow.redirect_uri, error, flow.rp_state, registry.settings.issuer)

@@ -16,7 +16,7 @@ from broker.login.complete import complete
 from broker.login.link_account import link_identity
 from broker.login.outcomes import Redirect
 from broker.registry import Registry
-from broker.store import accounts, flows, legacy
+from broker.store import accounts, legacy
 from broker.store.merges import Checkpoint, merge_accounts, no_checkpoint
 from broker.store.tables import LoginFlow
 
@@ -72,7 +72,7 @@ async def choose(
             checkpoint=checkpoint,
         )
         await link_identity(session, keep, identity, registry, "citizen_choice")
-        if not await flows.move(
+        await flow_guard.advance(
             session,
             flow.id,
             FlowState.AUTHENTICATED,
@@ -82,8 +82,7 @@ async def choose(
             acr=identity.acr,
             amr=list(identity.amr) or ["pwd"],
             pending_identity=None,
-        ):
-            raise LoginFlowError("flow_replayed")
+        )
         return await complete(registry, session, flow.id)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
+from typing import Any
 
+from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login.ids import digest
 from broker.registry import Registry
 from broker.store import flows
+from broker.store.database import Session
 from broker.store.tables import LoginFlow
 
 
@@ -24,3 +28,17 @@ async def load(registry: Registry, flow_id: str | None, browser: str | None) -> 
     if flow.expires_at <= registry.clock():
         raise LoginFlowError("flow_expired")
     return flow
+
+
+async def advance(
+    session: Session,
+    flow_id: str,
+    target: FlowState,
+    at: datetime,
+    refusal: str = "flow_replayed",
+    **values: Any,
+) -> None:
+    """Moves the flow along the state machine, or refuses: another request (a replay, a double submit)
+    moved it first, it expired, or the move is not allowed from where it stands."""
+    if not await flows.move(session, flow_id, target, at, **values):
+        raise LoginFlowError(refusal)

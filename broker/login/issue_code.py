@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
+from broker.login import flow_guard
 from broker.login.ids import digest, new_token
 from broker.oidc import authorize
 from broker.registry import Registry
@@ -23,8 +24,7 @@ async def issue(registry: Registry, session: Session, flow_id: str, sid: str | N
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()
-    if not await flows.move(session, flow.id, FlowState.COMPLETED, now):
-        raise LoginFlowError("flow_replayed")
+    await flow_guard.advance(session, flow.id, FlowState.COMPLETED, now)
     code = new_token()
     await grants.add_code(
         session,

@@ -25,7 +25,7 @@ from broker.login.complete import complete
 from broker.login.outcomes import Outcome, Page
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
-from broker.store import accounts, audit, flows, legacy, throttle
+from broker.store import accounts, audit, legacy, throttle
 from broker.store.database import Session
 from broker.store.tables import Account, LegacyAccount
 
@@ -88,7 +88,7 @@ async def log_in(
         if not decision.allowed:
             await _audit(session, registry, account.sub, "refused", decision.reason)
         else:
-            if not await flows.move(
+            await flow_guard.advance(
                 session,
                 flow.id,
                 FlowState.AUTHENTICATED,
@@ -97,8 +97,7 @@ async def log_in(
                 auth_time=now,
                 acr=ACR_LEGACY,
                 amr=["pwd"],
-            ):
-                raise LoginFlowError("flow_replayed")
+            )
             await _audit(session, registry, account.sub, "allowed", None)
             if decision.suggest_linking:
                 outcome: Outcome = Page("suggest_link", flow.id)

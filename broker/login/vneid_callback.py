@@ -13,7 +13,7 @@ from broker.login.complete import complete
 from broker.login.link_account import MustChoose, account_for
 from broker.login.outcomes import Outcome, Page
 from broker.registry import Registry
-from broker.store import audit, flows
+from broker.store import audit
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
     now = registry.clock()
     if isinstance(resolution, MustChoose):
         async with registry.db.transaction() as session:
-            moved = await flows.move(
+            await flow_guard.advance(
                 session,
                 flow.id,
                 FlowState.CHOOSING,
@@ -56,12 +56,10 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
                 pending_identity=identity.to_json(),
                 candidate_account_ids=resolution.candidate_ids,
             )
-        if not moved:
-            raise LoginFlowError("flow_replayed")
         return Page("choose_account", flow.id)
     account = resolution.account
     async with registry.db.transaction() as session:
-        moved = await flows.move(
+        await flow_guard.advance(
             session,
             flow.id,
             FlowState.AUTHENTICATED,
@@ -71,8 +69,6 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
             acr=identity.acr,
             amr=list(identity.amr) or ["pwd"],
         )
-        if not moved:
-            raise LoginFlowError("flow_replayed")
         await audit.append(
             session,
             at=now,

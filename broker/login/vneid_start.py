@@ -9,7 +9,7 @@ from broker.login.ids import new_token
 from broker.oidc import assurance
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
-from broker.store import flow_requirements, flows
+from broker.store import flow_requirements
 
 
 async def start(registry: Registry, flow_id: str | None, browser: str | None) -> str:
@@ -22,18 +22,17 @@ async def start(registry: Registry, flow_id: str | None, browser: str | None) ->
     if flow.state == FlowState.AUTHENTICATED and link_to is None:
         raise LoginFlowError("flow_finished")
     async with registry.db.transaction() as session:
-        moved = await flows.move(
+        await flow_guard.advance(
             session,
             flow.id,
             FlowState.UPSTREAM_PENDING,
             registry.clock(),
+            "flow_finished",
             upstream_nonce=nonce,
             upstream_code_verifier=verifier,
             link_account_id=link_to,
         )
         requirement = await flow_requirements.get(session, flow.id)
-    if not moved:
-        raise LoginFlowError("flow_finished")
     # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
     fresh = bool(flow.prompt and "login" in flow.prompt.split()) or bool(
         requirement and requirement.force_login
