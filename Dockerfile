@@ -8,7 +8,6 @@ RUN useradd --system --uid 10001 --home /app broker
 COPY pyproject.toml README.md ./
 COPY broker ./broker
 COPY mock_vneid ./mock_vneid
-COPY migrations ./migrations
 RUN pip install --no-cache-dir -e . && mkdir -p /app/var && chown broker /app/var
 
 USER broker

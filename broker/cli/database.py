@@ -11,7 +11,7 @@ from broker.settings import Settings
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def _alembic_config(settings: Settings):  # type: ignore[no-untyped-def]
