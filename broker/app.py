@@ -17,6 +17,7 @@ from broker import __doc__ as summary
 from broker.api import admin, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
+from broker.api.round_trips import RoundTripHeader
 from broker.api.pages import Pages
 from broker.clock import Clock, system_clock
 from broker.login import backchannel
@@ -40,7 +41,7 @@ def build_registry(
     clock = clock or system_clock
     metrics = Metrics()
     metrics.info.labels(VERSION).set(1)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, count_round_trips=settings.bench_count_round_trips)
     vneid = VNeIDClient(
         issuer=settings.vneid_issuer,
         client_id=settings.vneid_client_id,
@@ -112,6 +113,8 @@ def create_app(
     app.state.pages = Pages(settings.default_language, settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     app.add_middleware(SecurityHeaders)
+    if settings.bench_count_round_trips:
+        app.add_middleware(RoundTripHeader)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in (oidc.router, login.router, logout.router, ops.router, admin.router, events.router):

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
 
     max_form_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # Benchmarks only (bench/op_bench.py): answers carry X-DB-Round-Trips, the round trips they cost.
+    bench_count_round_trips: bool = False
+
     # Brute force: this many failed passwords for one username within the window lock it for a while.
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from broker.errors import StoreConflict, StoreUnavailable
+from broker.store import round_trips
 
 # The unit of work handed to repositories; use cases name it through this alias, never SQLAlchemy's.
 Session = AsyncSession
@@ -40,7 +41,7 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, count_round_trips: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -48,8 +49,13 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        if count_round_trips:
+            round_trips.install(engine, pre_ping=False)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if count_round_trips:
+        round_trips.install(engine, pre_ping=True)
+    return engine
 
 
 @contextmanager
@@ -64,9 +70,9 @@ def _translated_errors() -> Iterator[None]:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, count_round_trips: bool = False) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, count_round_trips)
         self._writes = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )

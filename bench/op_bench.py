@@ -1,0 +1,279 @@
+"""Issue 7's benchmark: the broker (PostgreSQL, uvicorn) side by side with panva's oidc-provider.
+
+    .venv/bin/python bench/op_bench.py [--seconds 5] [--concurrency 32] [--workers 1] [--growth 10000]
+
+Both servers are pinned to CPU 0, the load (wrk, this client, mock VNeID) to CPU 1. Prints a table and
+writes bench/results/op_bench.json. See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from op_growth import growth_phases  # noqa: E402
+from op_load import BrokerOp, Code, Op, PeerOp, Phase, Tokens, drive, wrk  # noqa: E402
+from op_servers import LOAD_CPU, PEER_PORT, BrokerStack, Server, drop_database, start_peer, write_citizens  # noqa: E402
+
+TARGETS = {  # operation -> (peer operation it is compared with, highest ratio allowed)
+    "discovery": ("discovery", 1.5),
+    "jwks": ("jwks", 1.5),
+    "userinfo": ("userinfo", 2.0),
+    "introspection": ("introspection", 2.0),
+    "code_exchange": ("code_exchange", 2.0),
+    "refresh": ("code_exchange", 2.0),  # the peer issues no refresh tokens: its nearest token-endpoint call
+    "login_many_citizens": ("login", 1.5),
+}
+
+
+async def round_trips(url: str, **request: Any) -> float | None:
+    async with httpx.AsyncClient() as http:
+        response = await http.request(url=url, **request)
+    value = response.headers.get("x-db-round-trips")
+    return float(value) if value is not None else None
+
+
+async def _tokens(op: Op, who: str) -> Tokens:
+    async with httpx.AsyncClient(timeout=30) as http:
+        code, _ = await op.authorize(http, who)
+        tokens, _ = await op.redeem(http, code)
+    return tokens
+
+
+def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Namespace) -> list[Phase]:
+    is_broker = isinstance(op, BrokerOp)
+    userinfo = "/userinfo" if is_broker else "/me"
+    introspect = "/introspect" if is_broker else "/token/introspection"
+    basic = httpx.BasicAuth(op.client_id, op.client_secret)  # type: ignore[attr-defined]
+    basic_header = basic._auth_header  # noqa: SLF001 - the header value wrk must send
+    bearer = f"Bearer {tokens.access_token}"
+    body = f"token={tokens.access_token}"
+    trips = {}
+    if is_broker:
+        trips = {
+            "discovery": asyncio.run(round_trips(f"{op.url}/.well-known/openid-configuration", method="GET")),
+            "jwks": asyncio.run(round_trips(f"{op.url}/jwks", method="GET")),
+            "userinfo": asyncio.run(
+                round_trips(f"{op.url}{userinfo}", method="GET", headers={"Authorization": bearer})
+            ),
+            "introspection": asyncio.run(
+                round_trips(
+                    f"{op.url}{introspect}",
+                    method="POST",
+                    content=body,
+                    headers={"Authorization": basic_header, "Content-Type": "application/x-www-form-urlencoded"},
+                )
+            ),
+        }
+    common = {"seconds": args.seconds, "connections": args.concurrency}
+    return [
+        wrk(server, "discovery", "/.well-known/openid-configuration", round_trips=trips.get("discovery"), **common),
+        wrk(server, "jwks", "/jwks" if is_broker else "/jwks", round_trips=trips.get("jwks"), **common),
+        wrk(server, "userinfo", userinfo, auth=bearer, round_trips=trips.get("userinfo"), **common),
+        wrk(
+            server,
+            "introspection",
+            introspect,
+            auth=basic_header,
+            body=body,
+            round_trips=trips.get("introspection"),
+            **common,
+        ),
+    ]
+
+
+async def flows(
+    server: Server, op: Op, citizens: list[str], args: argparse.Namespace, upstream: Server | None
+) -> list[Phase]:
+    conc, count, seconds = args.concurrency, args.flow_count, args.flow_seconds
+    is_broker = isinstance(op, BrokerOp)
+    order = list(range(len(citizens)))
+    random.Random(1).shuffle(order)
+    phases = []
+
+    async def login(http: httpx.AsyncClient, index: int) -> int:
+        code, trips = await op.authorize(http, citizens[order[index % len(order)]])
+        _, more = await op.redeem(http, code)
+        return trips + more
+
+    name = "login_many_citizens" if is_broker else "login"
+    phases.append(await drive(server, name, login, concurrency=conc, count=count, seconds=seconds, upstream=upstream))
+
+    codes: list[Code] = []
+
+    async def collect(http: httpx.AsyncClient, index: int) -> int:
+        code, _ = await op.authorize(http, citizens[order[(index + count) % len(order)]])
+        codes.append(code)
+        return 0
+
+    await drive(server, "collect codes", collect, concurrency=conc, count=count, seconds=seconds)
+    issued: list[Tokens] = []
+
+    async def exchange(http: httpx.AsyncClient, index: int) -> int:
+        tokens, trips = await op.redeem(http, codes[index])
+        issued.append(tokens)
+        return trips
+
+    phases.append(await drive(server, "code_exchange", exchange, concurrency=conc, count=len(codes), seconds=seconds))
+    if not is_broker:
+        return phases
+
+    refreshable = [tokens.refresh_token for tokens in issued if tokens.refresh_token]
+
+    async def refresh(http: httpx.AsyncClient, index: int) -> int:
+        _, trips = await op.refresh(http, refreshable[index])
+        return trips
+
+    phases.append(await drive(server, "refresh", refresh, concurrency=conc, count=len(refreshable), seconds=seconds))
+
+    one = citizens[order[-1]]
+
+    async def same_citizen(http: httpx.AsyncClient, _: int) -> int:
+        code, trips = await op.authorize(http, one)
+        _, more = await op.redeem(http, code)
+        return trips + more
+
+    phases.append(
+        await drive(
+            server, "login_one_citizen", same_citizen, concurrency=conc, count=count, seconds=seconds, upstream=upstream
+        )
+    )
+    return phases
+
+
+def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by = {(row["target"], row["operation"]): row for row in results}
+    rows = []
+    for operation, (peer_operation, limit) in TARGETS.items():
+        mine, theirs = by.get(("broker", operation)), by.get(("peer_op", peer_operation))
+        if not mine or not theirs or not mine["cpu_ms_per_op"] or not theirs["cpu_ms_per_op"]:
+            continue
+        ratio = mine["cpu_ms_per_op"] / theirs["cpu_ms_per_op"]
+        rows.append(
+            {
+                "operation": operation,
+                "broker_cpu_ms": mine["cpu_ms_per_op"],
+                "peer_cpu_ms": theirs["cpu_ms_per_op"],
+                "ratio": round(ratio, 2),
+                "target": limit,
+                "met": ratio <= limit,
+            }
+        )
+    return rows
+
+
+def table(results: list[dict[str, Any]], compared: list[dict[str, Any]]) -> str:
+    head = f"{'target':<8} {'operation':<22} {'conc':>4} {'ops':>6} {'err':>4} {'req/s':>8} {'p50':>7} {'p95':>7} "
+    head += f"{'p99':>7} {'cpu ms/op':>9} {'busy':>5} {'db rt':>5}"
+    lines = [head, "-" * len(head)]
+    for row in results:
+        lines.append(
+            f"{row['target']:<8} {row['operation']:<22} {row['concurrency']:>4} {row['ops']:>6} {row['errors']:>4} "
+            f"{row['req_per_s']:>8} {_f(row['p50_ms']):>7} {_f(row['p95_ms']):>7} {_f(row['p99_ms']):>7} "
+            f"{_f(row['cpu_ms_per_op'], 3):>9} {row['server_core_busy']:>5} {_f(row['db_round_trips_per_op'], 1):>5}"
+        )
+        for note in row["notes"]:
+            lines.append(f"{'':<31}! {note}")
+    if compared:
+        lines += ["", f"{'operation':<22} {'broker':>8} {'peer':>8} {'ratio':>6} {'target':>6}  met"]
+        for row in compared:
+            lines.append(
+                f"{row['operation']:<22} {row['broker_cpu_ms']:>8} {row['peer_cpu_ms']:>8} {row['ratio']:>6} "
+                f"{row['target']:>6}  {'yes' if row['met'] else 'NO'}"
+            )
+    return "\n".join(lines)
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5, help="per wrk phase")
+    parser.add_argument("--flow-seconds", type=float, default=10, help="at most, per flow phase")
+    parser.add_argument("--flow-count", type=int, default=600, help="at most, per flow phase")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--citizens", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--only", choices=["wrk", "flows"], default=None)
+    parser.add_argument("--growth", type=int, default=0, help="then synthesise this many past logins of one citizen")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
+    args = parser.parse_args()
+
+    os.sched_setaffinity(0, {int(LOAD_CPU)})
+    logs = Path(tempfile.mkdtemp(prefix="op_bench_"))
+    citizens_file = logs / "citizens.json"
+    citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, args.citizens)]
+    database = f"perf_bench_{int(time.time())}"
+    stack = BrokerStack(database, logs, citizens_file, workers=args.workers)
+    peer: Server | None = None
+    results: list[Phase] = []
+    growth: dict[str, Any] = {}
+    try:
+        stack.up()
+        assert stack.broker is not None
+        broker_op = BrokerOp(
+            stack.broker_url, stack.client["client_id"], stack.client["client_secret"], "http://127.0.0.1:18999/cb", "Bench@2024"
+        )
+        servers: list[tuple[Server, Op, Server | None]] = [(stack.broker, broker_op, stack.vneid)]
+        if not args.no_peer:
+            peer = start_peer(logs)
+            servers.append((peer, PeerOp(f"http://127.0.0.1:{PEER_PORT}"), None))
+        for server, op, upstream in servers:
+            tokens = asyncio.run(_tokens(op, citizens[0]))
+            if args.only in (None, "wrk"):
+                results += single_requests(server, op, tokens, args)
+            if args.only in (None, "flows"):
+                results += asyncio.run(flows(server, op, citizens, args, upstream))
+        if args.growth:
+            growth = asyncio.run(growth_phases(stack, broker_op, citizens, args))
+        rss = stack.broker.worker_rss_mb()
+    finally:
+        stack.down()
+        if peer is not None:
+            peer.stop()
+        drop_database(database)
+    rows = [phase.summary() for phase in results]
+    compared = ratios(rows)
+    print(table(rows, compared))
+    print(f"\nbroker RSS per worker (MB): {rss}; logs in {logs}")
+    if growth:
+        print(json.dumps(growth, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "machine": machine(),
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "results": rows,
+        "ratios": compared,
+        "broker_rss_mb": rss,
+        "growth": growth,
+    }
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

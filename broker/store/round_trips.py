@@ -1,0 +1,39 @@
+"""Counts database round trips per request, for the benchmark only (``BROKER_BENCH_COUNT_ROUND_TRIPS``).
+
+Every statement, BEGIN, COMMIT, ROLLBACK and pool pre-ping is one round trip to the server. The count is
+kept in a context variable that the request's middleware opens, so concurrent requests never mix; the
+hooks are not installed at all unless the setting asks for them.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_current: ContextVar[list[int] | None] = ContextVar("db_round_trips", default=None)
+
+
+def open_count() -> tuple[list[int], Token[list[int] | None]]:
+    holder = [0]
+    return holder, _current.set(holder)
+
+
+def close_count(token: Token[list[int] | None]) -> None:
+    _current.reset(token)
+
+
+def _bump(*_: Any, **__: Any) -> None:
+    holder = _current.get()
+    if holder is not None:
+        holder[0] += 1
+
+
+def install(engine: AsyncEngine, pre_ping: bool) -> None:
+    sync = engine.sync_engine
+    for name in ("before_cursor_execute", "begin", "commit", "rollback"):
+        event.listen(sync, name, _bump)
+    if pre_ping:
+        event.listen(sync.pool, "checkout", _bump)
