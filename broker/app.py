@@ -21,7 +21,7 @@ from broker.api.round_trips import RoundTripHeader
 from broker.api.pages import Pages
 from broker.clock import Clock, system_clock
 from broker.login import backchannel
-from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys
+from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, follow_rotations
 from broker.metrics import Metrics
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.registry import Registry
@@ -87,18 +87,21 @@ def create_app(
     settings = settings or Settings()
     registry = build_registry(settings, clock, upstream_transport)
     db = registry.db
+    keyring = registry.keyring
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_signing_keys(db, registry.clock)
+        keys = asyncio.create_task(follow_rotations(db, keyring)) if isinstance(keyring, KeyRingSource) else None
         worker = (
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )
         yield
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        for task in (worker, keys):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_registry(registry)
 
     app = FastAPI(

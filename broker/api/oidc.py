@@ -23,8 +23,9 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 async def openid_configuration(registry: RegistryDep) -> JSONResponse:
     """OpenID Provider metadata (OIDC Discovery 1.0 §4)."""
     ring = await registry.keyring()
-    return JSONResponse(
-        discovery.metadata(registry.settings.issuer, ring.algorithms()),
+    return Response(
+        discovery.metadata_bytes(registry.settings.issuer, tuple(ring.algorithms())),
+        media_type="application/json",
         headers={"Cache-Control": "public, max-age=3600"},
     )
 
@@ -35,7 +36,9 @@ async def jwks(registry: RegistryDep) -> JSONResponse:
     ring = await registry.keyring()
     # Cacheable, but never longer than a new key is published before it signs (see broker.login.keys).
     max_age = registry.settings.jwks_max_age_seconds
-    return JSONResponse(ring.jwks(), headers={"Cache-Control": f"public, max-age={max_age}"})
+    return Response(
+        ring.jwks_bytes, media_type="application/json", headers={"Cache-Control": f"public, max-age={max_age}"}
+    )
 
 
 @router.get("/authorize", tags=["oidc"])

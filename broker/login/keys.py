@@ -9,9 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from broker.clock import Clock
-from broker.oidc.keys import SUPPORTED_ALGS, KeyPair, KeyRing, generate_private_pem, public_jwk, thumbprint
+from broker.oidc.keys import (
+    SUPPORTED_ALGS,
+    KeyPair,
+    KeyRing,
+    LoadedKey,
+    generate_private_pem,
+    public_jwk,
+    thumbprint,
+)
 from broker.settings import Settings
 from broker.store import keys as key_store
+from broker.store import notifications
 from broker.store.database import Database
 from broker.store.tables import SigningKey
 
@@ -23,6 +32,8 @@ async def ensure_signing_keys(db: Database, clock: Clock) -> None:
         for alg in SUPPORTED_ALGS:
             if alg not in present:
                 await key_store.add(session, new_signing_key(alg, clock()))
+        if present != set(SUPPORTED_ALGS):
+            await notifications.notify(session, notifications.SIGNING_KEYS)
 
 
 def new_signing_key(alg: str, now: datetime) -> SigningKey:
@@ -57,6 +68,8 @@ async def rotate(db: Database, clock: Clock, timing: KeyTiming) -> list[SigningK
             await key_store.add(session, key)
             await key_store.retire_unretired(session, alg, now + timing.publish_ahead, keep=key.kid)
             added.append(key)
+        # Every replica listening re-reads its key ring as soon as this commits (PostgreSQL).
+        await notifications.notify(session, notifications.SIGNING_KEYS)
     return added
 
 
@@ -89,30 +102,56 @@ def status_of(keys: list[SigningKey], now: datetime, timing: KeyTiming) -> dict[
 
 
 class KeyRingSource:
-    """Hands out the current key ring, re-read from the database at most every ``timing.reload``."""
+    """Hands out the current key ring without touching the database on the request path.
+
+    The ring is re-read when it goes stale: ``timing.reload`` after it was read, at the next instant a key
+    starts or stops signing, or at once when :meth:`invalidate` is called (on PostgreSQL a rotation by any
+    replica or by ``broker keys rotate`` is announced by NOTIFY; see :func:`listen_for_rotations`). Keys
+    are parsed once: a reload parses only kids it has not seen.
+    """
 
     def __init__(self, db: Database, clock: Clock, timing: KeyTiming | None = None) -> None:
         self._db = db
         self._clock = clock
         self.timing = timing or KeyTiming(timedelta(0), timedelta(hours=1), timedelta(seconds=60))
         self._ring: KeyRing | None = None
-        self._loaded_at: datetime | None = None
+        self._stale_at: datetime | None = None
+        self._loaded: dict[str, LoadedKey] = {}
+        self._generation = 0
         self._lock = asyncio.Lock()
 
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._stale_at = None
+
     async def __call__(self) -> KeyRing:
-        now = self._clock()
-        if (
-            self._ring is not None
-            and self._loaded_at is not None
-            and now - self._loaded_at < self.timing.reload
-        ):
-            return self._ring
+        ring, stale_at = self._ring, self._stale_at
+        if ring is not None and stale_at is not None and self._clock() < stale_at:
+            return ring
         async with self._lock:
-            async with self._db.read() as session:
-                rows = await key_store.list_published(session, now, self.timing.grace)
-            pairs = [
-                KeyPair(row.kid, row.alg, row.private_pem, row.created_at, row.retired_at) for row in rows
-            ]
-            self._ring = KeyRing(pairs, now, self.timing.publish_ahead)
-            self._loaded_at = now
-            return self._ring
+            if self._ring is not None and self._stale_at is not None and self._clock() < self._stale_at:
+                return self._ring
+            return await self._reload()
+
+    async def _reload(self) -> KeyRing:
+        generation = self._generation
+        now = self._clock()
+        async with self._db.read() as session:
+            rows = await key_store.list_published(session, now, self.timing.grace)
+        pairs = [KeyPair(row.kid, row.alg, row.private_pem, row.created_at, row.retired_at) for row in rows]
+        kids = {pair.kid for pair in pairs}
+        self._loaded = {kid: key for kid, key in self._loaded.items() if kid in kids}
+        ring = KeyRing(pairs, now, self.timing.publish_ahead, self._loaded)
+        self._ring = ring
+        if generation == self._generation:  # else a rotation was announced while reading: read again next time
+            stale_at = now + self.timing.reload
+            change = ring.next_change()
+            self._stale_at = min(stale_at, change) if change is not None else stale_at
+        return ring
+
+
+async def follow_rotations(db: Database, source: KeyRingSource) -> None:
+    """Runs until cancelled: on PostgreSQL, re-reads the key ring the moment any process adds or retires a
+    key. On SQLite (one host) there is no such signal: the ring is re-read every ``key_reload_seconds``."""
+    if notifications.supported(db.url):
+        await notifications.listen(db.url, notifications.SIGNING_KEYS, source.invalidate)

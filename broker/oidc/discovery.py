@@ -3,6 +3,8 @@ RP-Initiated Logout 1.0 §2.1). Advertises only what works."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from broker.oidc import assurance, scopes
@@ -70,3 +72,9 @@ def metadata(issuer: str, signing_algs: list[str]) -> dict[str, Any]:
         "frontchannel_logout_session_supported": False,
         "ui_locales_supported": ["vi", "en"],
     }
+
+
+@functools.lru_cache(maxsize=8)
+def metadata_bytes(issuer: str, signing_algs: tuple[str, ...]) -> bytes:
+    """The document as served: built once per issuer and key ring's algorithms, not per request."""
+    return json.dumps(metadata(issuer, list(signing_algs)), separators=(",", ":")).encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -61,6 +62,28 @@ class KeyPair:
         return {**public_jwk(self.private_pem), "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
+@dataclass(frozen=True)
+class LoadedKey:
+    """A key parsed once: PEM parsing (with its RSA consistency check) costs far more than a signature,
+    so signing and verification take these objects, never the PEM."""
+
+    kid: str
+    alg: str
+    private: PrivateKey
+    public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+    jwk: dict[str, Any]
+
+    @classmethod
+    def parse(cls, pair: KeyPair) -> LoadedKey:
+        private = serialization.load_pem_private_key(pair.private_pem.encode(), password=None)
+        if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ValueError("unsupported key type")
+        public = private.public_key()
+        exporter = RSAAlgorithm if isinstance(public, rsa.RSAPublicKey) else ECAlgorithm
+        jwk = {**exporter.to_jwk(public, as_dict=True), "kid": pair.kid, "alg": pair.alg, "use": "sig"}
+        return cls(pair.kid, pair.alg, private, public, jwk)
+
+
 class KeyRing:
     """The keys the broker publishes and the one it signs with per algorithm, as of ``now``.
 
@@ -68,15 +91,32 @@ class KeyRing:
     but signs only ``publish_ahead`` after its creation, so every RP that caches the JWKS for at most that
     long already knows it; the key it replaces stops signing then (its ``retired_at``) and stays published
     until the last token it signed has expired. The ring holds only published keys (the store filters).
+
+    ``loaded`` carries keys parsed for an earlier ring (by kid), so a reload parses only new keys.
     """
 
     def __init__(
-        self, keys: list[KeyPair], now: datetime | None = None, publish_ahead: timedelta = timedelta(0)
+        self,
+        keys: list[KeyPair],
+        now: datetime | None = None,
+        publish_ahead: timedelta = timedelta(0),
+        loaded: dict[str, LoadedKey] | None = None,
     ) -> None:
         self._keys = list(keys)
-        self._published = [key.public() for key in self._keys]
         self._now = now
         self._publish_ahead = publish_ahead
+        cache = loaded if loaded is not None else {}
+        for key in self._keys:
+            if key.kid not in cache or cache[key.kid].alg != key.alg:
+                cache[key.kid] = LoadedKey.parse(key)
+        self._loaded = {key.kid: cache[key.kid] for key in self._keys}
+        self._published = [self._loaded[key.kid].jwk for key in self._keys]
+        # Built once per ring: /jwks answers these bytes as they are.
+        self.jwks_bytes = json.dumps({"keys": self._published}, separators=(",", ":")).encode()
+        self._signing = {}
+        for alg in {key.alg for key in self._keys}:
+            with contextlib.suppress(LookupError):
+                self._signing[alg] = self._loaded[self._choose_signing_key(alg).kid]
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": list(self._published)}
@@ -88,12 +128,25 @@ class KeyRing:
         return [key.kid for key in self._keys]
 
     def signing_key(self, alg: str) -> KeyPair:
+        return self._choose_signing_key(alg)
+
+    def _choose_signing_key(self, alg: str) -> KeyPair:
         live = [key for key in self._keys if key.alg == alg and not self._retired(key)]
         if not live:
             raise LookupError(f"no signing key for {alg}")
         active = [key for key in live if self._active(key)]
         # The first key of an algorithm signs at once: no relying party can hold an older key set.
         return active[-1] if active else live[0]
+
+    def next_change(self) -> datetime | None:
+        """The next instant after ``now`` at which a key starts or stops signing: the ring is stale then."""
+        if self._now is None:
+            return None
+        now = self._now
+        instants = [key.created_at + self._publish_ahead for key in self._keys if key.created_at is not None]
+        instants += [key.retired_at for key in self._keys if key.retired_at is not None]
+        future = [instant for instant in instants if instant > now]
+        return min(future) if future else None
 
     def _retired(self, key: KeyPair) -> bool:
         return key.retired_at is not None and self._now is not None and key.retired_at <= self._now
@@ -104,14 +157,15 @@ class KeyRing:
         return key.created_at + self._publish_ahead <= self._now
 
     def sign(self, claims: dict[str, Any], alg: str, typ: str = "JWT") -> str:
-        key = self.signing_key(alg)
-        return jwt.encode(claims, key.private_pem, algorithm=alg, headers={"kid": key.kid, "typ": typ})
+        key = self._signing.get(alg)
+        if key is None:
+            raise LookupError(f"no signing key for {alg}")
+        return jwt.encode(claims, key.private, algorithm=alg, headers={"kid": key.kid, "typ": typ})
 
     def verify(self, token: str, **decode_options: Any) -> dict[str, Any]:
         """Verifies a token this broker signed (access tokens, id_token_hint); raises jwt.PyJWTError."""
         header = jwt.get_unverified_header(token)
-        for key in self._keys:
-            if key.kid == header.get("kid") and key.alg == header.get("alg"):
-                public = jwt.PyJWK(key.public()).key
-                return jwt.decode(token, public, algorithms=[key.alg], **decode_options)
-        raise jwt.InvalidKeyError("unknown kid")
+        key = self._loaded.get(str(header.get("kid")))
+        if key is None or key.alg != header.get("alg"):
+            raise jwt.InvalidKeyError("unknown kid")
+        return jwt.decode(token, key.public, algorithms=[key.alg], **decode_options)
