@@ -24,9 +24,19 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from op_growth import growth_phases  # noqa: E402
-from op_load import BrokerOp, Code, Op, PeerOp, Phase, Tokens, drive, wrk  # noqa: E402
-from op_servers import LOAD_CPU, PEER_PORT, BrokerStack, Server, drop_database, start_peer, write_citizens  # noqa: E402
+from op_growth import growth_phases
+from op_load import BrokerOp, Code, Op, PeerOp, Phase, Tokens, drive, wrk
+from op_servers import (
+    LOAD_CPU,
+    PEER_PORT,
+    BrokerStack,
+    Profiler,
+    Server,
+    drop_database,
+    start_peer,
+    top_functions,
+    write_citizens,
+)
 
 TARGETS = {  # operation -> (peer operation it is compared with, highest ratio allowed)
     "discovery": ("discovery", 1.5),
@@ -58,7 +68,7 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
     userinfo = "/userinfo" if is_broker else "/me"
     introspect = "/introspect" if is_broker else "/token/introspection"
     basic = httpx.BasicAuth(op.client_id, op.client_secret)  # type: ignore[attr-defined]
-    basic_header = basic._auth_header  # noqa: SLF001 - the header value wrk must send
+    basic_header = basic._auth_header
     bearer = f"Bearer {tokens.access_token}"
     body = f"token={tokens.access_token}"
     trips = {}
@@ -74,25 +84,29 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
                     f"{op.url}{introspect}",
                     method="POST",
                     content=body,
-                    headers={"Authorization": basic_header, "Content-Type": "application/x-www-form-urlencoded"},
+                    headers={
+                        "Authorization": basic_header,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
                 )
             ),
         }
     common = {"seconds": args.seconds, "connections": args.concurrency}
-    return [
-        wrk(server, "discovery", "/.well-known/openid-configuration", round_trips=trips.get("discovery"), **common),
-        wrk(server, "jwks", "/jwks" if is_broker else "/jwks", round_trips=trips.get("jwks"), **common),
-        wrk(server, "userinfo", userinfo, auth=bearer, round_trips=trips.get("userinfo"), **common),
-        wrk(
-            server,
-            "introspection",
-            introspect,
-            auth=basic_header,
-            body=body,
-            round_trips=trips.get("introspection"),
-            **common,
-        ),
+    plan: list[tuple[str, str, dict[str, str]]] = [
+        ("discovery", "/.well-known/openid-configuration", {}),
+        ("jwks", "/jwks", {}),
+        ("userinfo", userinfo, {"auth": bearer}),
+        ("introspection", introspect, {"auth": basic_header, "body": body}),
     ]
+    phases = []
+    for operation, path, extra in plan:
+        with profiler(server, args, operation):
+            phases.append(wrk(server, operation, path, round_trips=trips.get(operation), **common, **extra))
+    return phases
+
+
+def profiler(server: Server, args: argparse.Namespace, phase: str) -> Profiler:
+    return Profiler(server, args.profile if server.name == "broker" else None, phase)
 
 
 async def flows(
@@ -110,7 +124,12 @@ async def flows(
         return trips + more
 
     name = "login_many_citizens" if is_broker else "login"
-    phases.append(await drive(server, name, login, concurrency=conc, count=count, seconds=seconds, upstream=upstream))
+    with profiler(server, args, name):
+        phases.append(
+            await drive(
+                server, name, login, concurrency=conc, count=count, seconds=seconds, upstream=upstream
+            )
+        )
 
     codes: list[Code] = []
 
@@ -119,7 +138,8 @@ async def flows(
         codes.append(code)
         return 0
 
-    await drive(server, "collect codes", collect, concurrency=conc, count=count, seconds=seconds)
+    # The peer's in-memory store keeps 1,000 entries: more codes in flight and it forgets the oldest.
+    await drive(server, "collect codes", collect, concurrency=conc, count=min(count, 250), seconds=seconds)
     issued: list[Tokens] = []
 
     async def exchange(http: httpx.AsyncClient, index: int) -> int:
@@ -127,7 +147,12 @@ async def flows(
         issued.append(tokens)
         return trips
 
-    phases.append(await drive(server, "code_exchange", exchange, concurrency=conc, count=len(codes), seconds=seconds))
+    with profiler(server, args, "code_exchange"):
+        phases.append(
+            await drive(
+                server, "code_exchange", exchange, concurrency=conc, count=len(codes), seconds=seconds
+            )
+        )
     if not is_broker:
         return phases
 
@@ -137,7 +162,10 @@ async def flows(
         _, trips = await op.refresh(http, refreshable[index])
         return trips
 
-    phases.append(await drive(server, "refresh", refresh, concurrency=conc, count=len(refreshable), seconds=seconds))
+    with profiler(server, args, "refresh"):
+        phases.append(
+            await drive(server, "refresh", refresh, concurrency=conc, count=len(refreshable), seconds=seconds)
+        )
 
     one = citizens[order[-1]]
 
@@ -146,11 +174,18 @@ async def flows(
         _, more = await op.redeem(http, code)
         return trips + more
 
-    phases.append(
-        await drive(
-            server, "login_one_citizen", same_citizen, concurrency=conc, count=count, seconds=seconds, upstream=upstream
+    with profiler(server, args, "login_one_citizen"):
+        phases.append(
+            await drive(
+                server,
+                "login_one_citizen",
+                same_citizen,
+                concurrency=conc,
+                count=count,
+                seconds=seconds,
+                upstream=upstream,
+            )
         )
-    )
     return phases
 
 
@@ -203,14 +238,25 @@ def _f(value: float | None, digits: int = 1) -> str:
 
 def machine() -> dict[str, Any]:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
         platform.processor(),
     )
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5, help="per wrk phase")
     parser.add_argument("--flow-seconds", type=float, default=10, help="at most, per flow phase")
     parser.add_argument("--flow-count", type=int, default=600, help="at most, per flow phase")
@@ -219,11 +265,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--only", choices=["wrk", "flows"], default=None)
-    parser.add_argument("--growth", type=int, default=0, help="then synthesise this many past logins of one citizen")
+    parser.add_argument(
+        "--growth", type=int, default=0, help="then synthesise this many past logins of one citizen"
+    )
+    parser.add_argument("--profile-top", type=int, default=25)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the broker per phase into this folder"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {int(LOAD_CPU)})
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="op_bench_"))
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, args.citizens)]
@@ -236,7 +290,11 @@ def main() -> None:
         stack.up()
         assert stack.broker is not None
         broker_op = BrokerOp(
-            stack.broker_url, stack.client["client_id"], stack.client["client_secret"], "http://127.0.0.1:18999/cb", "Bench@2024"
+            stack.broker_url,
+            stack.client["client_id"],
+            stack.client["client_secret"],
+            "http://127.0.0.1:18999/cb",
+            "Bench@2024",
         )
         servers: list[tuple[Server, Op, Server | None]] = [(stack.broker, broker_op, stack.vneid)]
         if not args.no_peer:
@@ -262,6 +320,11 @@ def main() -> None:
     print(f"\nbroker RSS per worker (MB): {rss}; logs in {logs}")
     if growth:
         print(json.dumps(growth, indent=2))
+    if args.profile:
+        for path in sorted(args.profile.glob("broker_*.txt")):
+            print(f"\nprofile {path.name}: function, % of samples on stack, % innermost")
+            for function, inclusive, own in top_functions(path, args.profile_top):
+                print(f"  {inclusive:5.1f} {own:5.1f}  {function}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "machine": machine(),

@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
-
 from op_servers import LOAD_CPU, Server
 
 SATURATED = 0.85  # share of one core the server must use for its figure to be "server-bound"
@@ -71,7 +70,9 @@ class Phase:
     def summary(self) -> dict[str, Any]:
         if self.latencies_ms and self.p50_ms is None:
             ordered = sorted(self.latencies_ms)
-            self.p50_ms, self.p95_ms, self.p99_ms = (ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.95, 0.99))
+            self.p50_ms, self.p95_ms, self.p99_ms = (
+                ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.95, 0.99)
+            )
         busy = self.server_cpu_ms / (self.wall_s * 1000) if self.wall_s else 0.0
         client_busy = self.client_cpu_ms / (self.wall_s * 1000) if self.wall_s else 0.0
         notes = list(self.notes)
@@ -122,11 +123,21 @@ def wrk(
 ) -> Phase:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
-    argv = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "5s"]
+    argv = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{int(seconds)}s",
+        "--timeout",
+        "5s",
+    ]
     argv += ["-s", script.name, server.url + path]
     env = {"WRK_AUTH": auth, "WRK_BODY": body, "PATH": "/usr/bin:/bin"}
     client_before, cpu_before, started = _children_cpu_ms(), server.cpu_ms(), time.monotonic()
-    output = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    output = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     wall, cpu = time.monotonic() - started, server.cpu_ms() - cpu_before
     Path(script.name).unlink()
     found = re.search(r"WRKJSON (\{.*\})", output)
@@ -175,12 +186,16 @@ def form_on(response: httpx.Response, needs: str) -> tuple[str, dict[str, str]]:
     for action, fields in parser.forms:
         if needs in fields or action.endswith(needs):
             return urljoin(str(response.url), action or str(response.url)), fields
-    raise RuntimeError(f"no form with {needs} at {response.url} ({response.status_code}): {response.text[:300]}")
+    raise RuntimeError(
+        f"no form with {needs} at {response.url} ({response.status_code}): {response.text[:300]}"
+    )
 
 
 def _expect_redirect(response: httpx.Response) -> str:
     if response.status_code not in (302, 303):
-        raise RuntimeError(f"{response.request.url.path} answered {response.status_code}: {response.text[:300]}")
+        raise RuntimeError(
+            f"{response.request.url.path} answered {response.status_code}: {response.text[:300]}"
+        )
     return urljoin(str(response.url), response.headers["location"])
 
 
@@ -221,7 +236,9 @@ def _trips(response: httpx.Response) -> int:
 
 
 class BrokerOp(Op):
-    def __init__(self, url: str, client_id: str, client_secret: str, redirect_uri: str, password: str) -> None:
+    def __init__(
+        self, url: str, client_id: str, client_secret: str, redirect_uri: str, password: str
+    ) -> None:
         self.name, self.url = "broker", url
         self.client_id, self.client_secret, self.redirect_uri = client_id, client_secret, redirect_uri
         self.password = password
@@ -288,7 +305,7 @@ class PeerOp(Op):
     """panva's oidc-provider as /work/shared/peers/node-oidc-provider serves it."""
 
     client_id = "bench-client"
-    client_secret = "bench-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - the peer's fixed bench client
+    client_secret = "bench-secret-0123456789abcdef0123456789abcdef"
     redirect_uri = "http://127.0.0.1:4999/cb"
 
     def __init__(self, url: str) -> None:
@@ -383,7 +400,9 @@ async def drive(
         latencies_ms=latencies,
         client_cpu_ms=(time.process_time() - client_before) * 1000,
         round_trips_per_op=trips / len(latencies) if latencies and server.name.startswith("broker") else None,
-        upstream_cpu_ms=upstream.cpu_ms() - upstream_before if upstream and upstream_before is not None else None,
+        upstream_cpu_ms=upstream.cpu_ms() - upstream_before
+        if upstream and upstream_before is not None
+        else None,
         concurrency=concurrency,
     )
     if errors:

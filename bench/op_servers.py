@@ -70,7 +70,7 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status < 500:
                     return
         except OSError:
@@ -108,10 +108,12 @@ class Server:
                 self.process.wait()
 
 
-def start(name: str, argv: list[str], env: dict[str, str], cpu: str, url: str, ready: str, logs: Path) -> Server:
+def start(
+    name: str, argv: list[str], env: dict[str, str], cpu: str, url: str, ready: str, logs: Path
+) -> Server:
     log = logs / f"{name}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv
+        process = subprocess.Popen(
             ["taskset", "-c", cpu, *argv], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     server = Server(name, url, process, log)
@@ -193,7 +195,9 @@ class BrokerStack:
         return f"http://{HOST}:{self.vneid_port}"
 
     def env(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("BROKER_", "MOCK_VNEID_"))}
+        env = {
+            key: value for key, value in os.environ.items() if not key.startswith(("BROKER_", "MOCK_VNEID_"))
+        }
         return env | {
             "BROKER_DATABASE_URL": pg_url(self.database),
             "BROKER_ISSUER": self.broker_url,
@@ -213,10 +217,19 @@ class BrokerStack:
         env = self.env()
         if fresh:
             create_database(self.database)
-            subprocess.run([str(BIN / "broker"), "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
-            created = subprocess.run(  # noqa: S603
-                [str(BIN / "broker"), "clients", "create", "--name", "Bench RP"]
-                + ["--redirect-uri", f"http://{HOST}:18999/cb", "--grant-type", "refresh_token"],
+            subprocess.run([str(BIN / "broker"), "db", "upgrade"], env=env, cwd=ROOT, check=True)
+            created = subprocess.run(
+                [
+                    str(BIN / "broker"),
+                    "clients",
+                    "create",
+                    "--name",
+                    "Bench RP",
+                    "--redirect-uri",
+                    f"http://{HOST}:18999/cb",
+                    "--grant-type",
+                    "refresh_token",
+                ],
                 env=env,
                 cwd=ROOT,
                 check=True,
@@ -258,3 +271,52 @@ def start_peer(logs: Path) -> Server:
         "/.well-known/openid-configuration",
         logs,
     )
+
+
+class Profiler:
+    """py-spy on the broker for one phase (collapsed stacks: one line per stack, its sample count)."""
+
+    def __init__(self, server: Server, directory: Path | None, phase: str) -> None:
+        self.server, self.phase = server, phase
+        self.path = directory / f"{server.name}_{phase}.txt" if directory else None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Profiler:
+        if self.path is not None:
+            argv = [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--format", "raw"]
+            argv += ["--rate", "250", "--nonblocking", "--subprocesses", "-o", str(self.path)]
+            self.process = subprocess.Popen(
+                ["taskset", "-c", LOAD_CPU, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(30)
+
+
+def top_functions(path: Path, limit: int = 25) -> list[tuple[str, float, float]]:
+    """From a collapsed-stack profile: (function, % of samples where it is on the stack, % where it is
+    the innermost frame)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [
+            frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].split("/")[-1] + ")"
+            for frame in stack.split(";")
+            if frame
+        ]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + count
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:limit]
+    return [(name, 100 * n / total, 100 * own.get(name, 0) / total) for name, n in ranked]

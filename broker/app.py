@@ -17,8 +17,8 @@ from broker import __doc__ as summary
 from broker.api import admin, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
-from broker.api.round_trips import RoundTripHeader
 from broker.api.pages import Pages
+from broker.api.round_trips import RoundTripHeader
 from broker.clock import Clock, system_clock
 from broker.login import backchannel
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, follow_rotations
@@ -92,7 +92,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_signing_keys(db, registry.clock)
-        keys = asyncio.create_task(follow_rotations(db, keyring)) if isinstance(keyring, KeyRingSource) else None
+        keys = (
+            asyncio.create_task(follow_rotations(db, keyring)) if isinstance(keyring, KeyRingSource) else None
+        )
         worker = (
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )

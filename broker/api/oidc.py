@@ -20,7 +20,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.get("/.well-known/openid-configuration", tags=["discovery"])
-async def openid_configuration(registry: RegistryDep) -> JSONResponse:
+async def openid_configuration(registry: RegistryDep) -> Response:
     """OpenID Provider metadata (OIDC Discovery 1.0 §4)."""
     ring = await registry.keyring()
     return Response(
@@ -31,13 +31,15 @@ async def openid_configuration(registry: RegistryDep) -> JSONResponse:
 
 
 @router.get("/jwks", tags=["discovery"])
-async def jwks(registry: RegistryDep) -> JSONResponse:
+async def jwks(registry: RegistryDep) -> Response:
     """The broker's public signing keys (RFC 7517), every key with a ``kid``."""
     ring = await registry.keyring()
     # Cacheable, but never longer than a new key is published before it signs (see broker.login.keys).
     max_age = registry.settings.jwks_max_age_seconds
     return Response(
-        ring.jwks_bytes, media_type="application/json", headers={"Cache-Control": f"public, max-age={max_age}"}
+        ring.jwks_bytes,
+        media_type="application/json",
+        headers={"Cache-Control": f"public, max-age={max_age}"},
     )
 
 

@@ -20,4 +20,12 @@ async def state_of(session: Session, account: Account) -> AccountState:
     if stored is not None:
         return stored
     assert account.id is not None
-    return AccountState.LINKED if await accounts.has_link(session, account.id) else AccountState.UNLINKED
+    return state_given(account, await accounts.has_link(session, account.id))
+
+
+def state_given(account: Account, linked: bool) -> AccountState:
+    """The same, when the caller already read whether the account is linked (broker.store.token_views)."""
+    stored = _STORED.get(AccountStatus(account.status))
+    if stored is not None:
+        return stored
+    return AccountState.LINKED if linked else AccountState.UNLINKED

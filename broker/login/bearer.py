@@ -13,10 +13,10 @@ from typing import Any
 import jwt
 
 from broker.errors import InvalidRequest, InvalidToken, OAuthError
-from broker.login.issuance import may_issue
+from broker.login.issuance import may_issue_view
 from broker.registry import Registry
-from broker.store import accounts, grants, roles
-from broker.store.tables import AccessToken, Account
+from broker.store import token_views
+from broker.store.tables import AccessToken, Account, Client
 
 
 class MissingToken(InvalidToken):
@@ -29,6 +29,7 @@ class BearerContext:
     record: AccessToken  # the stored token: its scope and client are authoritative
     account: Account
     roles: frozenset[str]  # in the token AND still held in the database
+    client: Client | None = None  # the token's client, None once it is disabled
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -61,16 +62,16 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     if float(payload["exp"]) <= now.timestamp():
         raise InvalidToken("the access token has expired")
     async with registry.db.read() as session:
-        record = await grants.get_access_token(session, str(payload["jti"]))
-        if record is None or record.revoked_at is not None:
-            raise InvalidToken("the access token is not active")
-        account = await accounts.get(session, record.account_id)
-        if account is None or not (await may_issue(registry, session, account, now)).allowed:
-            # Frozen, merged or disabled since the token was issued: nothing more is released.
-            raise InvalidToken("the access token is not active")
-        assert account.id is not None
-        held = set(await roles.of_account(session, account.id))
-    return BearerContext(payload, record, account, frozenset(_token_roles(payload) & held))
+        view = await token_views.access_token_view(session, str(payload["jti"]))
+    if view is None or view.token.revoked_at is not None:
+        raise InvalidToken("the access token is not active")
+    if not may_issue_view(registry, view.holder, now).allowed:
+        # Frozen, merged or disabled since the token was issued: nothing more is released.
+        raise InvalidToken("the access token is not active")
+    held = set(view.holder.roles)
+    return BearerContext(
+        payload, view.token, view.holder.account, frozenset(_token_roles(payload) & held), view.client
+    )
 
 
 def _token_roles(payload: dict[str, Any]) -> set[str]:

@@ -12,13 +12,12 @@ from typing import Any
 
 import jwt
 
-from broker.errors import InvalidGrant
 from broker.login import client_authentication, subjects
 from broker.login.ids import digest
-from broker.login.issuance import check_may_issue
+from broker.login.issuance import may_issue_view
 from broker.oidc import client_auth, introspection, revocation
 from broker.registry import Registry
-from broker.store import accounts, grants, refresh_tokens
+from broker.store import refresh_tokens, token_views
 from broker.store.tables import Client
 
 
@@ -46,13 +45,13 @@ async def _access_token(registry: Registry, client: Client, token: str) -> dict[
     except (jwt.PyJWTError, ValueError):
         return dict(introspection.INACTIVE)
     async with registry.db.read() as session:
-        record = await grants.get_access_token(session, str(claims["jti"]))
-        if record is None or record.client_id != client.client_id:
-            return dict(introspection.INACTIVE)
-        if record.revoked_at is not None or record.expires_at <= now:
-            return dict(introspection.INACTIVE)
-        account = await accounts.get(session, record.account_id)
-    if account is None or not await _may_use(registry, account, now):
+        view = await token_views.access_token_view(session, str(claims["jti"]))
+    if view is None or view.token.client_id != client.client_id:
+        return dict(introspection.INACTIVE)
+    record, account = view.token, view.holder.account
+    if record.revoked_at is not None or record.expires_at <= now:
+        return dict(introspection.INACTIVE)
+    if not may_issue_view(registry, view.holder, now).allowed:
         return dict(introspection.INACTIVE)
     return introspection.active_response(
         issuer=issuer,
@@ -75,9 +74,10 @@ async def _refresh_token(registry: Registry, client: Client, token: str) -> dict
             return dict(introspection.INACTIVE)
         if record.rotated_at is not None or record.revoked_at is not None or record.expires_at <= now:
             return dict(introspection.INACTIVE)
-        account = await accounts.get(session, record.account_id)
-    if account is None or not await _may_use(registry, account, now):
+        holder = await token_views.account_view(session, record.account_id)
+    if holder is None or not may_issue_view(registry, holder, now).allowed:
         return dict(introspection.INACTIVE)
+    account = holder.account
     return introspection.active_response(
         issuer=registry.settings.issuer,
         client_id=record.client_id,
@@ -90,11 +90,3 @@ async def _refresh_token(registry: Registry, client: Client, token: str) -> dict
         acr=record.acr,
         auth_time=record.auth_time,
     )
-
-
-async def _may_use(registry: Registry, account: Any, now: Any) -> bool:
-    try:
-        await check_may_issue(registry, account, now)
-    except InvalidGrant:
-        return False
-    return True

@@ -143,7 +143,9 @@ class KeyRingSource:
         self._loaded = {kid: key for kid, key in self._loaded.items() if kid in kids}
         ring = KeyRing(pairs, now, self.timing.publish_ahead, self._loaded)
         self._ring = ring
-        if generation == self._generation:  # else a rotation was announced while reading: read again next time
+        if (
+            generation == self._generation
+        ):  # else a rotation was announced while reading: read again next time
             stale_at = now + self.timing.reload
             change = ring.next_change()
             self._stale_at = min(stale_at, change) if change is not None else stale_at

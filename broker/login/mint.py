@@ -30,6 +30,7 @@ class Grant:
     amr: list[str]
     sid: str | None
     nonce: str | None = None
+    roles: list[str] | None = None  # the account's staff roles when already read (else read here)
 
     @property
     def offline(self) -> bool:
@@ -70,7 +71,7 @@ async def mint(
             acr=grant.acr,
         )
         # Staff roles (RFC 9068 §2.2.3.1), read in this transaction; resources re-check them in the store.
-        | ({"roles": held} if (held := await roles.of_account(session, account_id)) else {}),
+        | ({"roles": held} if (held := await _roles(session, grant, account_id)) else {}),
         "RS256",
         typ="at+jwt",
     )
@@ -138,6 +139,10 @@ async def mint(
     registry.metrics.tokens_issued.labels("access_token", grant_type).inc()
     registry.metrics.tokens_issued.labels("id_token", grant_type).inc()
     return response
+
+
+async def _roles(session: Session, grant: Grant, account_id: int) -> list[str]:
+    return grant.roles if grant.roles is not None else await roles.of_account(session, account_id)
 
 
 def account_claims(account: Account) -> dict[str, Any]:

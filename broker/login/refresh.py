@@ -14,11 +14,11 @@ from typing import Any
 
 from broker.errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
 from broker.login.ids import digest
-from broker.login.issuance import check_may_issue
+from broker.login.issuance import check_may_issue_view
 from broker.login.mint import Grant, may_refresh, mint
 from broker.oidc import scopes
 from broker.registry import Registry
-from broker.store import accounts, grants, refresh_tokens
+from broker.store import grants, refresh_tokens, token_views
 from broker.store.tables import Client
 
 
@@ -33,26 +33,27 @@ async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) ->
     ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
-        token = await refresh_tokens.get(session, token_hash)
-        if token is None or token.client_id != client.client_id:
-            raise InvalidGrant("the refresh token is invalid")
-        if not await refresh_tokens.rotate(session, token_hash, now):
-            await session.refresh(token)  # a concurrent winner may have spent it since we read it
-            if token.rotated_at is None:
+        token = await refresh_tokens.rotate_returning(session, token_hash, client.client_id, now)
+        if token is None:
+            spent = await refresh_tokens.get(session, token_hash)
+            if spent is None or spent.client_id != client.client_id:
+                raise InvalidGrant("the refresh token is invalid")
+            if spent.rotated_at is None:
                 raise InvalidGrant("the refresh token has expired or was revoked")
-            await refresh_tokens.revoke_grant(session, token.grant_id, now)
-            await grants.revoke_grant(session, token.grant_id, now)
+            await refresh_tokens.revoke_grant(session, spent.grant_id, now)
+            await grants.revoke_grant(session, spent.grant_id, now)
             reused = True
         else:
             scope = _narrowed_scope(token.scope, form.get("scope"))
-            account = await accounts.get(session, token.account_id)
-            if account is None:
+            holder = await token_views.account_view(session, token.account_id)
+            if holder is None:
                 raise InvalidGrant("the account no longer exists")
-            await check_may_issue(registry, account, now, session)
+            check_may_issue_view(registry, holder, now)
             grant = Grant(
                 grant_id=token.grant_id,
                 client=client,
-                account=account,
+                account=holder.account,
+                roles=holder.roles,
                 scope=scope,
                 auth_time=token.auth_time,
                 acr=token.acr,

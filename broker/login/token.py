@@ -10,11 +10,11 @@ from typing import Any
 from broker.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
 from broker.login import client_authentication, refresh
 from broker.login.ids import digest
-from broker.login.issuance import check_may_issue
+from broker.login.issuance import check_may_issue_view
 from broker.login.mint import Grant, account_claims, may_refresh, mint
 from broker.oidc import client_auth, pkce
 from broker.registry import Registry
-from broker.store import accounts, grants, refresh_tokens
+from broker.store import grants, refresh_tokens, token_views
 from broker.store.tables import AuthorizationCode, Client
 
 SUPPORTED_GRANTS = ("authorization_code", "refresh_token")
@@ -46,24 +46,27 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
     ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
-        code = await grants.get_code(session, code_hash)
-        if code is None or code.client_id != client.client_id:
-            raise InvalidGrant("the code is invalid")
-        if not await grants.claim_code(session, code_hash):
+        code = await grants.claim_code_returning(session, code_hash, client.client_id)
+        if code is None:
+            spent = await grants.get_code(session, code_hash)
+            if spent is None or spent.client_id != client.client_id:
+                raise InvalidGrant("the code is invalid")
             # RFC 6749 §4.1.2: a code used twice revokes what it issued; committed, then refused.
-            await grants.revoke_grant(session, code.grant_id, now)
-            await refresh_tokens.revoke_grant(session, code.grant_id, now)
+            await grants.revoke_grant(session, spent.grant_id, now)
+            await refresh_tokens.revoke_grant(session, spent.grant_id, now)
             reused = True
         else:
+            # A refusal below rolls the claim back with everything else: the code stays unused.
             _check_code(code, form, now)
-            account = await accounts.get(session, code.account_id)
-            if account is None:
+            holder = await token_views.account_view(session, code.account_id)
+            if holder is None:
                 raise InvalidGrant("the account no longer exists")
-            await check_may_issue(registry, account, now, session)
+            check_may_issue_view(registry, holder, now)
             grant = Grant(
                 grant_id=code.grant_id,
                 client=client,
-                account=account,
+                account=holder.account,
+                roles=holder.roles,
                 scope=code.scope,
                 auth_time=code.auth_time,
                 acr=code.acr,

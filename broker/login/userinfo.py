@@ -10,15 +10,13 @@ from broker.login.bearer import MissingToken, authenticate_bearer
 from broker.login.mint import account_claims
 from broker.oidc import scopes
 from broker.registry import Registry
-from broker.store import clients
 
 __all__ = ["MissingToken", "claims"]  # MissingToken: the router tells a bare challenge apart
 
 
 async def claims(registry: Registry, authorization: str | None) -> dict[str, Any]:
     context = await authenticate_bearer(registry, authorization)
-    async with registry.db.read() as session:
-        client = await clients.get_enabled(session, context.record.client_id)
+    client = context.client  # read with the token, in the same statement
     if client is None:
         raise InvalidToken("the access token is not active")
     return {

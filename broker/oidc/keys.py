@@ -79,8 +79,11 @@ class LoadedKey:
         if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("unsupported key type")
         public = private.public_key()
-        exporter = RSAAlgorithm if isinstance(public, rsa.RSAPublicKey) else ECAlgorithm
-        jwk = {**exporter.to_jwk(public, as_dict=True), "kid": pair.kid, "alg": pair.alg, "use": "sig"}
+        if isinstance(public, rsa.RSAPublicKey):
+            exported = RSAAlgorithm.to_jwk(public, as_dict=True)
+        else:
+            exported = ECAlgorithm.to_jwk(public, as_dict=True)
+        jwk = {**exported, "kid": pair.kid, "alg": pair.alg, "use": "sig"}
         return cls(pair.kid, pair.alg, private, public, jwk)
 
 

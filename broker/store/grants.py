@@ -28,6 +28,25 @@ async def claim_code(session: AsyncSession, code_hash: str) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+async def claim_code_returning(
+    session: AsyncSession, code_hash: str, client_id: str
+) -> AuthorizationCode | None:
+    """Marks the client's code used and returns it, in one statement; exactly one of any number of
+    concurrent callers gets it. None: unknown, another client's, or already used (ask get_code which)."""
+    statement = (
+        update(AuthorizationCode)
+        .where(
+            col(AuthorizationCode.code_hash) == code_hash,
+            col(AuthorizationCode.client_id) == client_id,
+            col(AuthorizationCode.used).is_(False),
+        )
+        .values(used=True)
+        .returning(AuthorizationCode)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode | None:
     return await session.get(AuthorizationCode, code_hash)
 

@@ -42,7 +42,7 @@ async def listen(url: str, channel: str, on_notify: Callable[[], None], retry_se
             await asyncio.sleep(retry_seconds)
             continue
         lost = asyncio.Event()
-        connection.add_termination_listener(lambda _connection: lost.set())
+        connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
         try:
             await connection.add_listener(channel, lambda *_: on_notify())
             on_notify()

@@ -36,6 +36,27 @@ async def rotate(session: AsyncSession, token_hash: str, at: datetime) -> bool:
     return int((await session.execute(statement)).rowcount) == 1  # type: ignore[attr-defined]
 
 
+async def rotate_returning(
+    session: AsyncSession, token_hash: str, client_id: str, at: datetime
+) -> RefreshToken | None:
+    """Spends the client's live refresh token and returns it, in one statement; of any number of concurrent
+    callers exactly one gets it. None: unknown, another client's, spent, revoked or expired."""
+    statement = (
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.token_hash) == token_hash,
+            col(RefreshToken.client_id) == client_id,
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > at,
+        )
+        .values(rotated_at=at)
+        .returning(RefreshToken)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> int:
     statement = (
         update(RefreshToken)

@@ -1,6 +1,6 @@
 """Counts database round trips per request, for the benchmark only (``BROKER_BENCH_COUNT_ROUND_TRIPS``).
 
-Every statement, BEGIN, COMMIT, ROLLBACK and pool pre-ping is one round trip to the server. The count is
+Every statement, BEGIN, COMMIT and ROLLBACK is one round trip to the server. The count is
 kept in a context variable that the request's middleware opens, so concurrent requests never mix; the
 hooks are not installed at all unless the setting asks for them.
 """
@@ -31,9 +31,14 @@ def _bump(*_: Any, **__: Any) -> None:
         holder[0] += 1
 
 
-def install(engine: AsyncEngine, pre_ping: bool) -> None:
+def _bump_transaction(connection: Any) -> None:
+    # Under AUTOCOMMIT the driver sends no BEGIN, COMMIT or ROLLBACK.
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        _bump()
+
+
+def install(engine: AsyncEngine) -> None:
     sync = engine.sync_engine
-    for name in ("before_cursor_execute", "begin", "commit", "rollback"):
-        event.listen(sync, name, _bump)
-    if pre_ping:
-        event.listen(sync.pool, "checkout", _bump)
+    event.listen(sync, "before_cursor_execute", _bump)
+    for name in ("begin", "commit", "rollback"):
+        event.listen(sync, name, _bump_transaction)
