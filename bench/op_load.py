@@ -379,7 +379,8 @@ async def drive(
                 http.cookies.clear()
                 begun = time.perf_counter()
                 try:
-                    trips += await job(http, index)
+                    cost = await job(http, index)  # not `trips += await ...`: that reads trips before awaiting
+                    trips += cost
                 except (httpx.HTTPError, RuntimeError, KeyError) as exc:
                     errors.append(str(exc)[:200])
                     continue

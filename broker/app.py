@@ -41,7 +41,11 @@ def build_registry(
     clock = clock or system_clock
     metrics = Metrics()
     metrics.info.labels(VERSION).set(1)
-    db = Database(settings.database_url, count_round_trips=settings.bench_count_round_trips)
+    db = Database(
+        settings.database_url,
+        count_round_trips=settings.bench_count_round_trips,
+        pool_size=settings.database_pool_size,
+    )
     vneid = VNeIDClient(
         issuer=settings.vneid_issuer,
         client_id=settings.vneid_client_id,
@@ -113,6 +117,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry would look up the global providers on every request; the broker's
+        # metrics are Prometheus (broker.metrics) and it configures no tracing.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.registry = registry
     app.state.pages = Pages(settings.default_language, settings.secure_cookies)

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
 
     max_form_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # Connections per process kept open (PostgreSQL). A connection opened beyond them is closed after use,
+    # and every new one costs a connect and a fresh prepare of each statement: keep this above the
+    # requests a process serves at once. Up to 10 more are opened in a burst.
+    database_pool_size: int = Field(default=20, ge=1)
+
     # Benchmarks only (bench/op_bench.py): answers carry X-DB-Round-Trips, the round trips they cost.
     bench_count_round_trips: bool = False
 

@@ -41,7 +41,7 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
 
 
-def create_engine(url: str, count_round_trips: bool = False) -> AsyncEngine:
+def create_engine(url: str, count_round_trips: bool = False, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -55,7 +55,7 @@ def create_engine(url: str, count_round_trips: bool = False) -> AsyncEngine:
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) per checkout. A
     # connection the server closed (restart, failover) is noticed by the event loop as it happens, so the
     # checkout below swaps it for a new one without asking the server anything.
-    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=10)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     if count_round_trips:
         round_trips.install(engine)
@@ -82,9 +82,9 @@ def _translated_errors() -> Iterator[None]:
 
 
 class Database:
-    def __init__(self, url: str, count_round_trips: bool = False) -> None:
+    def __init__(self, url: str, count_round_trips: bool = False, pool_size: int = 20) -> None:
         self.url = url
-        self.engine = create_engine(url, count_round_trips)
+        self.engine = create_engine(url, count_round_trips, pool_size)
         self._writes = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
