@@ -379,7 +379,9 @@ async def drive(
                 http.cookies.clear()
                 begun = time.perf_counter()
                 try:
-                    cost = await job(http, index)  # not `trips += await ...`: that reads trips before awaiting
+                    cost = await job(
+                        http, index
+                    )  # not `trips += await ...`: that reads trips before awaiting
                     trips += cost
                 except (httpx.HTTPError, RuntimeError, KeyError) as exc:
                     errors.append(str(exc)[:200])
