@@ -239,12 +239,10 @@ def clients_delete(client_id: str) -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Adds a new signing key per algorithm, signing after BROKER_KEY_PUBLISH_AHEAD_SECONDS; the keys it
-    replaces stop signing then and stay published until their last token expires.
+    """Adds a new signing key per algorithm, signing after BROKER_KEY_PUBLISH_AHEAD_SECONDS; the keys it replaces stop signing then and stay published until their last token expires.
 
-    On PostgreSQL every running broker (each replica and worker) is told by NOTIFY when this commits and
-    publishes the new key at its next request. On SQLite a running broker re-reads its keys every
-    BROKER_KEY_RELOAD_SECONDS (60 by default), so the key may reach its JWKS only that much later."""
+    Running brokers publish it: on PostgreSQL every process (replica or worker) is told by NOTIFY when the rotation commits and publishes the new key from its next request (tests/flows/test_replicas.py); on SQLite each re-reads its keys every BROKER_KEY_RELOAD_SECONDS (60 by default), so the key can take that long to appear in /jwks.
+    """
     from broker.login.keys import KeyTiming, rotate
 
     settings = Settings()
