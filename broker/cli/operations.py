@@ -103,14 +103,16 @@ def report_cleanup(
 @maintenance_app.command("purge")
 def maintenance_purge(
     older_than_hours: Annotated[int, typer.Option(min=1, help="keep what ended less than this ago")] = 24,
+    batch: Annotated[int, typer.Option(min=1, help="rows per transaction")] = 1000,
 ) -> None:
-    """Removes expired login flows, codes, refresh tokens, ended sessions and settled deliveries."""
+    """Removes expired login flows, codes, refresh tokens, ended sessions, used client-assertion ids and
+    settled deliveries, in batches of short transactions (logins go on meanwhile)."""
     from datetime import timedelta
 
     from broker.admin import purge
 
     async def run() -> dict[str, int]:
         async with command_registry() as registry:
-            return await purge.purge(registry, timedelta(hours=older_than_hours))
+            return await purge.purge(registry, timedelta(hours=older_than_hours), batch)
 
     typer.echo(json.dumps(asyncio.run(run())))

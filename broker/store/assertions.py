@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from broker.store.tables import ClientAssertionJti
 
@@ -15,8 +13,3 @@ async def record(session: AsyncSession, client_id: str, jti: str, expires_at: da
     """Raises StoreConflict (when the transaction ends) for a jti this client already used."""
     session.add(ClientAssertionJti(client_id=client_id, jti=jti, expires_at=expires_at))
     await session.flush()
-
-
-async def purge_expired(session: AsyncSession, before: datetime) -> None:
-    """A jti only has to be remembered while its assertion could still be accepted."""
-    await session.execute(delete(ClientAssertionJti).where(col(ClientAssertionJti.expires_at) < before))

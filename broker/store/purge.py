@@ -1,14 +1,22 @@
-"""Removal of short-lived protocol rows once nothing can use them any more.
+"""Removal of short-lived protocol rows once nothing can use them any more, in bounded batches.
 
-Only transient state goes: finished or expired login flows, spent or expired authorization codes,
-refresh tokens of expired grants, ended SSO sessions, settled back-channel deliveries. Accounts, legacy
-records, links, aliases, events and the audit trail are never purged; nor are access-token rows, which
-also record which relying party served which account (the event feed's visibility rule).
+Only transient state goes: expired login flows, expired authorization codes, refresh tokens of expired
+grants, ended or expired SSO sessions, used client-assertion ``jti``s past their expiry, settled back-channel
+deliveries. Accounts, legacy records, links, aliases, events and the audit trail are never purged; nor are
+access-token rows, which also record which relying party served which account (the event feed's
+visibility rule).
+
+Each call removes at most ``limit`` rows of one kind (and their dependent rows), so the caller can run each
+batch in its own short transaction: a purge of millions of rows never holds locks long enough to stall a
+login. Every condition is on an indexed column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +26,7 @@ from broker.store.backchannel import PENDING
 from broker.store.tables import (
     AuthorizationCode,
     BackchannelDelivery,
+    ClientAssertionJti,
     LoginFlow,
     LoginFlowRequirement,
     RefreshToken,
@@ -26,32 +35,49 @@ from broker.store.tables import (
 )
 
 
-async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
-    """Deletes transient rows that expired (or were settled) before ``cutoff``; returns counts per kind."""
-    old_flows = select(LoginFlow.id).where(col(LoginFlow.expires_at) < cutoff)
-    await session.execute(
-        delete(LoginFlowRequirement).where(col(LoginFlowRequirement.flow_id).in_(old_flows))
-    )
-    flows = await session.execute(delete(LoginFlow).where(col(LoginFlow.expires_at) < cutoff))
-    codes = await session.execute(delete(AuthorizationCode).where(col(AuthorizationCode.expires_at) < cutoff))
-    refresh = await session.execute(delete(RefreshToken).where(col(RefreshToken.expires_at) < cutoff))
-    ended = or_(col(SsoSession.expires_at) < cutoff, col(SsoSession.ended_at) < cutoff)
-    ended_sids = select(SsoSession.sid).where(ended)
-    await session.execute(delete(SsoSessionClient).where(col(SsoSessionClient.sid).in_(ended_sids)))
-    sessions = await session.execute(delete(SsoSession).where(ended))
-    deliveries = await session.execute(
-        delete(BackchannelDelivery).where(
-            col(BackchannelDelivery.status) != PENDING, col(BackchannelDelivery.created_at) < cutoff
-        )
-    )
-    return {
-        "login_flows": _count(flows),
-        "authorization_codes": _count(codes),
-        "refresh_tokens": _count(refresh),
-        "sso_sessions": _count(sessions),
-        "backchannel_deliveries": _count(deliveries),
-    }
+@dataclass(frozen=True)
+class _Kind:
+    key: Any  # the primary key column
+    gone: Callable[[datetime], Any]  # the rows that stopped mattering before the cutoff
+    dependents: tuple[Any, ...] = ()  # foreign-key columns of rows deleted with them
 
 
-def _count(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+KINDS: dict[str, _Kind] = {
+    "login_flows": _Kind(
+        col(LoginFlow.id),
+        lambda cutoff: col(LoginFlow.expires_at) < cutoff,
+        (col(LoginFlowRequirement.flow_id),),
+    ),
+    "authorization_codes": _Kind(
+        col(AuthorizationCode.code_hash), lambda cutoff: col(AuthorizationCode.expires_at) < cutoff
+    ),
+    "refresh_tokens": _Kind(
+        col(RefreshToken.token_hash), lambda cutoff: col(RefreshToken.expires_at) < cutoff
+    ),
+    "sso_sessions": _Kind(
+        col(SsoSession.sid),
+        lambda cutoff: or_(col(SsoSession.expires_at) < cutoff, col(SsoSession.ended_at) < cutoff),
+        (col(SsoSessionClient.sid),),
+    ),
+    "client_assertion_jtis": _Kind(
+        col(ClientAssertionJti.id), lambda cutoff: col(ClientAssertionJti.expires_at) < cutoff
+    ),
+    "backchannel_deliveries": _Kind(
+        col(BackchannelDelivery.id),
+        lambda cutoff: (
+            (col(BackchannelDelivery.created_at) < cutoff) & (col(BackchannelDelivery.status) != PENDING)
+        ),
+    ),
+}
+
+
+async def purge_batch(session: AsyncSession, kind: str, cutoff: datetime, limit: int) -> int:
+    """Deletes up to ``limit`` rows of ``kind`` that stopped mattering before ``cutoff``; returns how many."""
+    spec = KINDS[kind]
+    keys = list((await session.execute(select(spec.key).where(spec.gone(cutoff)).limit(limit))).scalars())
+    if not keys:
+        return 0
+    for dependent in spec.dependents:
+        await session.execute(delete(dependent.table).where(dependent.in_(keys)))
+    await session.execute(delete(spec.key.table).where(spec.key.in_(keys)))
+    return len(keys)

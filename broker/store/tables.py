@@ -279,7 +279,7 @@ class AuthorizationCode(SQLModel, table=True):
     amr: list[str] = _json()
     used: bool = False
     created_at: datetime = _instant()
-    expires_at: datetime = _instant()
+    expires_at: datetime = _instant(index=True)  # the purge's condition
     sid: str | None = Field(default=None, max_length=64)
 
 
@@ -315,8 +315,8 @@ class SsoSession(SQLModel, table=True):
     acr: str = Field(max_length=100)
     amr: list[str] = _json()
     created_at: datetime = _instant()
-    expires_at: datetime = _instant()
-    ended_at: datetime | None = _instant(nullable=True)
+    expires_at: datetime = _instant(index=True)  # the purge's condition
+    ended_at: datetime | None = _instant(nullable=True, index=True)
 
 
 class SsoSessionClient(SQLModel, table=True):
@@ -357,7 +357,7 @@ class RefreshToken(SQLModel, table=True):
     acr: str = Field(max_length=100)
     amr: list[str] = _json()
     created_at: datetime = _instant()
-    expires_at: datetime = _instant()
+    expires_at: datetime = _instant(index=True)  # the purge's condition
     rotated_at: datetime | None = _instant(nullable=True)
     revoked_at: datetime | None = _instant(nullable=True)
 
@@ -391,5 +391,5 @@ class BackchannelDelivery(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = _instant(index=True)
     last_error: str | None = Field(default=None, max_length=100)
-    created_at: datetime = _instant()
+    created_at: datetime = _instant(index=True)  # the purge's condition
     delivered_at: datetime | None = _instant(nullable=True)
