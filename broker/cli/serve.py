@@ -26,6 +26,6 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # BROKER_TRUSTED_PROXIES decides, in the app (broker.app)
         server_header=False,
     )

@@ -13,16 +13,18 @@ from datetime import datetime
 from broker.domain.accounts import AccountType
 from broker.domain.policy import Decision, may_release_data
 from broker.errors import InvalidGrant
-from broker.login.account_state import state_of
+from broker.login.account_state import standing_of
 from broker.registry import Registry
 from broker.store.database import Session
 from broker.store.tables import Account
 
 
 async def may_issue(registry: Registry, session: Session, account: Account, now: datetime) -> Decision:
+    status, linked = await standing_of(session, account)
     return may_release_data(
         AccountType(account.account_type),
-        await state_of(session, account),
+        status,
+        linked,
         now,
         registry.settings.policy_rules(),
     )

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from broker.errors import StoreConflict, StoreUnavailable
+from broker.errors import StoreConflict, StoreRejectedInput, StoreUnavailable
 
 # The unit of work handed to repositories; use cases name it through this alias, never SQLAlchemy's.
 Session = AsyncSession
@@ -40,33 +41,54 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> AsyncEngine:
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        in_memory = not path or path == ":memory:"
+        engine = create_async_engine(url, connect_args={"timeout": 10}, **({} if in_memory else pool))
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, **pool)
 
 
 @contextmanager
 def _translated_errors() -> Iterator[None]:
-    """Database errors leave the store as the broker's own two kinds, so no caller imports SQLAlchemy."""
+    """Database errors leave the store as the broker's own three kinds, so no caller imports SQLAlchemy."""
     try:
         yield
     except IntegrityError as exc:
         raise StoreConflict(str(exc.orig)) from exc
+    except PoolTimeout as exc:
+        # Every connection busy for the whole pool timeout: saturated, as good as unavailable.
+        raise StoreUnavailable("pool_timeout") from exc
     except (DBAPIError, OSError) as exc:
+        if _is_data_exception(exc):
+            # A value the database refuses (PostgreSQL: a NUL byte in text, an over-long value): bad
+            # input, not an outage.
+            raise StoreRejectedInput(str(getattr(getattr(exc, "orig", None), "sqlstate", "22000"))) from exc
         raise StoreUnavailable(type(exc).__name__) from exc
 
 
+def _is_data_exception(exc: Exception) -> bool:
+    """SQLSTATE class 22 ("data exception"); asyncpg's errors reach SQLAlchemy as its generic Error."""
+    if isinstance(exc, DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size, max_overflow, pool_timeout)
         self._writes = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
