@@ -149,3 +149,7 @@ class PolicyRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Overloaded(Exception):
+    """Too much work is already waiting (e.g. for the password workers): 503 with Retry-After at once."""

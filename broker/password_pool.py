@@ -15,9 +15,14 @@ from broker.domain import passwords
 
 
 class PasswordPool:
-    def __init__(self, workers: int = 4) -> None:
+    def __init__(self, workers: int = 2, queue: int = 64) -> None:
         self.workers = workers
+        self.queue = queue
         self._limiter: CapacityLimiter | None = None
+
+    def saturated(self) -> bool:
+        """More attempts are waiting for a worker than the queue allows: shed load instead of queueing."""
+        return self._bound().statistics().tasks_waiting >= self.queue
 
     def _bound(self) -> CapacityLimiter:
         # Made on first use, inside the serving event loop (the registry is built before it runs).

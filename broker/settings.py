@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -93,8 +94,12 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = 900
 
     # Issue 8 (trustworthy under attack and under load).
-    # Password hashing runs in worker threads, at most this many at once, never on the event loop.
-    password_hash_workers: int = Field(default=4, ge=1)
+    # Password hashing runs in worker threads, at most this many at once, never on the event loop; by
+    # default half the cores, so that hashing never takes the CPU the event loop needs.
+    password_hash_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
+    # Attempts waiting for a worker beyond this are answered 503 with Retry-After at once (before any
+    # attempt is counted) instead of queueing for ever.
+    password_hash_queue: int = Field(default=64, ge=1)
     # Every refused password attempt answers no sooner than this after it arrived, whatever the path
     # (unknown username, wrong password under any scheme, lock, policy refusal): set it above the slowest
     # verification of the imported hashes (bcrypt cost 12 takes ~0.3 s here), so timing tells nothing.

@@ -17,6 +17,7 @@ from broker.errors import (
     InvalidAuthorizationRequest,
     LoginFlowError,
     OAuthError,
+    Overloaded,
     PolicyRefused,
     StoreRejectedInput,
     StoreUnavailable,
@@ -70,9 +71,17 @@ def install(app: FastAPI) -> None:
     async def policy_refused(request: Request, error: PolicyRefused) -> Response:
         return get_pages(request).error(request, "refused", 403, reason=error.reason)
 
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, error: Overloaded) -> Response:
+        log.warning("overloaded: %s", error)
+        return _unavailable(request)
+
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, error: StoreUnavailable) -> Response:
         log.error("database unavailable: %s", error)
+        return _unavailable(request)
+
+    def _unavailable(request: Request) -> Response:
         # RFC 9110 §10.2.3: when to try again; a saturated pool or a restarting database is brief.
         retry = {"Retry-After": str(get_registry(request).settings.unavailable_retry_after_seconds)}
         if _is_api(request):

@@ -25,7 +25,7 @@ from broker.domain import passwords
 from broker.domain.accounts import LoginMethod
 from broker.domain.login_flow import FlowState
 from broker.domain.usernames import username_key
-from broker.errors import LoginFlowError
+from broker.errors import LoginFlowError, Overloaded
 from broker.login import account_state, flow_guard
 from broker.login.complete import complete
 from broker.login.outcomes import Outcome, Page
@@ -60,6 +60,9 @@ async def log_in(
         raise LoginFlowError("flow_finished")
     refused = Page("password_refused", flow.id)
     pool = registry.passwords
+    if pool.saturated():
+        registry.metrics.logins.labels("legacy_password", "busy").inc()
+        raise Overloaded("password_workers_saturated")  # 503 + Retry-After; no attempt counted
     if not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD or "\x00" in username:
         await pool.verify_dummy(password[:MAX_PASSWORD])
         return await _refuse(registry, refused, None, "malformed", started)
@@ -121,11 +124,12 @@ async def log_in(
                 acr=ACR_LEGACY,
                 amr=["pwd"],
             )
-            await _audit(session, registry, account.sub, "allowed", None)
             if decision.suggest_linking:
                 outcome: Outcome = Page("suggest_link", flow.id)
             else:
                 outcome = await complete(registry, session, flow.id)
+            # Last in the transaction: the audit chain's lock is held only until the commit just after.
+            await _audit(session, registry, account.sub, "allowed", None)
     if not decision.allowed:
         registry.metrics.logins.labels("legacy_password", decision.reason).inc()
         await _pad(registry, started)
