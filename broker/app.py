@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from broker import __doc__ as summary
 from broker.api import admin, errors, events, login, logout, oidc, ops
@@ -24,6 +25,7 @@ from broker.login import backchannel
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, follow_rotations
 from broker.metrics import Metrics
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
+from broker.password_pool import PasswordPool
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.database import Database
@@ -45,6 +47,8 @@ def build_registry(
         settings.database_url,
         count_round_trips=settings.bench_count_round_trips,
         pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
     )
     vneid = VNeIDClient(
         issuer=settings.vneid_issuer,
@@ -74,6 +78,7 @@ def build_registry(
         keyring=KeyRingSource(db, clock, KeyTiming.from_settings(settings)),
         rp_http=rp_http,
         client_jwks=ClientJwksCache(rp_http, clock, timedelta(seconds=settings.client_jwks_cache_seconds)),
+        passwords=PasswordPool(settings.password_hash_workers, settings.password_hash_queue),
     )
 
 
@@ -124,6 +129,10 @@ def create_app(
     app.state.registry = registry
     app.state.pages = Pages(settings.default_language, settings.secure_cookies)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
+    if settings.trusted_proxy_list:
+        # X-Forwarded-For names the client only when the connection comes from a trusted proxy; the
+        # server's own proxy handling is off (`broker serve`), so this setting alone decides.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     app.add_middleware(SecurityHeaders)
     if settings.bench_count_round_trips:
         app.add_middleware(RoundTripHeader)

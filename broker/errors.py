@@ -136,3 +136,20 @@ class StoreConflict(Exception):
 
 class StoreUnavailable(Exception):
     """The database could not be reached or failed: fail closed with 503, never pretend success."""
+
+
+class StoreRejectedInput(Exception):
+    """The database refused a value as malformed (e.g. a NUL byte): the request was bad input, not an
+    outage."""
+
+
+class PolicyRefused(Exception):
+    """THE policy refused this login (broker.domain.policy): a page carrying its reason code."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Overloaded(Exception):
+    """Too much work is already waiting (e.g. for the password workers): 503 with Retry-After at once."""

@@ -12,6 +12,7 @@ from broker.clock import Clock
 from broker.metrics import Metrics
 from broker.oidc.keys import KeyRing
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
+from broker.password_pool import PasswordPool
 from broker.settings import Settings
 from broker.store.database import Database
 from broker.upstream.vneid import VNeIDClient
@@ -29,6 +30,8 @@ class Registry:
     client_jwks: ClientJwksCache
     # Set when a logout queued back-channel deliveries, so this replica's worker starts at once.
     backchannel_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Password hashing in bounded worker threads (issue 8): never on the event loop.
+    passwords: PasswordPool = field(default_factory=PasswordPool)
 
     def derived_key(self, purpose: str) -> bytes:
         """A key per purpose from BROKER_SECRET_KEY, so one leak does not open the others."""

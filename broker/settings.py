@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -100,6 +101,31 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 900
     login_lockout_seconds: int = 900
 
+    # Issue 8 (trustworthy under attack and under load).
+    # Password hashing runs in worker threads, at most this many at once, never on the event loop; by
+    # default half the cores, so that hashing never takes the CPU the event loop needs.
+    password_hash_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
+    # Attempts waiting for a worker beyond this are answered 503 with Retry-After at once (before any
+    # attempt is counted) instead of queueing for ever.
+    password_hash_queue: int = Field(default=64, ge=1)
+    # Every refused password attempt answers no sooner than this after it arrived, whatever the path
+    # (unknown username, wrong password under any scheme, lock, policy refusal): set it above the slowest
+    # verification of the imported hashes (bcrypt cost 12 takes ~0.3 s here), so timing tells nothing.
+    password_refusal_floor_seconds: float = Field(default=0.5, ge=0)
+    # Per username: after login_max_failures attempts in the window, one more attempt after a backoff that
+    # starts here and doubles up to login_lockout_seconds (a slow-down, not a lock an attacker controls).
+    login_backoff_seconds: int = Field(default=30, ge=1)
+    # Per client address: a hard limit of attempts per login_failure_window_seconds.
+    login_max_attempts_per_address: int = Field(default=100, ge=1)
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client; none by default.
+    trusted_proxies: str = ""
+    # The connection pool (its size above): a request that waits longer than this for a connection is
+    # answered 503.
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The Retry-After of a 503 while the database is unavailable or saturated.
+    unavailable_retry_after_seconds: int = Field(default=5, ge=1)
+
     @field_validator("issuer", "vneid_issuer")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -155,6 +181,10 @@ class Settings(BaseSettings):
     def jwks_max_age_seconds(self) -> int:
         """An RP's cached JWKS plus a replica's stale key ring never outlive the publish-ahead delay."""
         return max(0, self.key_publish_ahead_seconds - self.key_reload_seconds)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite+aiosqlite:///"

@@ -9,7 +9,7 @@ it is idempotent.
 from __future__ import annotations
 
 from broker.domain.accounts import AccountStatus, AccountType
-from broker.domain.policy import AccountState, is_frozen
+from broker.domain.policy import is_frozen
 from broker.registry import Registry
 from broker.store import audit, events
 from broker.store.accounts import unlinked_active_citizens
@@ -18,7 +18,7 @@ from broker.store.accounts import unlinked_active_citizens
 async def freeze_unlinked(registry: Registry, batch: int = 500) -> int:
     now = registry.clock()
     rules = registry.settings.policy_rules()
-    if not is_frozen(AccountType.CITIZEN, AccountState.UNLINKED, now, rules):
+    if not is_frozen(AccountType.CITIZEN, AccountStatus.ACTIVE, False, now, rules):
         return 0
     frozen = 0
     while True:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from broker.api.deps import get_pages, get_registry
 from broker.errors import (
@@ -16,6 +17,9 @@ from broker.errors import (
     InvalidAuthorizationRequest,
     LoginFlowError,
     OAuthError,
+    Overloaded,
+    PolicyRefused,
+    StoreRejectedInput,
     StoreUnavailable,
 )
 
@@ -63,12 +67,42 @@ def install(app: FastAPI) -> None:
             )
         return get_pages(request).error(request, "invalid_request", 400, reason=error.error)
 
+    @app.exception_handler(PolicyRefused)
+    async def policy_refused(request: Request, error: PolicyRefused) -> Response:
+        return get_pages(request).error(request, "refused", 403, reason=error.reason)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, error: Overloaded) -> Response:
+        log.warning("overloaded: %s", error)
+        return _unavailable(request)
+
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, error: StoreUnavailable) -> Response:
         log.error("database unavailable: %s", error)
+        return _unavailable(request)
+
+    def _unavailable(request: Request) -> Response:
+        # RFC 9110 §10.2.3: when to try again; a saturated pool or a restarting database is brief.
+        retry = {"Retry-After": str(get_registry(request).settings.unavailable_retry_after_seconds)}
         if _is_api(request):
-            return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
-        return get_pages(request).error(request, "unavailable", 503)
+            return JSONResponse({"error": "temporarily_unavailable"}, status_code=503, headers=retry)
+        response = get_pages(request).error(request, "unavailable", 503)
+        response.headers.update(retry)
+        return response
+
+    @app.exception_handler(StoreRejectedInput)
+    async def store_rejected_input(request: Request, error: StoreRejectedInput) -> Response:
+        # Bad input (a NUL byte, a value PostgreSQL cannot hold), not an outage: no ERROR line.
+        log.info("input refused by the database (SQLSTATE %s) on %s", error, request.url.path)
+        if _is_api(request):
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        return get_pages(request).error(request, "invalid_request", 400, reason="invalid_request")
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnect(request: Request, error: ClientDisconnect) -> Response:
+        # The client went away while sending its body: nobody is left to answer, and it is not a fault.
+        log.info("client disconnected before its request body was read on %s", request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:

@@ -74,7 +74,9 @@ async def legacy_password_endpoint(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    outcome = await legacy_password.log_in(registry, flow, browser, username, password)
+    # The client's address, from X-Forwarded-For only behind BROKER_TRUSTED_PROXIES (see broker.app).
+    address = request.client.host if request.client else None
+    outcome = await legacy_password.log_in(registry, flow, browser, username, password, address)
     return _respond(request, registry, pages, outcome)
 
 
@@ -125,6 +127,8 @@ def _respond(request: Request, registry: RegistryDep, pages: PagesDep, outcome: 
     if outcome.name == "choose_account":
         url = request.url_for("choose_account_page").include_query_params(flow=outcome.flow_id)
         return RedirectResponse(str(url), status_code=303)
+    if outcome.name == "account_refused":  # the policy's refusal, with its reason code
+        return pages.error(request, "refused", 403, reason=outcome.reason)
     return pages.render(request, _TEMPLATES[outcome.name], **_urls(request, outcome.flow_id))
 
 

@@ -140,6 +140,8 @@ def _token_error(registry: Any, error: OAuthError, authorization: str | None) ->
     headers = dict(NO_STORE)
     if isinstance(error, InvalidClient):
         headers["WWW-Authenticate"] = 'Basic realm="broker"'
+    if isinstance(error, TemporarilyUnavailable):
+        headers["Retry-After"] = str(registry.settings.unavailable_retry_after_seconds)
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 

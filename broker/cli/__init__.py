@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from broker.cli.audit import audit_app
 from broker.cli.clients import clients_app, keys_app
 from broker.cli.database import _alembic_config, db_app, upgrade_database
 from broker.cli.legacy import legacy_app
@@ -28,6 +29,7 @@ for group, name in (
     (accounts_app, "accounts"),
     (report_app, "report"),
     (maintenance_app, "maintenance"),
+    (audit_app, "audit"),
 ):
     app.add_typer(group, name=name)
 

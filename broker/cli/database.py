@@ -52,3 +52,15 @@ def db_downgrade(revision: str) -> None:
     from alembic import command
 
     command.downgrade(_alembic_config(Settings()), revision)
+
+
+@db_app.command("grants")
+def db_grants(
+    role: Annotated[str, typer.Option(help="the PostgreSQL role `broker serve` connects as")],
+) -> None:
+    """Prints the SQL the owner runs to let ROLE serve without owning the audit trail
+    (docs/database-roles.md)."""
+    from broker.store.db_roles import app_role_grants
+
+    for statement in app_role_grants(role):
+        typer.echo(f"{statement};")

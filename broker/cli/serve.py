@@ -45,7 +45,7 @@ def serve(
         workers=workers if workers > 1 else None,
         factory=workers > 1,
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # BROKER_TRUSTED_PROXIES decides, in the app (broker.app)
         server_header=False,
     )
 

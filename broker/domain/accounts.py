@@ -12,9 +12,11 @@ class AccountType(StrEnum):
 
 
 class AccountStatus(StrEnum):
+    """An account's stored status: the one name for it (the policy also asks whether it is linked)."""
+
     ACTIVE = "active"
-    FROZEN = "frozen"
-    MERGED = "merged"
+    FROZEN = "frozen"  # an unlinked legacy citizen account past the freeze date (stored by the sweep)
+    MERGED = "merged"  # retired into another account (Case 3); its sub lives on as an alias
     DISABLED = "disabled"
 
 

@@ -16,15 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from broker.domain.accounts import AccountType, LoginMethod
-
-
-class AccountState(StrEnum):
-    LINKED = "linked"  # linked to a VNeID identity
-    UNLINKED = "unlinked"  # a legacy account never linked
-    FROZEN = "frozen"  # an unlinked legacy citizen account past the freeze date (stored by the sweep)
-    MERGED = "merged"  # retired into another account (Case 3); its sub lives on as an alias
-    DISABLED = "disabled"
+from broker.domain.accounts import AccountStatus, AccountType, LoginMethod
 
 
 class Reason(StrEnum):
@@ -75,23 +67,34 @@ def _reached(date: datetime | None, at: datetime) -> bool:
     return date is not None and at >= date
 
 
-def is_frozen(account_type: AccountType, state: AccountState, at: datetime, rules: Rules) -> bool:
-    """Whether an account's data is withheld: stored frozen, or an unlinked legacy citizen past the date."""
-    if state is AccountState.FROZEN:
+def is_frozen(
+    account_type: AccountType, status: AccountStatus, linked: bool, at: datetime, rules: Rules
+) -> bool:
+    """Whether an account's data is withheld: stored frozen, or an unlinked legacy citizen past the date.
+
+    ``linked``: the account holds a VNeID identity (a fact beside its stored status, not a status)."""
+    if status is AccountStatus.FROZEN:
         return True
     return (
         account_type is AccountType.CITIZEN
-        and state is AccountState.UNLINKED
+        and status is AccountStatus.ACTIVE
+        and not linked
         and _reached(rules.unlinked_legacy_frozen_from, at)
     )
 
 
 def may_log_in(
-    account_type: AccountType, method: LoginMethod, state: AccountState, at: datetime, rules: Rules
+    account_type: AccountType,
+    method: LoginMethod,
+    status: AccountStatus,
+    linked: bool,
+    at: datetime,
+    rules: Rules,
 ) -> Decision:
-    if state is AccountState.DISABLED:
+    """Asked by every login path: legacy password, VNeID, a Case 3 choice, and single sign-on reuse."""
+    if status is AccountStatus.DISABLED:
         return Decision.refuse(Reason.ACCOUNT_DISABLED)
-    if state is AccountState.MERGED:
+    if status is AccountStatus.MERGED:
         return Decision.refuse(Reason.ACCOUNT_MERGED)
     if method is LoginMethod.VNEID:
         if account_type is not AccountType.CITIZEN:
@@ -100,9 +103,9 @@ def may_log_in(
     if account_type is AccountType.CITIZEN:
         if _reached(rules.citizen_vneid_only_from, at):
             return Decision.refuse(Reason.CITIZEN_VNEID_ONLY)
-        if is_frozen(account_type, state, at, rules):
+        if is_frozen(account_type, status, linked, at, rules):
             return Decision.refuse(Reason.ACCOUNT_FROZEN)
-        return Decision.allow(suggest_linking=state is not AccountState.LINKED)
+        return Decision.allow(suggest_linking=not linked)
     if account_type is AccountType.ORGANISATION and _reached(rules.organisation_vneid_only_from, at):
         return Decision.refuse(Reason.ORGANISATION_VNEID_ONLY)
     if account_type is AccountType.FOREIGNER and _reached(rules.foreigner_vneid_only_from, at):
@@ -110,13 +113,15 @@ def may_log_in(
     return Decision.allow()
 
 
-def may_release_data(account_type: AccountType, state: AccountState, at: datetime, rules: Rules) -> Decision:
+def may_release_data(
+    account_type: AccountType, status: AccountStatus, linked: bool, at: datetime, rules: Rules
+) -> Decision:
     """Whether tokens (and so data) may be issued for an account at ``at``: every issuance asks."""
-    if state is AccountState.DISABLED:
+    if status is AccountStatus.DISABLED:
         return Decision.refuse(Reason.ACCOUNT_DISABLED)
-    if state is AccountState.MERGED:
+    if status is AccountStatus.MERGED:
         return Decision.refuse(Reason.ACCOUNT_MERGED)
-    if is_frozen(account_type, state, at, rules):
+    if is_frozen(account_type, status, linked, at, rules):
         return Decision.refuse(Reason.ACCOUNT_FROZEN)
     return Decision.allow()
 

@@ -1,31 +1,32 @@
-"""An account's state as the policy sees it (linked, unlinked, frozen, merged, disabled)."""
+"""What the policy needs to know of an account beside its type: its stored status, and whether it is
+linked to a VNeID identity."""
 
 from __future__ import annotations
 
-from broker.domain.accounts import AccountStatus
-from broker.domain.policy import AccountState
+from datetime import datetime
+
+from broker.domain import policy
+from broker.domain.accounts import AccountStatus, AccountType, LoginMethod
+from broker.domain.policy import Decision
+from broker.registry import Registry
 from broker.store import accounts
 from broker.store.database import Session
 from broker.store.tables import Account
 
-_STORED = {
-    AccountStatus.MERGED: AccountState.MERGED,
-    AccountStatus.DISABLED: AccountState.DISABLED,
-    AccountStatus.FROZEN: AccountState.FROZEN,
-}
 
-
-async def state_of(session: Session, account: Account) -> AccountState:
-    stored = _STORED.get(AccountStatus(account.status))
-    if stored is not None:
-        return stored
+async def standing_of(session: Session, account: Account) -> tuple[AccountStatus, bool]:
+    status = AccountStatus(account.status)
+    if status is not AccountStatus.ACTIVE:
+        return status, False  # frozen, merged and disabled are decided by the status alone
     assert account.id is not None
-    return state_given(account, await accounts.has_link(session, account.id))
+    return status, await accounts.has_link(session, account.id)
 
 
-def state_given(account: Account, linked: bool) -> AccountState:
-    """The same, when the caller already read whether the account is linked (broker.store.token_views)."""
-    stored = _STORED.get(AccountStatus(account.status))
-    if stored is not None:
-        return stored
-    return AccountState.LINKED if linked else AccountState.UNLINKED
+async def may_log_in(
+    registry: Registry, session: Session, account: Account, method: LoginMethod, at: datetime
+) -> Decision:
+    """THE policy (broker.domain.policy.may_log_in), asked about a stored account."""
+    status, linked = await standing_of(session, account)
+    return policy.may_log_in(
+        AccountType(account.account_type), method, status, linked, at, registry.settings.policy_rules()
+    )

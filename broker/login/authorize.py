@@ -39,7 +39,7 @@ async def start(
     assert client is not None
     issuer = registry.settings.issuer
     now = registry.clock()
-    current = await sso.current(registry, session_cookie)
+    current = await sso.current_for_login(registry, session_cookie)
     try:
         request = authorize.parse(query, client_id, redirect_uri)
         min_level = assurance.required_level(

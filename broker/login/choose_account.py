@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
@@ -14,11 +15,12 @@ from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.login.complete import complete
 from broker.login.link_account import link_identity
-from broker.login.outcomes import Redirect
+from broker.login.outcomes import Outcome, Redirect
 from broker.registry import Registry
-from broker.store import accounts, legacy
-from broker.store.merges import Checkpoint, merge_accounts, no_checkpoint
-from broker.store.tables import LoginFlow
+from broker.store import accounts, flows, legacy
+from broker.store.database import Session
+from broker.store.merges import Checkpoint, MergeRefused, merge_accounts, no_checkpoint
+from broker.store.tables import Account, LoginFlow
 
 
 @dataclass(frozen=True)
@@ -52,27 +54,48 @@ async def choose(
     browser: str | None,
     keep_id: int,
     checkpoint: Checkpoint = no_checkpoint,
-) -> Redirect:
-    flow = await _choosing(registry, flow_id, browser)
+) -> Outcome:
+    """Merges the others into the chosen account, links the identity to it, and ends the login there.
+
+    Two submits at once (a double click, or the same person choosing in two browsers) are serialised by
+    the row locks on the candidates: the second finds them merged already and lands where the first did,
+    in the surviving account; a double submit of one flow is sent back through /authorize, which answers
+    from the session the first submit opened."""
+    flow = await flow_guard.load(registry, flow_id, browser)
+    if flow.state in (FlowState.AUTHENTICATED, FlowState.COMPLETED) and flow.candidate_account_ids:
+        return Redirect(_authorize_again(registry, flow))
+    if flow.state != FlowState.CHOOSING:
+        raise LoginFlowError("flow_not_choosing")
     if keep_id not in flow.candidate_account_ids or flow.pending_identity is None:
         raise LoginFlowError("choice_not_offered")
     identity = VerifiedIdentity.from_json(flow.pending_identity)
     now = registry.clock()
     async with registry.db.transaction() as session:
         locked = {account.id: account for account in await accounts.lock(session, flow.candidate_account_ids)}
-        keep = locked[keep_id]
-        retired = [account for account_id, account in locked.items() if account_id != keep_id]
-        await merge_accounts(
-            session,
-            keep,
-            retired,
-            at=now,
-            actor=f"citizen:{keep.sub}",
-            reason="citizen_choice",
-            checkpoint=checkpoint,
-        )
-        await link_identity(session, keep, identity, registry, "citizen_choice")
-        await flow_guard.advance(
+        keep = await _survivor(session, locked[keep_id])
+        retired: dict[int | None, Account] = {}
+        for account in locked.values():
+            survivor = await _survivor(session, account)
+            if survivor.id != keep.id:
+                retired[survivor.id] = survivor
+        try:
+            await merge_accounts(
+                session,
+                keep,
+                list(retired.values()),
+                at=now,
+                actor=f"citizen:{keep.sub}",
+                reason="citizen_choice",
+                checkpoint=checkpoint,
+            )
+        except MergeRefused as refused:
+            raise LoginFlowError(f"merge_refused_{refused.reason}") from refused
+        linked = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
+        if linked is None:
+            await link_identity(session, keep, identity, registry, "citizen_choice")
+        elif linked.id != keep.id:
+            raise LoginFlowError("merge_refused_identity_elsewhere")
+        moved = await flows.move(
             session,
             flow.id,
             FlowState.AUTHENTICATED,
@@ -83,7 +106,34 @@ async def choose(
             amr=list(identity.amr) or ["pwd"],
             pending_identity=None,
         )
+        if not moved:
+            # This flow's other submit finished first (and merged and linked already): the same place.
+            return Redirect(_authorize_again(registry, flow))
         return await complete(registry, session, flow.id)
+
+
+async def _survivor(session: Session, account: Account) -> Account:
+    """The account ``account`` now lives in (itself, unless merged away)."""
+    current: Account | None = account
+    while current is not None and current.merged_into_id is not None:
+        current = await accounts.get(session, current.merged_into_id)
+    return current or account
+
+
+def _authorize_again(registry: Registry, flow: LoginFlow) -> str:
+    """The relying party's own request once more: answered at once from the browser's SSO session."""
+    params = {
+        "response_type": "code",
+        "client_id": flow.client_id,
+        "redirect_uri": flow.redirect_uri,
+        "scope": flow.scope,
+        "state": flow.rp_state,
+        "nonce": flow.nonce,
+        "code_challenge": flow.code_challenge,
+        "code_challenge_method": "S256",
+    }
+    query = urlencode({name: value for name, value in params.items() if value is not None})
+    return f"{registry.settings.issuer}/authorize?{query}"
 
 
 async def _choosing(registry: Registry, flow_id: str | None, browser: str | None) -> LoginFlow:

@@ -1,24 +1,45 @@
 """The last step of every successful login (VNeID, legacy password, a Case 3 choice, a page read): the
-browser's SSO session is opened or renewed, and the flow becomes a code for the RP, in the caller's
-transaction, which commits before the redirect that carries the code."""
+policy is asked once more for the account the flow ends in, then the browser's SSO session is opened or
+renewed, and the flow becomes a code for the RP, in the caller's transaction, which commits before the
+redirect that carries the code."""
 
 from __future__ import annotations
 
+from broker.domain.accounts import LoginMethod
+from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
-from broker.login import issue_code, sso
-from broker.login.outcomes import Redirect
+from broker.login import account_state, issue_code, sso
+from broker.login.outcomes import Outcome, Page, Redirect
+from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
-from broker.store import accounts, flows
+from broker.store import accounts, audit, flows
 from broker.store.database import Session
 
 
-async def complete(registry: Registry, session: Session, flow_id: str) -> Redirect:
+async def complete(registry: Registry, session: Session, flow_id: str) -> Outcome:
     flow = await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
     account = await accounts.get(session, flow.account_id)
     if account is None:
         raise LoginFlowError("flow_not_authenticated")
+    now = registry.clock()
+    method = LoginMethod.LEGACY_PASSWORD if flow.acr == ACR_LEGACY else LoginMethod.VNEID
+    decision = await account_state.may_log_in(registry, session, account, method, now)
+    if not decision.allowed:
+        # Disabled or merged meanwhile (or by a path that did not ask): no session, no code.
+        await flows.move(session, flow.id, FlowState.FAILED, now, failure_reason=decision.reason.value)
+        await audit.append(
+            session,
+            at=now,
+            actor=f"citizen:{account.sub}",
+            action=f"login.{method.value}",
+            outcome="refused",
+            reason=decision.reason,
+            sub=account.sub,
+        )
+        registry.metrics.logins.labels(method.value, decision.reason).inc()
+        return Page("account_refused", flow.id, reason=decision.reason)
     opened = await sso.open_session(
         registry, session, flow, account, auth_time=flow.auth_time, acr=flow.acr, amr=list(flow.amr)
     )

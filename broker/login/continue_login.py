@@ -7,11 +7,11 @@ from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.login.complete import complete
-from broker.login.outcomes import Redirect
+from broker.login.outcomes import Outcome
 from broker.registry import Registry
 
 
-async def resume(registry: Registry, flow_id: str | None, browser: str | None) -> Redirect:
+async def resume(registry: Registry, flow_id: str | None, browser: str | None) -> Outcome:
     flow = await flow_guard.load(registry, flow_id, browser)
     if flow.state != FlowState.AUTHENTICATED:
         raise LoginFlowError("flow_not_authenticated")

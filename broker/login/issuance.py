@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from broker.domain.accounts import AccountType
+from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.policy import Decision, may_release_data
 from broker.errors import InvalidGrant
-from broker.login.account_state import state_given, state_of
+from broker.login.account_state import standing_of
 from broker.registry import Registry
 from broker.store.database import Session
 from broker.store.tables import Account
@@ -21,9 +21,11 @@ from broker.store.token_views import AccountView
 
 
 async def may_issue(registry: Registry, session: Session, account: Account, now: datetime) -> Decision:
+    status, linked = await standing_of(session, account)
     return may_release_data(
         AccountType(account.account_type),
-        await state_of(session, account),
+        status,
+        linked,
         now,
         registry.settings.policy_rules(),
     )
@@ -33,7 +35,8 @@ def may_issue_view(registry: Registry, view: AccountView, now: datetime) -> Deci
     """The same decision from an account read with its link state in one statement (no round trip)."""
     return may_release_data(
         AccountType(view.account.account_type),
-        state_given(view.account, view.linked),
+        AccountStatus(view.account.status),
+        view.linked,
         now,
         registry.settings.policy_rules(),
     )

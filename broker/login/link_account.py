@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from broker.domain.accounts import AccountStatus, AccountType
+from broker.domain.accounts import AccountStatus, AccountType, LoginMethod
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
 from broker.domain.matching import LegacyFacts, differences, match_score, numbers_consistent
-from broker.errors import StoreConflict
+from broker.errors import PolicyRefused, StoreConflict
+from broker.login import account_state
 from broker.login.ids import new_subject
 from broker.registry import Registry
 from broker.store import accounts, audit, events, legacy, reviews
@@ -38,24 +39,49 @@ class MustChoose:
     candidate_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Refused:
+    reason: str
+
+
 async def account_for(
     registry: Registry, identity: VerifiedIdentity, link_account_id: int | None = None
 ) -> Resolved | MustChoose:
     """Concurrent first logins of one person race on the unique (issuer, subject) link: one wins, the
-    other retries and finds the winner's account."""
+    other retries and finds the winner's account.
+
+    Raises PolicyRefused (after auditing the policy's reason) when the account the identity logs in to may
+    not log in: every upstream adapter calls this step, so none can skip the policy."""
     try:
-        return await _resolve(registry, identity, link_account_id)
+        resolved = await _resolve(registry, identity, link_account_id)
     except StoreConflict:
-        return await _resolve(registry, identity, link_account_id)
+        resolved = await _resolve(registry, identity, link_account_id)
+    if isinstance(resolved, _Refused):
+        registry.metrics.logins.labels(LoginMethod.VNEID.value, resolved.reason).inc()
+        raise PolicyRefused(resolved.reason)
+    return resolved
 
 
 async def _resolve(
     registry: Registry, identity: VerifiedIdentity, link_account_id: int | None
-) -> Resolved | MustChoose:
+) -> Resolved | MustChoose | _Refused:
     now = registry.clock()
     async with registry.db.transaction() as session:
         known = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
         if known is not None:
+            decision = await account_state.may_log_in(registry, session, known, LoginMethod.VNEID, now)
+            if not decision.allowed:
+                await audit.append(
+                    session,
+                    at=now,
+                    actor=f"citizen:{known.sub}",
+                    action="login.vneid",
+                    outcome="refused",
+                    reason=decision.reason,
+                    sub=known.sub,
+                    details={"identification_number": mask(identity.identification_number)},
+                )
+                return _Refused(decision.reason.value)
             _complete(known, identity)
             known.updated_at = now
             await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
@@ -118,7 +144,12 @@ async def _proven_by_password(
     session: Session, identity: VerifiedIdentity, account_id: int, registry: Registry
 ) -> Resolved | None:
     account = await accounts.get(session, account_id)
-    if account is None or account.merged_into_id is not None or await accounts.has_link(session, account_id):
+    if (
+        account is None
+        or account.merged_into_id is not None
+        or account.status == AccountStatus.DISABLED
+        or await accounts.has_link(session, account_id)
+    ):
         return None
     records = await legacy.for_account(session, account_id)
     if not all(numbers_consistent(_facts(record), identity) for record in records):

@@ -117,12 +117,15 @@ async def _target(registry: Registry, parsed: end_session.EndSessionRequest) -> 
         if client is None:
             raise LogoutRefused("client_unknown")
     redirect = None
-    if parsed.post_logout_redirect_uri is not None:
-        if client is None or not end_session.redirect_allowed(
+    if parsed.post_logout_redirect_uri is not None and client is not None:
+        if not end_session.redirect_allowed(
             parsed.post_logout_redirect_uri, client.post_logout_redirect_uris
         ):
             raise LogoutRefused("post_logout_redirect_uri_mismatch")
         redirect = authorize.response_url(parsed.post_logout_redirect_uri, {"state": parsed.state})
+    # With no client named (no hint, no client_id: Apache mod_auth_openidc's default) the URI cannot be
+    # checked against a registration (RP-Initiated Logout 1.0 §3): the logout still happens, after the
+    # person confirms, and ends on the broker's own "logged out" page instead of a redirect.
     return _Target(client, redirect, hint)
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from broker.domain.accounts import LoginMethod
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.login_flow import FlowState
 from broker.errors import ClientRedirect, UnmetAuthenticationRequirements
-from broker.login import session_end
+from broker.login import account_state, session_end
 from broker.login.ids import digest, new_token
 from broker.oidc import assurance, authorize
 from broker.oidc.authorize import AuthorizationRequest
+from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
-from broker.store import flow_requirements, flows, sessions
+from broker.store import accounts, audit, flow_requirements, flows, sessions
 from broker.store.database import Session
 from broker.store.tables import Account, LoginFlow, SsoSession
 
@@ -43,6 +45,39 @@ async def current(registry: Registry, cookie: str | None) -> SsoSession | None:
         return None
     async with registry.db.read() as session:
         return await sessions.find_live(session, digest(cookie), registry.clock())
+
+
+async def current_for_login(registry: Registry, cookie: str | None) -> SsoSession | None:
+    """The browser's session if the policy still lets its account log in the way it did (it may have
+    been disabled or merged, or the cut-off passed, since): otherwise no session, and the refusal is
+    audited with the policy's reason; the login page then asks again, and refuses with the reason."""
+    found = await current(registry, cookie)
+    if found is None:
+        return None
+    now = registry.clock()
+    method = LoginMethod.LEGACY_PASSWORD if found.acr == ACR_LEGACY else LoginMethod.VNEID
+    async with registry.db.read() as session:
+        account = await accounts.get(session, found.account_id)
+        decision = (
+            await account_state.may_log_in(registry, session, account, method, now)
+            if account is not None
+            else None
+        )
+    if decision is not None and decision.allowed:
+        return found
+    reason = decision.reason.value if decision is not None else "account_missing"
+    async with registry.db.transaction() as session:
+        await audit.append(
+            session,
+            at=now,
+            actor=f"citizen:{account.sub}" if account is not None else "anonymous",
+            action="login.sso",
+            outcome="refused",
+            reason=reason,
+            sub=account.sub if account is not None else None,
+        )
+    registry.metrics.sessions.labels("refused").inc()
+    return None
 
 
 def login_needed(

@@ -1,14 +1,27 @@
-"""The append-only audit trail (the database refuses UPDATE and DELETE on it)."""
+"""The append-only audit trail: the database refuses UPDATE, DELETE and (on PostgreSQL) TRUNCATE on it,
+and every record is chained to the one before by hash (broker.domain.audit_chain).
+
+Appends are serialised so that the chain has one head: on PostgreSQL a transaction-scoped advisory lock,
+taken before the head is read and held until commit (so ids are also handed out in chain order); on SQLite
+every writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.domain import audit_chain
 from broker.store.tables import AuditEntry
+
+# pg_advisory_xact_lock key of the chain's head ("audi" in ASCII): one lock, for every replica.
+_CHAIN_LOCK = 0x61756469
 
 
 async def append(
@@ -22,9 +35,26 @@ async def append(
     sub: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    head = (
+        await session.execute(select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1))
+    ).scalar_one_or_none()
+    previous = head or audit_chain.GENESIS
+    content = audit_chain.canonical(
+        at=at, actor=actor, action=action, outcome=outcome, reason=reason, sub=sub, details=details
+    )
     session.add(
         AuditEntry(
-            at=at, actor=actor, action=action, outcome=outcome, reason=reason, sub=sub, details=details or {}
+            at=at,
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            reason=reason,
+            sub=sub,
+            details=details or {},
+            prev_hash=previous,
+            chain_hash=audit_chain.link(previous, content),
         )
     )
     await session.flush()
@@ -35,3 +65,57 @@ async def entries(session: AsyncSession, action: str | None = None, limit: int =
     if action:
         statement = statement.where(col(AuditEntry.action) == action)
     return list((await session.execute(statement)).scalars())
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first record where the chain does not hold, and how."""
+
+    id: int
+    problem: str  # "edited", or "chain_broken" (a record before it was deleted, inserted or reordered)
+
+
+@dataclass(frozen=True)
+class Verification:
+    checked: int
+    head: str  # the last record's hash: keep it elsewhere to detect a removed tail later
+    first_break: Break | None
+
+
+async def verify(session: AsyncSession, batch: int = 1000) -> Verification:
+    """Walks the whole trail in id order, a batch at a time (memory stays flat however long it is)."""
+    expected = audit_chain.GENESIS
+    checked = 0
+    async for entry in _in_order(session, batch):
+        assert entry.id is not None
+        if entry.prev_hash != expected:
+            return Verification(checked, expected, Break(entry.id, "chain_broken"))
+        content = audit_chain.canonical(
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            outcome=entry.outcome,
+            reason=entry.reason,
+            sub=entry.sub,
+            details=entry.details,
+        )
+        if entry.chain_hash != audit_chain.link(expected, content):
+            return Verification(checked, expected, Break(entry.id, "edited"))
+        expected = entry.chain_hash
+        checked += 1
+    return Verification(checked, expected, None)
+
+
+async def _in_order(session: AsyncSession, batch: int) -> AsyncIterator[AuditEntry]:
+    after = 0
+    while True:
+        statement = select(AuditEntry).where(col(AuditEntry.id) > after).order_by(col(AuditEntry.id))
+        rows = list((await session.execute(statement.limit(batch))).scalars())
+        for entry in rows:
+            yield entry
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+        assert last is not None
+        after = last
+        session.expunge_all()

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from broker.errors import StoreConflict, StoreUnavailable
+from broker.errors import StoreConflict, StoreRejectedInput, StoreUnavailable
 from broker.store import round_trips
 
 # The unit of work handed to repositories; use cases name it through this alias, never SQLAlchemy's.
@@ -41,12 +42,20 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
 
 
-def create_engine(url: str, count_round_trips: bool = False, pool_size: int = 20) -> AsyncEngine:
+def create_engine(
+    url: str,
+    count_round_trips: bool = False,
+    pool_size: int = 20,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+) -> AsyncEngine:
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        in_memory = not path or path == ":memory:"
+        engine = create_async_engine(url, connect_args={"timeout": 10}, **({} if in_memory else pool))
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         if count_round_trips:
@@ -55,7 +64,7 @@ def create_engine(url: str, count_round_trips: bool = False, pool_size: int = 20
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) per checkout. A
     # connection the server closed (restart, failover) is noticed by the event loop as it happens, so the
     # checkout below swaps it for a new one without asking the server anything.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=10)
+    engine = create_async_engine(url, **pool)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     if count_round_trips:
         round_trips.install(engine)
@@ -72,19 +81,41 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
 
 @contextmanager
 def _translated_errors() -> Iterator[None]:
-    """Database errors leave the store as the broker's own two kinds, so no caller imports SQLAlchemy."""
+    """Database errors leave the store as the broker's own three kinds, so no caller imports SQLAlchemy."""
     try:
         yield
     except IntegrityError as exc:
         raise StoreConflict(str(exc.orig)) from exc
+    except PoolTimeout as exc:
+        # Every connection busy for the whole pool timeout: saturated, as good as unavailable.
+        raise StoreUnavailable("pool_timeout") from exc
     except (DBAPIError, OSError) as exc:
+        if _is_data_exception(exc):
+            # A value the database refuses (PostgreSQL: a NUL byte in text, an over-long value): bad
+            # input, not an outage.
+            raise StoreRejectedInput(str(getattr(getattr(exc, "orig", None), "sqlstate", "22000"))) from exc
         raise StoreUnavailable(type(exc).__name__) from exc
 
 
+def _is_data_exception(exc: Exception) -> bool:
+    """SQLSTATE class 22 ("data exception"); asyncpg's errors reach SQLAlchemy as its generic Error."""
+    if isinstance(exc, DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
 class Database:
-    def __init__(self, url: str, count_round_trips: bool = False, pool_size: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        count_round_trips: bool = False,
+        pool_size: int = 20,
+        max_overflow: int = 10,
+        pool_timeout: float = 30.0,
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, count_round_trips, pool_size)
+        self.engine = create_engine(url, count_round_trips, pool_size, max_overflow, pool_timeout)
         self._writes = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )

@@ -138,7 +138,8 @@ class AccountEvent(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """Append-only: who did what, when, and why. Identification numbers appear only masked."""
+    """Append-only (the database refuses UPDATE, DELETE and TRUNCATE) and hash-chained: who did what, when,
+    and why. Identification numbers appear only masked."""
 
     __tablename__ = "audit_log"
 
@@ -150,6 +151,9 @@ class AuditEntry(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=60)
     sub: str | None = Field(default=None, max_length=64, index=True)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+    # The hash chain (broker.domain.audit_chain): the previous record's hash, and this record's own.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    chain_hash: str | None = Field(default=None, max_length=64)
 
 
 class LoginThrottle(SQLModel, table=True):

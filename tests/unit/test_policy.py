@@ -7,9 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.domain.accounts import AccountType, LoginMethod
+from broker.domain.accounts import AccountStatus, AccountType, LoginMethod
 from broker.domain.policy import (
-    AccountState,
     Reason,
     Rules,
     may_create_account,
@@ -31,7 +30,13 @@ SECOND = timedelta(seconds=1)
 
 CITIZEN, ORG, FOREIGNER = AccountType.CITIZEN, AccountType.ORGANISATION, AccountType.FOREIGNER
 PASSWORD, VNEID = LoginMethod.LEGACY_PASSWORD, LoginMethod.VNEID
-LINKED, UNLINKED = AccountState.LINKED, AccountState.UNLINKED
+# (stored status, linked to VNeID): what the policy is told of an account beside its type.
+Standing = tuple[AccountStatus, bool]
+LINKED: Standing = (AccountStatus.ACTIVE, True)
+UNLINKED: Standing = (AccountStatus.ACTIVE, False)
+STORED_FROZEN: Standing = (AccountStatus.FROZEN, False)
+MERGED: Standing = (AccountStatus.MERGED, False)
+DISABLED: Standing = (AccountStatus.DISABLED, False)
 
 
 @pytest.mark.parametrize(
@@ -53,31 +58,31 @@ LINKED, UNLINKED = AccountState.LINKED, AccountState.UNLINKED
         ),
         # citizens by VNeID: always
         (CITIZEN, VNEID, UNLINKED, FROZEN + SECOND, True, Reason.ALLOWED),
-        (CITIZEN, VNEID, AccountState.FROZEN, FROZEN, True, Reason.ALLOWED),
+        (CITIZEN, VNEID, STORED_FROZEN, FROZEN, True, Reason.ALLOWED),
         # organisations and foreigners keep their passwords (no date set yet)
         (ORG, PASSWORD, UNLINKED, FROZEN + timedelta(days=900), True, Reason.ALLOWED),
         (FOREIGNER, PASSWORD, UNLINKED, FROZEN + timedelta(days=900), True, Reason.ALLOWED),
         (ORG, VNEID, UNLINKED, FROZEN, False, Reason.VNEID_NOT_FOR_ORGANISATIONS),
         # merged and disabled accounts never log in
-        (CITIZEN, VNEID, AccountState.MERGED, VNEID_ONLY - SECOND, False, Reason.ACCOUNT_MERGED),
-        (ORG, PASSWORD, AccountState.DISABLED, VNEID_ONLY - SECOND, False, Reason.ACCOUNT_DISABLED),
+        (CITIZEN, VNEID, MERGED, VNEID_ONLY - SECOND, False, Reason.ACCOUNT_MERGED),
+        (ORG, PASSWORD, DISABLED, VNEID_ONLY - SECOND, False, Reason.ACCOUNT_DISABLED),
     ],
 )
 def test_may_log_in(
     account_type: AccountType,
     method: LoginMethod,
-    state: AccountState,
+    state: Standing,
     at: datetime,
     allowed: bool,
     reason: Reason,
 ) -> None:
-    decision = may_log_in(account_type, method, state, at, LETTERS)
+    decision = may_log_in(account_type, method, *state, at, LETTERS)
     assert (decision.allowed, decision.reason) == (allowed, reason)
 
 
 def test_before_the_cutoff_an_unlinked_citizen_is_nudged_to_link_vneid() -> None:
-    assert may_log_in(CITIZEN, PASSWORD, UNLINKED, VNEID_ONLY - SECOND, LETTERS).suggest_linking
-    assert not may_log_in(CITIZEN, PASSWORD, LINKED, VNEID_ONLY - SECOND, LETTERS).suggest_linking
+    assert may_log_in(CITIZEN, PASSWORD, *UNLINKED, VNEID_ONLY - SECOND, LETTERS).suggest_linking
+    assert not may_log_in(CITIZEN, PASSWORD, *LINKED, VNEID_ONLY - SECOND, LETTERS).suggest_linking
 
 
 def test_a_province_that_deploys_later_sets_the_dates_later() -> None:
@@ -88,7 +93,7 @@ def test_a_province_that_deploys_later_sets_the_dates_later() -> None:
         foreigner_vneid_only_from=None,
         officer_citizen_creation_disabled_from=None,
     )
-    assert may_log_in(CITIZEN, PASSWORD, UNLINKED, datetime(2026, 11, 22, tzinfo=VN), later).allowed
+    assert may_log_in(CITIZEN, PASSWORD, *UNLINKED, datetime(2026, 11, 22, tzinfo=VN), later).allowed
 
 
 @pytest.mark.parametrize(
@@ -99,22 +104,20 @@ def test_a_province_that_deploys_later_sets_the_dates_later() -> None:
         (CITIZEN, UNLINKED, datetime(2024, 6, 30, 17, 0, 0, tzinfo=UTC), False),  # 00:00 1/7 in Vietnam
         (CITIZEN, UNLINKED, datetime(2024, 6, 30, 16, 59, 59, tzinfo=UTC), True),
         (CITIZEN, LINKED, FROZEN + timedelta(days=365), True),
-        (CITIZEN, AccountState.FROZEN, FROZEN - timedelta(days=1), False),
+        (CITIZEN, STORED_FROZEN, FROZEN - timedelta(days=1), False),
         (ORG, UNLINKED, FROZEN + timedelta(days=365), True),
         (FOREIGNER, UNLINKED, FROZEN + timedelta(days=365), True),
-        (CITIZEN, AccountState.MERGED, FROZEN - SECOND, False),
+        (CITIZEN, MERGED, FROZEN - SECOND, False),
     ],
 )
-def test_may_release_data(
-    account_type: AccountType, state: AccountState, at: datetime, allowed: bool
-) -> None:
-    assert may_release_data(account_type, state, at, LETTERS).allowed is allowed
+def test_may_release_data(account_type: AccountType, state: Standing, at: datetime, allowed: bool) -> None:
+    assert may_release_data(account_type, *state, at, LETTERS).allowed is allowed
 
 
 def test_organisations_own_date_applies_when_set() -> None:
     rules = Rules(**{**vars(LETTERS), "organisation_vneid_only_from": datetime(2025, 1, 1, tzinfo=VN)})
-    assert may_log_in(ORG, PASSWORD, UNLINKED, datetime(2024, 12, 31, 23, 59, 59, tzinfo=VN), rules).allowed
-    refused = may_log_in(ORG, PASSWORD, UNLINKED, datetime(2025, 1, 1, tzinfo=VN), rules)
+    assert may_log_in(ORG, PASSWORD, *UNLINKED, datetime(2024, 12, 31, 23, 59, 59, tzinfo=VN), rules).allowed
+    refused = may_log_in(ORG, PASSWORD, *UNLINKED, datetime(2025, 1, 1, tzinfo=VN), rules)
     assert refused.reason is Reason.ORGANISATION_VNEID_ONLY
 
 
@@ -133,6 +136,6 @@ def test_may_create_account(officer: bool, account_type: AccountType, at: dateti
 
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValueError):
-        may_log_in(CITIZEN, PASSWORD, UNLINKED, datetime(2024, 6, 15), LETTERS)
+        may_log_in(CITIZEN, PASSWORD, *UNLINKED, datetime(2024, 6, 15), LETTERS)
     with pytest.raises(ValueError):
         Rules(**{**vars(LETTERS), "citizen_vneid_only_from": datetime(2024, 6, 15)})
