@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -93,9 +94,23 @@ def _today(province: str, commune: str | None) -> tuple[str | None, str | None]:
     if commune is not None and int(commune) in communes:
         name, current_province = communes[int(commune)]
         return provinces[current_province], name
-    if int(province) in provinces:
-        return provinces[int(province)], None
-    return None, None
+    successor = _province_successors().get(province)
+    return (provinces[successor] if successor is not None else None), None
+
+
+@cache
+def _province_successors() -> dict[str, int]:
+    """Each 2024 province's province today: the one most of its communes' reused codes now belong to (a
+    province that kept its code maps to itself)."""
+    provinces, communes = _units_2025()
+    data = _units_2024()
+    votes: dict[str, Counter[int]] = {}
+    for code, (_, district) in data["communes"].items():
+        if int(code) in communes:
+            votes.setdefault(data["districts"][district][1], Counter())[communes[int(code)][1]] += 1
+    found = {old: counter.most_common(1)[0][0] for old, counter in votes.items()}
+    found.update({old: int(old) for old in data["provinces"] if int(old) in provinces})
+    return found
 
 
 def roll_up(code: str | None, level: Level) -> str:
