@@ -42,8 +42,8 @@ async def reclassify(session: AsyncSession, account_ids: Sequence[int | None], a
             .where(col(LegacyAccount.account_id).in_(batch))
             .order_by(col(LegacyAccount.id).desc())
         )
-        for record in (await session.execute(statement)).scalars():
-            records[record.account_id] = record  # the oldest record wins: descending order
+        for each in (await session.execute(statement)).scalars():
+            records[each.account_id] = each  # the oldest record wins: descending order
         for account in found:
             assert account.id is not None
             record = records.get(account.id)

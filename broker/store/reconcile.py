@@ -101,7 +101,7 @@ async def cmnd_and_cccd_page(
     pairs = [(name, born if isinstance(born, date) else date.fromisoformat(str(born))) for name, born in keys]
     members: dict[tuple[str, date], list[int]] = {}
     statement_members = (
-        select(Account.name_key, Account.birthdate, Account.id)
+        select(col(Account.name_key), col(Account.birthdate), col(Account.id))
         .where(tuple_(col(Account.name_key), col(Account.birthdate)).in_(pairs))
         .where(col(Account.account_type) == "citizen", col(Account.merged_into_id).is_(None))
         .where(col(Account.status) != "merged")
