@@ -75,7 +75,11 @@ def report_cleanup(
     if fmt is Format.TABLE:
         from rich.console import Console
 
-        Console(file=output.open("w", encoding="utf-8") if output else None, width=200).print(
+        import sys
+
+        # On a terminal rich fits the screen; into a file or a pipe, no column is folded.
+        wide = None if output is None and sys.stdout.isatty() else 1000
+        Console(file=output.open("w", encoding="utf-8") if output else None, width=wide).print(
             report_formats.as_table(report)
         )
         return
