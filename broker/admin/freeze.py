@@ -11,7 +11,7 @@ from __future__ import annotations
 from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.policy import is_frozen
 from broker.registry import Registry
-from broker.store import audit, events
+from broker.store import audit, cleanup, events
 from broker.store.accounts import unlinked_active_citizens
 
 
@@ -37,6 +37,7 @@ async def freeze_unlinked(registry: Registry, batch: int = 500) -> int:
                     reason="unlinked_legacy_frozen",
                     sub=account.sub,
                 )
+            await cleanup.reclassify(session, [account.id for account in found], now)  # issue 9
         frozen += len(found)
         if len(found) < batch:
             return frozen

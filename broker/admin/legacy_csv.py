@@ -1,23 +1,30 @@
-"""Reading and validating the legacy accounts CSV (DESIGN.md, "Contracts"), before anything is written.
+"""Reading and validating legacy account exports (DESIGN.md, "Contracts"), one row at a time.
 
-Every row is checked and every fault reported with its line number (the header is line 1; a quoted cell
-spanning lines counts from the line where its row starts). Error messages never carry an identification
-number in full, a password hash or personal data: numbers are masked, other values left out.
+A file is read as a stream, so memory stays flat whatever its size: ``records`` yields each data row as a
+``LegacyRow`` or, when it breaks the contract, as a ``Rejected`` carrying its original text, its line number
+(the header is line 1; a quoted cell spanning lines counts from the line where its row starts) and the
+reasons. CSV as in the contract (extra columns allowed), or JSON Lines with the same field names.
+
+Identification and tax numbers are not refused for their content: a wrong number is what the clean-up
+counts (``broker.domain.classification``), so it is kept as the old system had it, up to the column's width.
+Reasons never carry an identification number in full, a password hash or personal data.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from broker.domain import passwords
 from broker.domain.accounts import AccountType
-from broker.domain.identity_numbers import is_cccd, is_cmnd, mask
 from broker.domain.usernames import username_key
 from broker.settings import VIETNAM
 
@@ -52,11 +59,13 @@ MAX_LENGTH = {
     "email": 200,
     "phone": 30,
     "unit_code": 20,
+    "cmnd": 12,
+    "cccd": 12,
     "password_hash": passwords.MAX_ENCODED_CHARS,
 }
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TAX_CODE = re.compile(r"\d{10}(-\d{3})?")  # enterprise code, and a branch's -NNN suffix
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_ACCOUNT_TYPES = frozenset(AccountType)
 
 
 @dataclass(frozen=True)
@@ -91,75 +100,174 @@ class LegacyRow:
     password_hash: str | None
     hash_scheme: str | None
     created_at: datetime | None
+    text: str = ""  # the row as the file wrote it, for the reject file should the database refuse it
+    content_hash: str = ""  # digest of every field: a re-import writes only rows whose digest changed
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.source_system, self.legacy_id)
 
 
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    text: str  # the original line(s), as in the file
+    errors: tuple[RowError, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(
+            f"{error.column}: {error.message}" if error.column else error.message for error in self.errors
+        )
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be read on (header, encoding, CSV syntax)."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass
 class ParsedFile:
+    """A whole small file in memory: for tests and callers that want every row at once."""
+
     rows: list[LegacyRow]
     errors: list[RowError]
-    invalid_rows: int = 0  # data rows with at least one error
-    # The file as a whole cannot be trusted (header, encoding, CSV syntax): nothing may be imported,
-    # not even with --skip-invalid, since rows after the fault were never read.
+    invalid_rows: int = 0
     unreadable: bool = False
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 def read_file(source: TextIO | Path, today: date) -> ParsedFile:
-    """Parses and validates the whole file; ``today`` (Vietnam) bounds birth dates."""
-    if isinstance(source, Path):
-        # utf-8-sig: spreadsheets save a byte order mark in front of the header.
-        with source.open(encoding="utf-8-sig", newline="") as stream:
-            return _read(stream, today)
-    return _read(source, today)
-
-
-def _read(stream: Iterable[str], today: date) -> ParsedFile:
-    reader = csv.reader(stream)
     parsed = ParsedFile([], [])
-    keys: list[tuple[tuple[str, str] | None, int]] = []
+    try:
+        with open_source(source) as stream:
+            for item in records(stream, today, jsonl=_is_jsonl(source)):
+                if isinstance(item, Rejected):
+                    parsed.rejected.append(item)
+                    parsed.errors.extend(item.errors)
+                    parsed.invalid_rows += 1
+                else:
+                    parsed.rows.append(item)
+    except UnreadableFile as unreadable:
+        parsed.errors.append(unreadable.error)
+        parsed.unreadable = True
+    return parsed
+
+
+@contextmanager
+def open_source(source: TextIO | Path) -> Iterator[TextIO]:
+    """A path opened as UTF-8 (a spreadsheet's byte order mark dropped), or a stream used as given."""
+    if isinstance(source, Path):
+        with source.open(encoding="utf-8-sig", newline="") as stream:
+            yield stream
+    else:
+        yield source
+
+
+def _is_jsonl(source: TextIO | Path) -> bool:
+    return isinstance(source, Path) and source.suffix.lower() == ".jsonl"
+
+
+def records(stream: Iterable[str], today: date, *, jsonl: bool = False) -> Iterator[LegacyRow | Rejected]:
+    """Every data row of ``stream``, in order. Raises ``UnreadableFile`` where reading cannot go on."""
+    return _json_lines(stream, today) if jsonl else _csv_rows(stream, today)
+
+
+class _LineTap:
+    """Hands the CSV reader one physical line at a time and remembers them, so that a rejected row can be
+    written out exactly as the file had it (a quoted cell may span several lines)."""
+
+    def __init__(self, stream: Iterable[str]) -> None:
+        self._lines = iter(stream)
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _LineTap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+    def text(self) -> str:
+        taken = "".join(self.taken).rstrip("\r\n")
+        self.taken.clear()
+        return taken
+
+
+def _csv_rows(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Rejected]:
+    tap = _LineTap(stream)
+    reader = csv.reader(tap)
     try:
         header = next(reader, None)
         if header is None:
-            parsed.errors.append(RowError(1, None, "the file is empty: a header line is required"))
-            parsed.unreadable = True
-            return parsed
-        columns = _check_header(header, parsed.errors)
+            raise UnreadableFile(RowError(1, None, "the file is empty: a header line is required"))
+        errors: list[RowError] = []
+        columns = _check_header(header, errors)
         if columns is None:
-            parsed.unreadable = True
-            return parsed
+            raise UnreadableFile(
+                errors[0] if len(errors) == 1 else RowError(1, None, "; ".join(e.message for e in errors))
+            )
+        tap.text()
         width = len(header)
         next_line = reader.line_num + 1
         for cells in reader:
             line, next_line = next_line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
+            text = tap.text()
+            if not "".join(cells).strip():
                 continue  # blank line
-            keys.append(_key(cells, columns, line))
-            row_errors: list[RowError] = []
-            row = _parse_row(line, cells, width, columns, today, row_errors)
-            if row_errors:
-                parsed.errors.extend(row_errors)
-                parsed.invalid_rows += 1
-            elif row is not None:
-                parsed.rows.append(row)
-    except UnicodeDecodeError:
-        parsed.errors.append(RowError(reader.line_num + 1, None, "the file is not valid UTF-8"))
-        parsed.unreadable = True
+            if len(cells) != width:
+                # Usually a stray comma or an unclosed quote: guessing which cell moved would import wrong data.
+                yield Rejected(
+                    line, text, (RowError(line, None, f"{len(cells)} cells where the header has {width}"),)
+                )
+                continue
+            yield _checked(line, text, {name: cells[index] for name, index in columns.items()}, today)
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(RowError(reader.line_num + 1, None, "the file is not valid UTF-8")) from error
     except csv.Error as error:
-        parsed.errors.append(RowError(reader.line_num, None, f"unreadable CSV: {error}"))
-        parsed.unreadable = True
-    if not parsed.unreadable:
-        _refuse_repeated_ids(parsed, [(key, line) for key, line in keys if key is not None])
-    return parsed
+        raise UnreadableFile(RowError(reader.line_num, None, f"unreadable CSV: {error}")) from error
 
 
-def _key(cells: list[str], columns: dict[str, int], line: int) -> tuple[tuple[str, str] | None, int]:
-    if len(cells) <= max(columns["source_system"], columns["legacy_id"]):
-        return None, line
-    system, legacy_id = cells[columns["source_system"]].strip(), cells[columns["legacy_id"]].strip()
-    return ((system, legacy_id) if system and legacy_id else None), line
+def _json_lines(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Rejected]:
+    try:
+        for line, raw in enumerate(stream, start=1):
+            text = raw.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                loaded: Any = json.loads(text)
+            except ValueError:
+                yield Rejected(line, text, (RowError(line, None, "not a JSON object"),))
+                continue
+            if not isinstance(loaded, dict):
+                yield Rejected(line, text, (RowError(line, None, "not a JSON object"),))
+                continue
+            cells = {name: _json_cell(loaded.get(name)) for name in HEADER}
+            yield _checked(line, text, cells, today)
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(RowError(0, None, "the file is not valid UTF-8")) from error
+
+
+def _json_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _checked(line: int, text: str, cells: dict[str, str], today: date) -> LegacyRow | Rejected:
+    errors: list[RowError] = []
+    row = _parse_row(line, text, cells, today, errors)
+    if errors or row is None:
+        return Rejected(line, text, tuple(errors))
+    return row
 
 
 def _check_header(header: list[str], errors: list[RowError]) -> dict[str, int] | None:
@@ -176,39 +284,39 @@ def _check_header(header: list[str], errors: list[RowError]) -> dict[str, int] |
 
 
 def _parse_row(
-    line: int, cells: list[str], width: int, columns: dict[str, int], today: date, errors: list[RowError]
+    line: int, text: str, cells: dict[str, str], today: date, errors: list[RowError]
 ) -> LegacyRow | None:
-    if len(cells) != width:
-        # Usually a stray comma or an unclosed quote: guessing which cell moved would import wrong data.
-        errors.append(RowError(line, None, f"{len(cells)} cells where the header has {width}"))
-        return None
-    values: dict[str, str | None] = {}
-    for name, index in columns.items():
-        value = cells[index].strip()
-        values[name] = value or None
-        if _CONTROL.search(value):
+    values: dict[str, str | None] = {name: cell.strip() or None for name, cell in cells.items()}
+    # One search over the whole row; cell by cell only when it finds something.
+    suspicious = _CONTROL.search("".join(value for value in values.values() if value))
+    for name, value in values.items():
+        if value is None:
+            continue
+        if suspicious and _CONTROL.search(value):
             errors.append(RowError(line, name, "contains control characters"))
-        elif name in MAX_LENGTH and len(value) > MAX_LENGTH[name]:
+        elif len(value) > MAX_LENGTH.get(name, 1_000_000):
             errors.append(RowError(line, name, f"longer than {MAX_LENGTH[name]} characters"))
     for name in REQUIRED:
         if values[name] is None:
             errors.append(RowError(line, name, "required"))
     account_type = values["account_type"]
-    if account_type is not None and account_type not in tuple(AccountType):
+    if account_type is not None and account_type not in _ACCOUNT_TYPES:
         errors.append(RowError(line, "account_type", f"must be one of {', '.join(AccountType)}"))
     birth_date = _birth_date(line, values["birth_date"], today, errors)
     if values["gender"] not in (None, "male", "female"):
         errors.append(RowError(line, "gender", "must be male, female or empty"))
-    _check_numbers(line, values, errors)
     _check_password(line, values["password_hash"], values["hash_scheme"], errors)
     created_at = _instant(line, values["created_at"], errors)
-    key = username_key(values["username"] or "")
+    key = _username_key(values["username"] or "")
     if values["username"] is not None and not key:
         errors.append(RowError(line, "username", "has no visible characters"))
     elif len(key) > MAX_LENGTH["username"]:
         errors.append(RowError(line, "username", f"longer than {MAX_LENGTH['username']} characters"))
     if errors:
         return None
+    digest = hashlib.blake2b(
+        "\x1f".join(value or "" for value in values.values()).encode(), digest_size=16
+    ).hexdigest()
     return LegacyRow(
         line=line,
         source_system=values["source_system"] or "",
@@ -229,6 +337,8 @@ def _parse_row(
         password_hash=values["password_hash"],
         hash_scheme=values["hash_scheme"],
         created_at=created_at,
+        text=text,
+        content_hash=digest,
     )
 
 
@@ -246,16 +356,6 @@ def _birth_date(line: int, value: str | None, today: date, errors: list[RowError
         errors.append(RowError(line, "birth_date", "is not a plausible birth date"))
         return None
     return parsed
-
-
-def _check_numbers(line: int, values: dict[str, str | None], errors: list[RowError]) -> None:
-    cmnd, cccd, tax_code = values["cmnd"], values["cccd"], values["tax_code"]
-    if cmnd is not None and not is_cmnd(cmnd):
-        errors.append(RowError(line, "cmnd", f"{mask(cmnd)} is not a CMND number (9 or 12 digits)"))
-    if cccd is not None and not is_cccd(cccd):
-        errors.append(RowError(line, "cccd", f"{mask(cccd)} is not a valid personal identification number"))
-    if tax_code is not None and not _TAX_CODE.fullmatch(tax_code):
-        errors.append(RowError(line, "tax_code", "must be 10 digits, or 10 digits, '-' and 3 digits"))
 
 
 def _check_password(line: int, encoded: str | None, scheme: str | None, errors: list[RowError]) -> None:
@@ -286,23 +386,8 @@ def _instant(line: int, value: str | None, errors: list[RowError]) -> datetime |
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=VIETNAM)
 
 
-def _refuse_repeated_ids(parsed: ParsedFile, keys: list[tuple[tuple[str, str], int]]) -> None:
-    """(source_system, legacy_id) names one account: a file that gives it twice is ambiguous, so every
-    occurrence is refused (with --skip-invalid none of them is imported). ``keys`` holds every data
-    row's key and line, valid or not."""
-    lines_of: dict[tuple[str, str], list[int]] = {}
-    for key, line in keys:
-        lines_of.setdefault(key, []).append(line)
-    repeated = {key: lines for key, lines in lines_of.items() if len(lines) > 1}
-    if not repeated:
-        return
-    for lines in repeated.values():
-        for line in lines:
-            others = ", ".join(str(other) for other in lines if other != line)
-            parsed.errors.append(
-                RowError(line, "legacy_id", f"(source_system, legacy_id) also appears on line {others}")
-            )
-    still_valid = [row for row in parsed.rows if row.key not in repeated]
-    parsed.invalid_rows += len(parsed.rows) - len(still_valid)
-    parsed.rows = still_valid
-    parsed.errors.sort(key=lambda error: error.line)
+def _username_key(username: str) -> str:
+    # Printable ASCII has nothing to fold but case: the common case skips the per-character Unicode work.
+    if username.isascii() and username.isprintable():
+        return username.casefold().strip()
+    return username_key(username)

@@ -132,3 +132,54 @@ def _created(account: Account) -> dict[str, Any]:
         "created_at": account.created_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
     return {name: value for name, value in fields.items() if value is not None}
+
+
+# ---- issue 9: the clean-up report ----------------------------------------------------------------------
+
+REPORT_ROLES = frozenset({"auditor", "ops_admin"})
+
+
+@router.get(
+    "/admin/reports/cleanup",
+    responses={
+        200: {"description": "the report as `broker report cleanup --format json` prints it"},
+        400: {"description": "`invalid_request`: `by` or `as_of` malformed"},
+        401: {"description": "no or invalid bearer token (RFC 6750 challenge in WWW-Authenticate)"},
+        403: {"description": "`forbidden` with `reason` `role_required`: auditor or ops_admin"},
+    },
+)
+async def cleanup_report(
+    request: Request, registry: RegistryDep, by: str = "commune", as_of: str | None = None
+) -> JSONResponse:
+    """The province's clean-up report (issue 9): per unit and account type, with totals and the roadmap;
+    for the `auditor` and `ops_admin` roles."""
+    from datetime import date
+
+    from broker.admin import reports
+    from broker.domain.units import Level
+
+    try:
+        context = await bearer.authenticate_bearer(registry, request.headers.get("authorization"))
+        if not context.roles & REPORT_ROLES:
+            return JSONResponse(
+                {"error": "forbidden", "reason": "role_required"}, status_code=403, headers=NO_STORE
+            )
+        try:
+            level = Level(by)
+            instant = reports.end_of_day(date.fromisoformat(as_of)) if as_of else None
+        except ValueError:
+            body = {
+                "error": "invalid_request",
+                "error_description": "by: province, district or commune; as_of: YYYY-MM-DD",
+            }
+            return JSONResponse(body, status_code=400, headers=NO_STORE)
+        report = await reports.cleanup_report(registry, level, instant)
+        series = await reports.trend(registry, level)
+    except StoreUnavailable:
+        return JSONResponse({"error": "temporarily_unavailable"}, status_code=503, headers=NO_STORE)
+    except bearer.MissingToken:
+        return JSONResponse({}, status_code=401, headers={**NO_STORE, "WWW-Authenticate": bearer.challenge()})
+    except OAuthError as error:
+        headers = {**NO_STORE, "WWW-Authenticate": bearer.challenge(error)}
+        return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+    return JSONResponse({**report.to_json(), "roadmap": reports.roadmap(series)}, headers=NO_STORE)

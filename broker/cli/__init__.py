@@ -8,7 +8,8 @@ from broker.cli.audit import audit_app
 from broker.cli.clients import clients_app, keys_app
 from broker.cli.database import _alembic_config, db_app, upgrade_database
 from broker.cli.legacy import legacy_app
-from broker.cli.operations import accounts_app, maintenance_app, report_app, review_app
+from broker.cli.operations import accounts_app, maintenance_app, review_app
+from broker.cli.report import report_app
 from broker.cli.roles import roles_app
 from broker.cli.serve import serve
 

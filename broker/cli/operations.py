@@ -1,4 +1,4 @@
-"""`broker review`, `broker accounts`, `broker report`, `broker maintenance`: the operators' work."""
+"""`broker review`, `broker accounts`, `broker maintenance`: the operators' work (`broker report`: report.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ review_app = typer.Typer(
     help="The officers' review queue (doubtful duplicates, identity mismatches).", no_args_is_help=True
 )
 accounts_app = typer.Typer(help="Account maintenance.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports for the province.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Housekeeping for cron.", no_args_is_help=True)
 
 
@@ -80,24 +79,6 @@ def accounts_freeze() -> None:
             return await freeze.freeze_unlinked(registry)
 
     typer.echo(json.dumps({"frozen": asyncio.run(run())}))
-
-
-@report_app.command("cleanup")
-def report_cleanup(
-    csv_output: Annotated[bool, typer.Option("--csv", help="one line per unit and account type")] = False,
-) -> None:
-    """Accounts cleaned (linked to VNeID) and not yet cleaned, per administrative unit (rule 5 of the letters)."""
-    from broker.admin import reports
-
-    async def run() -> dict[str, object]:
-        async with command_registry() as registry:
-            return await reports.cleanup(registry)
-
-    report = asyncio.run(run())
-    typer.echo(
-        reports.as_csv(report) if csv_output else json.dumps(report, ensure_ascii=False, indent=2),
-        nl=not csv_output,
-    )
 
 
 @maintenance_app.command("purge")

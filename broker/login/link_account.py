@@ -23,7 +23,7 @@ from broker.errors import PolicyRefused, StoreConflict
 from broker.login import account_state
 from broker.login.ids import new_subject
 from broker.registry import Registry
-from broker.store import accounts, audit, events, legacy, reviews
+from broker.store import accounts, audit, cleanup, events, legacy, reviews
 from broker.store.database import Session
 from broker.store.tables import Account, LegacyAccount, ReviewItem, UpstreamLink
 
@@ -202,6 +202,7 @@ async def _link(
         )
     _complete(account, identity)
     account.updated_at = now
+    await cleanup.reclassify(session, [account.id], now)  # issue 9: the account is now "linked"
     await events.append(session, "account.linked", account.sub, now)
     await audit.append(
         session,

@@ -13,7 +13,7 @@ from broker.login.complete import complete
 from broker.login.link_account import MustChoose, account_for
 from broker.login.outcomes import Outcome, Page
 from broker.registry import Registry
-from broker.store import audit
+from broker.store import audit, cleanup
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,13 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
             auth_time=identity.auth_time,
             acr=identity.acr,
             amr=list(identity.amr) or ["pwd"],
+        )
+        await cleanup.after_vneid_login(  # issue 9: class follows the link; a new account gets a unit
+            session,
+            account.id,
+            registry.settings.client_unit_codes.get(flow.client_id),
+            identity.extra.get("unit_code"),
+            now,
         )
         await audit.append(
             session,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.domain.accounts import AccountStatus
-from broker.store import audit, events
+from broker.store import audit, cleanup, events
 from broker.store.tables import Account, AccountAlias, AccountRole, LegacyAccount, UpstreamLink
 
 Checkpoint = Callable[[str], Awaitable[None]]
@@ -83,6 +83,7 @@ async def merge_accounts(
         await session.flush()
         await checkpoint("account_retired")
     keep.updated_at = at
+    await cleanup.reclassify(session, [keep.id, *(account.id for account in retired)], at)  # issue 9
 
 
 async def _move_links(session: AsyncSession, source_id: int, target_id: int) -> None:

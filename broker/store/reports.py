@@ -1,59 +1,110 @@
-"""Counts for the provinces' clean-up report (letter 3701/VPCP-KSTT, rule 5 of ../shared/DESIGN.md)."""
+"""Counts for the provinces' clean-up report (letter 3701/VPCP-KSTT, rule 5 of ../shared/DESIGN.md; issue 9).
+
+One GROUP BY over ``accounts`` gives counts per unit as stored, account type, stored class and the few
+flags a report needs; the caller rolls units up and labels them. Its size is bounded by units × classes,
+never by accounts.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broker.store.tables import Account, UpstreamLink
+from broker.store.tables import Account, CleanupSnapshot, UpstreamLink
 
 
 @dataclass(frozen=True)
-class UnitCounts:
+class Bucket:
     unit_code: str | None
     account_type: str
-    accounts: int  # surviving accounts (merged ones are counted in ``merged``)
-    linked: int  # cleaned: linked to a VNeID identity
-    not_linked: int
-    without_number: int  # no personal identification number at all (neither CCCD nor CMND)
-    frozen: int
-    needs_review: int
-    merged: int
+    cleanup_class: str | None
+    linked: bool  # linked to VNeID at the reporting instant
+    merged: bool
+    frozen_by_sweep: bool
+    needs_review: bool
+    count: int
 
 
-async def cleanup_counts(session: AsyncSession) -> list[UnitCounts]:
-    linked = select(col(UpstreamLink.id)).where(col(UpstreamLink.account_id) == col(Account.id)).exists()
-    surviving = col(Account.merged_into_id).is_(None)
-
-    def count(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0))
-
+async def buckets(session: AsyncSession, as_of: datetime) -> list[Bucket]:
+    linked = (
+        select(col(UpstreamLink.id))
+        .where(col(UpstreamLink.account_id) == col(Account.id), col(UpstreamLink.created_at) <= as_of)
+        .exists()
+    )
+    merged = col(Account.merged_into_id).is_not(None)
+    frozen = col(Account.status) == "frozen"
     statement = (
         select(
             col(Account.unit_code),
             col(Account.account_type),
-            count(surviving),
-            count(and_(surviving, linked)),
-            count(and_(surviving, ~linked)),
-            count(
-                and_(
-                    surviving,
-                    col(Account.identification_number).is_(None),
-                    col(Account.old_identification_number).is_(None),
-                )
-            ),
-            count(and_(surviving, col(Account.status) == "frozen")),
-            count(and_(surviving, col(Account.needs_review).is_(True))),
-            count(~surviving),
+            col(Account.cleanup_class),
+            linked.label("linked"),
+            merged.label("merged"),
+            frozen.label("frozen"),
+            col(Account.needs_review),
+            func.count(),
         )
-        .group_by(col(Account.unit_code), col(Account.account_type))
-        .order_by(col(Account.unit_code), col(Account.account_type))
+        .where(col(Account.created_at) <= as_of)
+        .group_by(
+            col(Account.unit_code),
+            col(Account.account_type),
+            col(Account.cleanup_class),
+            linked,
+            merged,
+            frozen,
+            col(Account.needs_review),
+        )
     )
     return [
-        UnitCounts(*(row[0], row[1]), *(int(value or 0) for value in row[2:]))
-        for row in await session.execute(statement)
+        Bucket(unit, kind, cls, bool(is_linked), bool(is_merged), bool(is_frozen), bool(review), int(count))
+        for unit, kind, cls, is_linked, is_merged, is_frozen, review, count in await session.execute(
+            statement
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    day: date
+    unit_code: str
+    account_type: str
+    accounts: int
+    linked: int
+    not_cleaned: int
+    frozen: int
+    under_review: int
+    merged: int
+
+
+async def replace_snapshot(
+    session: AsyncSession, day: date, rows: Sequence[SnapshotRow], at: datetime
+) -> None:
+    """The day's snapshot, replacing any taken earlier the same day: idempotent per day."""
+    await session.execute(delete(CleanupSnapshot).where(col(CleanupSnapshot.day) == day))
+    if rows:
+        await session.execute(insert(CleanupSnapshot), [{**row.__dict__, "taken_at": at} for row in rows])
+
+
+async def snapshots(session: AsyncSession, since: date | None = None) -> list[SnapshotRow]:
+    statement = select(CleanupSnapshot).order_by(col(CleanupSnapshot.day))
+    if since is not None:
+        statement = statement.where(col(CleanupSnapshot.day) >= since)
+    return [
+        SnapshotRow(
+            s.day,
+            s.unit_code,
+            s.account_type,
+            s.accounts,
+            s.linked,
+            s.not_cleaned,
+            s.frozen,
+            s.under_review,
+            s.merged,
+        )
+        for s in (await session.execute(statement)).scalars()
     ]

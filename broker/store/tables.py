@@ -23,6 +23,8 @@ class Account(SQLModel, table=True):
     """A person or organisation as the relying parties know it: ``sub`` never changes."""
 
     __tablename__ = "accounts"
+    # Duplicate suspects (issue 9): a CMND account and a CCCD account with one name and birth date.
+    __table_args__ = (sa.Index("ix_accounts_name_key_birthdate", "name_key", "birthdate"),)
 
     id: int | None = Field(default=None, primary_key=True)
     sub: str = Field(max_length=64, unique=True, index=True)
@@ -42,6 +44,10 @@ class Account(SQLModel, table=True):
     needs_review: bool = False
     created_at: datetime = _instant()
     updated_at: datetime = _instant()
+    # Issue 9: where the account stands in the clean-up (broker.domain.classification), kept current by
+    # import, link, merge, freeze and reconcile; and the name as matched for duplicates.
+    cleanup_class: str | None = Field(default=None, max_length=30, index=True)
+    name_key: str | None = Field(default=None, max_length=200)
 
 
 class LegacyAccount(SQLModel, table=True):
@@ -81,6 +87,8 @@ class LegacyAccount(SQLModel, table=True):
     source_created_at: datetime | None = _instant(nullable=True)
     imported_at: datetime = _instant()
     updated_at: datetime = _instant()
+    # Digest of the row as last imported: a re-import writes only rows whose digest differs (issue 9).
+    content_hash: str | None = Field(default=None, max_length=32)
 
 
 class AccountAlias(SQLModel, table=True):
@@ -397,3 +405,32 @@ class BackchannelDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=100)
     created_at: datetime = _instant(index=True)  # the purge's condition
     delivered_at: datetime | None = _instant(nullable=True)
+
+
+class CleanupSnapshot(SQLModel, table=True):
+    """The clean-up counts of one day, per unit as stored and account type (``broker report snapshot``,
+    cron): the time series behind the trend and the projected date (issue 9)."""
+
+    __tablename__ = "cleanup_snapshots"
+
+    day: date = Field(primary_key=True)
+    unit_code: str = Field(primary_key=True, max_length=20)
+    account_type: str = Field(primary_key=True, max_length=20)
+    accounts: int = 0
+    linked: int = 0
+    not_cleaned: int = 0
+    frozen: int = 0
+    under_review: int = 0
+    merged: int = 0
+    taken_at: datetime = _instant()
+
+
+class ReconcileGroup(SQLModel, table=True):
+    """A group of duplicate suspects already sent to the review queue, by a digest of what they share
+    (never the number in clear): ``broker legacy reconcile`` files each group once."""
+
+    __tablename__ = "reconcile_groups"
+
+    group_key: str = Field(primary_key=True, max_length=64)
+    review_item_id: int | None = Field(default=None)
+    created_at: datetime = _instant()

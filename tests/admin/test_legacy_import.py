@@ -282,29 +282,29 @@ async def test_imports_larger_than_one_batch(registry: Registry) -> None:
 
 BAD_ROWS = [
     row("1", "ok.user", cmnd="012345678"),
-    row("2", "bad.cccd", cccd="999190023456"),  # province 999 does not exist
-    row("3", "bad.cmnd", cmnd="0123456789"),  # 10 digits
+    row("2", "bad.cccd", cccd="999190023456"),  # province 999 does not exist: kept, classed invalid_id
+    row("3", "bad.cmnd", cmnd="0123456789"),  # 10 digits: kept, classed invalid_id
     row("4", "", account_type="robot"),
     row("5", "bad.date", birth_date="1990-02-30", gender="nam", created_at="hôm qua"),
     row("6", "bad.hash", password_hash="not-a-hash", hash_scheme="bcrypt"),
     row("7", "bad.scheme", hash_scheme="sha1"),
     row("1", "repeated.id"),
+    row("9", "long.cccd", cccd="0011900234567"),  # 13 characters do not fit the column
 ]
 
 
-async def test_an_invalid_row_means_nothing_is_written(registry: Registry) -> None:
-    report = await run(registry, csv_text(*BAD_ROWS))
+async def test_bad_rows_are_rejected_and_the_good_ones_imported(registry: Registry, tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    report = await run(registry, csv_text(*BAD_ROWS), rejects=rejects)
 
-    assert not report.written
-    assert (report.created, report.updated, report.unchanged) == (0, 0, 0)
-    assert await count(registry, LegacyAccount) == 0
-    assert await count(registry, Account) == 0
-    assert await count(registry, AuditEntry) == 0
+    assert (report.created, report.updated, report.unchanged, report.rejected) == (3, 0, 0, 6)
+    imported = await legacy_by_id(registry)
+    assert sorted(imported) == ["1", "2", "3"]
+    assert imported["1"][0].username == "ok.user"  # the first occurrence of a repeated key wins
+    assert {imported[key][1].cleanup_class for key in ("2", "3")} == {"invalid_id"}
+    assert imported["2"][1].identification_number is None  # an invalid number never reaches the account
     by_line = {(error.line, error.column) for error in report.errors}
-    assert {
-        (2, "legacy_id"),
-        (3, "cccd"),
-        (4, "cmnd"),
+    assert by_line == {
         (5, "username"),
         (5, "account_type"),
         (6, "birth_date"),
@@ -313,30 +313,47 @@ async def test_an_invalid_row_means_nothing_is_written(registry: Registry) -> No
         (7, "password_hash"),
         (8, "hash_scheme"),
         (9, "legacy_id"),
-    } <= by_line
-    assert all(error.line != 2 or error.column == "legacy_id" for error in report.errors)
+        (10, "cccd"),
+    }
+    (entry,) = await rows_of(registry, AuditEntry)
+    assert entry.details["rejected"] == 6 and entry.reason == "rows_rejected"
 
 
-async def test_error_messages_never_carry_a_full_number_or_a_hash(registry: Registry) -> None:
-    report = await run(registry, csv_text(*BAD_ROWS))
+async def test_the_reject_file_holds_each_bad_line_as_written_with_its_number_and_reason(
+    registry: Registry, tmp_path: Path
+) -> None:
+    rejects = tmp_path / "rejects.csv"
+    text = csv_text(*BAD_ROWS)
+    await run(registry, text, rejects=rejects)
+
+    written = list(csv.DictReader(rejects.open(encoding="utf-8", newline="")))
+    lines = text.splitlines()
+    assert sorted(int(item["line"]) for item in written) == [5, 6, 7, 8, 9, 10]
+    for item in written:
+        assert item["original"] == lines[int(item["line"]) - 1]
+    reasons = {int(item["line"]): item["reason"] for item in written}
+    assert "account_type" in reasons[5] and "already given on line 2" in reasons[9]
+    assert "longer than 12 characters" in reasons[10]
+
+
+async def test_error_messages_never_carry_a_full_number_or_a_hash(registry: Registry, tmp_path: Path) -> None:
+    report = await run(registry, csv_text(*BAD_ROWS), rejects=tmp_path / "rejects.csv")
 
     text = "\n".join(str(error) for error in report.errors)
-    assert "999******456" in text
-    for secret in ("999190023456", "0123456789", "not-a-hash", md5()):
+    for secret in ("999190023456", "0123456789", "0011900234567", "not-a-hash", md5()):
         assert secret not in text
 
 
-async def test_skip_invalid_imports_the_valid_rows_and_reports_the_others(registry: Registry) -> None:
-    good = [row("10", "an", cmnd="012345678"), row("11", "binh")]
-    report = await run(registry, csv_text(*good, *BAD_ROWS), skip_invalid=True)
+async def test_a_dry_run_counts_what_an_import_would_do_and_writes_nothing(registry: Registry) -> None:
+    await run(registry, csv_text(row("1", "an"), row("2", "binh")))
+    text = csv_text(row("1", "an"), row("2", "binh", full_name="Trần Bình"), row("3", "chau"), row("4", ""))
 
-    assert report.written
-    # Both rows with legacy_id 1 are refused: which of the two is right cannot be known.
-    assert (report.created, report.skipped) == (2, len(BAD_ROWS))
-    assert report.errors
-    assert sorted((await legacy_by_id(registry)).keys()) == ["10", "11"]
-    (entry,) = await rows_of(registry, AuditEntry)
-    assert entry.details["skipped"] == len(BAD_ROWS) and entry.reason == "skip_invalid"
+    dry = await run(registry, text, dry_run=True)
+
+    assert (dry.created, dry.updated, dry.unchanged, dry.rejected, dry.written) == (1, 1, 1, 1, False)
+    assert await count(registry, LegacyAccount) == 2
+    assert (await legacy_by_id(registry))["2"][0].full_name is None
+    assert len(await rows_of(registry, AuditEntry)) == 1  # the first, real import only
 
 
 @pytest.mark.parametrize(
@@ -347,12 +364,13 @@ async def test_skip_invalid_imports_the_valid_rows_and_reports_the_others(regist
         (csv_text(row("1", "an")).replace("cccd", "cmnd"), "repeated columns"),
     ],
 )
-async def test_a_file_without_the_contract_header_is_refused_even_when_skipping(
+async def test_a_file_without_the_contract_header_is_refused(
     registry: Registry, text: str, message: str
 ) -> None:
-    report = await run(registry, text, skip_invalid=True)
+    report = await run(registry, text)
 
-    assert not report.written and report.errors[0].line == 1 and message in report.errors[0].message
+    assert report.unreadable and not report.written
+    assert report.errors[0].line == 1 and message in report.errors[0].message
     assert await count(registry, AuditEntry) == 0
 
 
@@ -384,12 +402,12 @@ async def test_a_byte_order_mark_is_accepted(registry: Registry, tmp_path: Path)
 async def test_empty_cells_are_unknown_and_multi_line_cells_keep_line_numbers(registry: Registry) -> None:
     text = csv_text(
         row("1", "an", org_name="Công ty\nhai dòng", account_type="organisation"),
-        row("2", "binh", cmnd="123"),
+        row("2", "binh", gender="nam"),
     )
 
     report = await run(registry, text)
 
-    assert [(error.line, error.column) for error in report.errors] == [(4, "cmnd")]
+    assert [(error.line, error.column) for error in report.errors] == [(4, "gender")]
 
 
 def test_created_at_accepts_iso_dates_and_times_naive_ones_in_vietnam_time() -> None:
@@ -432,20 +450,21 @@ def test_the_command_imports_and_prints_a_json_summary(database_url: str, monkey
     assert json.loads(again.stdout)["unchanged"] == 14
 
 
-def test_the_command_refuses_invalid_rows_with_exit_status_2(
+def test_the_command_sets_bad_rows_aside_and_refuses_an_unreadable_file(
     database_url: str, monkeypatch: Any, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("BROKER_DATABASE_URL", database_url)
-    path = tmp_path / "bad.csv"
+    path, rejects, broken = tmp_path / "bad.csv", tmp_path / "rejects.csv", tmp_path / "broken.csv"
     path.write_text(csv_text(*BAD_ROWS), encoding="utf-8")
+    broken.write_text("source_system,legacy_id\ndvc,1\n", encoding="utf-8")
     runner = CliRunner()
 
-    refused = runner.invoke(cli, ["legacy", "import", str(path)])
-    skipped = runner.invoke(cli, ["legacy", "import", str(path), "--skip-invalid"])
+    done = runner.invoke(cli, ["legacy", "import", str(path), "--rejects", str(rejects)])
+    refused = runner.invoke(cli, ["legacy", "import", str(broken)])
 
-    assert refused.exit_code == 2
-    assert "line 3, cccd" in refused.stderr and "999190023456" not in refused.stderr
-    assert json.loads(refused.stdout)["written"] is False
-    assert skipped.exit_code == 0, skipped.output
-    assert json.loads(skipped.stdout)["created"] == 0  # every row of BAD_ROWS is invalid
-    assert "skipped: line 3" in skipped.stderr
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["created"], summary["rejected"]) == (3, 6)
+    assert "rejected: line 5, username" in done.stderr and "0011900234567" not in done.stderr
+    assert len(rejects.read_text(encoding="utf-8").splitlines()) == 7  # header and six rows
+    assert refused.exit_code == 2 and "missing columns" in refused.stderr

@@ -1,0 +1,1 @@
+"""Reference data shipped with the broker (see broker/domain/units.py)."""

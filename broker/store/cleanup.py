@@ -1,0 +1,88 @@
+"""Keeping each account's clean-up class current (issue 9): the one store function that link, merge,
+freeze and reconcile call, and the unit of an account created at a first VNeID login."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from broker.domain import units
+from broker.domain.accounts import AccountStatus
+from broker.domain.classification import Cleanup, Facts, classify, name_key
+from broker.settings import VIETNAM
+from broker.store.tables import Account, LegacyAccount, UpstreamLink
+
+_CHUNK = 500
+
+
+async def reclassify(session: AsyncSession, account_ids: Sequence[int | None], at: datetime) -> None:
+    """Recomputes the stored class (and name key) of these accounts from what the database holds now:
+    their links, whether merged, their numbers (the account's, else the first legacy record's as the old
+    system had them). A suspected duplicate stays one until it is linked or merged. ``at`` bounds the
+    birth years a number may encode."""
+    today = at.astimezone(VIETNAM).date()
+    ids = sorted({account_id for account_id in account_ids if account_id is not None})
+    for start in range(0, len(ids), _CHUNK):
+        batch = ids[start : start + _CHUNK]
+        found = (await session.execute(select(Account).where(col(Account.id).in_(batch)))).scalars()
+        linked = set(
+            (
+                await session.execute(
+                    select(UpstreamLink.account_id).where(col(UpstreamLink.account_id).in_(batch))
+                )
+            ).scalars()
+        )
+        records: dict[int, LegacyAccount] = {}
+        statement = (
+            select(LegacyAccount)
+            .where(col(LegacyAccount.account_id).in_(batch))
+            .order_by(col(LegacyAccount.id).desc())
+        )
+        for each in (await session.execute(statement)).scalars():
+            records[each.account_id] = each  # the oldest record wins: descending order
+        for account in found:
+            assert account.id is not None
+            record = records.get(account.id)
+            facts = Facts(
+                account_type=account.account_type,
+                cccd=account.identification_number or (record.cccd if record else None),
+                cmnd=account.old_identification_number or (record.cmnd if record else None),
+                birth_date=account.birthdate or (record.birth_date if record else None),
+                gender=account.gender or (record.gender if record else None),
+                tax_code=account.tax_code,
+                linked=account.id in linked,
+                merged=account.merged_into_id is not None or account.status == AccountStatus.MERGED,
+                duplicate_suspect=account.cleanup_class == Cleanup.DUPLICATE_SUSPECT,
+            )
+            account.cleanup_class = classify(facts, today).value
+            account.name_key = name_key(account.name or (record.full_name if record else None))
+
+
+async def after_vneid_login(
+    session: AsyncSession,
+    account_id: int | None,
+    client_unit: str | None,
+    claimed_unit: str | None,
+    at: datetime,
+) -> None:
+    """After a VNeID login: the account's class follows its new link, and an account without a unit (one
+    created at this first login) takes the RP's unit, else VNeID's address unit, else ``unknown``."""
+    if account_id is None:
+        return
+    await session.execute(
+        update(Account)
+        .where(col(Account.id) == account_id, col(Account.unit_code).is_(None))
+        .values(unit_code=units.for_first_login(client_unit, claimed_unit))
+    )
+    await reclassify(session, [account_id], at)
+
+
+async def unclassified(session: AsyncSession, limit: int) -> list[int]:
+    statement = select(Account.id).where(col(Account.cleanup_class).is_(None)).order_by(col(Account.id))
+    return [
+        account_id for account_id in (await session.execute(statement.limit(limit))).scalars() if account_id
+    ]
