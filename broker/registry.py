@@ -14,7 +14,7 @@ from broker.oidc.keys import KeyRing
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.settings import Settings
 from broker.store.database import Database
-from broker.upstream.vneid import VNeIDClient
+from broker.upstream.upstreams import Upstreams
 
 
 @dataclass
@@ -22,13 +22,18 @@ class Registry:
     settings: Settings
     clock: Clock
     db: Database
-    vneid: VNeIDClient
+    upstreams: Upstreams
     metrics: Metrics
     keyring: Callable[[], Awaitable[KeyRing]]
     rp_http: RelyingPartyHttp
     client_jwks: ClientJwksCache
     # Set when a logout queued back-channel deliveries, so this replica's worker starts at once.
     backchannel_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def vneid(self) -> Upstreams:
+        """The upstreams by their first name (scripts and tests close them as ``registry.vneid``)."""
+        return self.upstreams
 
     def derived_key(self, purpose: str) -> bytes:
         """A key per purpose from BROKER_SECRET_KEY, so one leak does not open the others."""
