@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from mock_vneid.citizens import Citizen
 from mock_vneid.client_auth import authenticate_client
 from mock_vneid.context import MockContext
 from mock_vneid.errors import InvalidGrant, InvalidRequest, InvalidToken, OAuthError, UnsupportedGrantType
+from mock_vneid.faults import FaultPlan
 from mock_vneid.params import read_form
 from mock_vneid.store import AccessToken
 from mock_vneid.token_exchange import redeem
@@ -19,7 +21,21 @@ from mock_vneid.token_exchange import redeem
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-async def issue_access_token(request: Request, ctx: MockContext) -> tuple[str, AccessToken]:
+async def token_endpoint_fault(plan: FaultPlan | None) -> Response | None:
+    """The token endpoint faults of the test controls, as the oidc mode's token endpoint has them."""
+    fault = plan.token_endpoint if plan else None
+    if fault == "http_500":
+        return PlainTextResponse("Internal Server Error", status_code=500)
+    if fault == "html_200":
+        return HTMLResponse("<!doctype html><h1>Hệ thống đang bảo trì</h1>", status_code=200)
+    if fault == "slow" and plan is not None:
+        await asyncio.sleep(plan.slow_seconds)
+    return None
+
+
+async def issue_access_token(
+    request: Request, ctx: MockContext, plan: FaultPlan | None
+) -> tuple[str, AccessToken]:
     """The token endpoint's work; OAuthError for the wire."""
     form = await read_form(request)
     client_id = authenticate_client(request.headers.get("authorization"), form, ctx.settings)
@@ -27,7 +43,7 @@ async def issue_access_token(request: Request, ctx: MockContext) -> tuple[str, A
         raise UnsupportedGrantType("only authorization_code is supported")
     code = redeem(ctx, form, client_id)
     now = ctx.now()
-    token = AccessToken(code.citizen_number, client_id, code.request.scope, plan=ctx.faults.take())
+    token = AccessToken(code.citizen_number, client_id, code.request.scope, plan=plan)
     value = ctx.store.access_tokens.add(
         token, now + timedelta(seconds=ctx.settings.access_token_ttl_seconds), now
     )

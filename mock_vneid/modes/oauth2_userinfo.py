@@ -17,7 +17,14 @@ from mock_vneid.citizens import Citizen
 from mock_vneid.context import MockContext
 from mock_vneid.deps import ContextDep
 from mock_vneid.errors import OAuthError
-from mock_vneid.modes.common import NO_STORE, bearer, issue_access_token, oauth_error, spoil
+from mock_vneid.modes.common import (
+    NO_STORE,
+    bearer,
+    issue_access_token,
+    oauth_error,
+    spoil,
+    token_endpoint_fault,
+)
 from mock_vneid.routes.authorize import authorization_request
 
 router = APIRouter(prefix="/oauth2", tags=["oauth2-userinfo mode"])
@@ -29,8 +36,11 @@ LOGIN_IDP_VNEID = "BCA"  # the Ministry of Public Security: the citizen came thr
 
 @router.post("/token")
 async def token(request: Request, ctx: ContextDep) -> Response:
+    plan = ctx.faults.take()
+    if (failed := await token_endpoint_fault(plan)) is not None:
+        return failed
     try:
-        value, _ = await issue_access_token(request, ctx)
+        value, _ = await issue_access_token(request, ctx, plan)
     except OAuthError as exc:
         return oauth_error(exc)
     body = {

@@ -20,7 +20,14 @@ from mock_vneid.context import MockContext
 from mock_vneid.deps import ContextDep
 from mock_vneid.errors import OAuthError
 from mock_vneid.gateway_crypto import seal, seal_json
-from mock_vneid.modes.common import NO_STORE, bearer, issue_access_token, oauth_error, spoil
+from mock_vneid.modes.common import (
+    NO_STORE,
+    bearer,
+    issue_access_token,
+    oauth_error,
+    spoil,
+    token_endpoint_fault,
+)
 from mock_vneid.routes.authorize import authorization_request
 from mock_vneid.store import AccessToken
 
@@ -32,8 +39,11 @@ ACCOUNT_TYPE_CITIZEN = "1"
 
 @router.post("/token")
 async def token(request: Request, ctx: ContextDep) -> Response:
+    plan = ctx.faults.take()
+    if (failed := await token_endpoint_fault(plan)) is not None:
+        return failed
     try:
-        value, access_token = await issue_access_token(request, ctx)
+        value, access_token = await issue_access_token(request, ctx, plan)
     except OAuthError as exc:
         return oauth_error(exc)
     body = {
