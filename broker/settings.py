@@ -132,7 +132,8 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
                 raise ValueError("BROKER_SECRET_KEY must be set to a random value of 32+ characters")
-            if self.vneid_client_secret == DEV_VNEID_CLIENT_SECRET:
+            vneid_from_settings = self.upstreams is None and self.upstreams_file is None
+            if vneid_from_settings and self.vneid_client_secret == DEV_VNEID_CLIENT_SECRET:
                 raise ValueError("BROKER_VNEID_CLIENT_SECRET must be set in production")
             if not self.issuer.startswith("https://"):
                 raise ValueError("BROKER_ISSUER must be https in production")
@@ -152,6 +153,8 @@ class Settings(BaseSettings):
                 endpoints = (upstream.issuer, upstream.token_endpoint, upstream.userinfo_endpoint)
                 if any(url and not url.startswith("https://") for url in endpoints):
                     raise ValueError(f"upstream {upstream.id!r}: endpoints must be https in production")
+                if upstream.client_secret == DEV_VNEID_CLIENT_SECRET:
+                    raise ValueError(f"upstream {upstream.id!r}: its client_secret must be set in production")
         return self
 
     def _vneid_upstream(self) -> UpstreamConfig:
