@@ -164,7 +164,11 @@ class Settings(BaseSettings):
             display_name="VNeID",
             type=self.vneid_mode,
             issuer=self.vneid_issuer,
-            link_issuer=self.vneid_issuer,  # the key of every link made before upstreams were configurable
+            # The key of every link made before upstreams were configurable; another shape of the same
+            # service names citizens by other subjects, so it keys its own links.
+            link_issuer=self.vneid_issuer
+            if self.vneid_mode == "oidc"
+            else f"{self.vneid_issuer}#{self.vneid_mode}",
             client_id=self.vneid_client_id,
             client_secret=self.vneid_client_secret,
             scope=self.vneid_scope if self.vneid_mode == "oidc" else "openid",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,3 +105,25 @@ def _b64(value: str, reason: str) -> bytes:
         return base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         raise UpstreamError(reason, "not base64") from None
+
+
+def create_key_files(private_file: Path, public_file: Path, key_size: int = 3072) -> bool:
+    """The broker's gateway key pair, created once (the private key 0600); False when it already exists.
+    The public half is what VNeID's registration (or mock VNeID) encrypts for."""
+    if private_file.exists():
+        key = load_private_key(private_file, None)
+    else:
+        private_file.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        descriptor = os.open(private_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(pem)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    created = not public_file.exists() or public_file.read_bytes() != public
+    public_file.write_bytes(public)
+    return created

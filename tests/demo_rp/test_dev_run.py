@@ -91,3 +91,26 @@ def test_client_json_is_found_in_the_cli_output(dev_run):
     assert dev_run.parse_client_json(noisy) == {"client_id": "c", "client_secret": "d"}
     with pytest.raises(dev_run.SetupFailed):
         dev_run.parse_client_json("Error: no database\n")
+
+
+def test_mock_vneid_mode_configures_the_brokers_default_upstream_for_the_same_mode(dev_run):
+    """Issue 10: `MOCK_VNEID_MODE=… make run` gives a broker that speaks the mock's shape."""
+    ports = dev_run.ports_from({})
+    assert "BROKER_VNEID_MODE" not in dev_run.child_env({"MOCK_VNEID_MODE": "oidc"}, ports)
+    portal = dev_run.child_env({"MOCK_VNEID_MODE": "oauth2-userinfo"}, ports)
+    assert portal["BROKER_VNEID_MODE"] == "oauth2-userinfo"
+    gateway = dev_run.child_env(
+        {"MOCK_VNEID_MODE": "vneid-gateway", "MOCK_VNEID_GATEWAY_CIPHER_MODE": "cbc"}, ports
+    )
+    assert gateway["BROKER_VNEID_MODE"] == "vneid-gateway"
+    assert gateway["BROKER_VNEID_GATEWAY_CIPHER_MODE"] == "cbc"
+    assert gateway["MOCK_VNEID_RP_PUBLIC_KEY_FILE"] == gateway["BROKER_VNEID_GATEWAY_PRIVATE_KEY_FILE"] + ".pub"
+    mine = dev_run.child_env({"MOCK_VNEID_MODE": "vneid-gateway", "BROKER_VNEID_MODE": "oidc"}, ports)
+    assert mine["BROKER_VNEID_MODE"] == "oidc"  # what the user set wins
+    with pytest.raises(dev_run.SetupFailed, match="MOCK_VNEID_MODE"):
+        dev_run.child_env({"MOCK_VNEID_MODE": "saml"}, ports)
+
+
+def test_mock_vneid_is_ready_when_its_healthz_answers_in_every_mode(dev_run):
+    vneid = dev_run.services(dev_run.ports_from({}), "broker", "mock-vneid")[0]
+    assert vneid.ready_url.endswith("/healthz")
