@@ -29,8 +29,7 @@ from broker.password_pool import PasswordPool
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.database import Database
-from broker.upstream.breaker import CircuitBreaker
-from broker.upstream.vneid import VNeIDClient
+from broker.upstream.upstreams import build_upstreams
 
 VERSION = "0.1.0"
 
@@ -50,30 +49,13 @@ def build_registry(
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
     )
-    vneid = VNeIDClient(
-        issuer=settings.vneid_issuer,
-        client_id=settings.vneid_client_id,
-        client_secret=settings.vneid_client_secret,
-        redirect_uri=f"{settings.issuer}/login/vneid/callback",
-        scope=settings.vneid_scope,
-        clock=clock,
-        metrics=metrics,
-        connect_timeout=settings.vneid_connect_timeout_seconds,
-        read_timeout=settings.vneid_read_timeout_seconds,
-        leeway=timedelta(seconds=settings.vneid_leeway_seconds),
-        jwks_min_refetch=timedelta(seconds=settings.vneid_jwks_min_refetch_seconds),
-        metadata_ttl=timedelta(seconds=settings.vneid_metadata_ttl_seconds),
-        breaker=CircuitBreaker(
-            clock, settings.vneid_breaker_failures, timedelta(seconds=settings.vneid_breaker_cooldown_seconds)
-        ),
-        transport=upstream_transport,
-    )
+    upstreams = build_upstreams(settings.upstream_configs(), clock, metrics, upstream_transport)
     rp_http = RelyingPartyHttp(settings.rp_connect_timeout_seconds, settings.rp_read_timeout_seconds)
     return Registry(
         settings=settings,
         clock=clock,
         db=db,
-        vneid=vneid,
+        upstreams=upstreams,
         metrics=metrics,
         keyring=KeyRingSource(db, clock, KeyTiming.from_settings(settings)),
         rp_http=rp_http,
@@ -83,7 +65,7 @@ def build_registry(
 
 
 async def close_registry(registry: Registry) -> None:
-    await registry.vneid.aclose()
+    await registry.upstreams.aclose()
     await registry.rp_http.aclose()
     await registry.db.dispose()
 

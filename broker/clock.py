@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
+
+# Every date of the letters, and every date shown to people, is in Vietnam time (UTC+7).
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def system_clock() -> datetime:

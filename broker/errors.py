@@ -130,6 +130,15 @@ class UpstreamError(Exception):
         self.detail = detail
 
 
+class UpstreamCancelled(UpstreamError):
+    """The citizen cancelled at the upstream (``error=access_denied`` at the callback): not a failure."""
+
+
+class IdentityRefused(UpstreamError):
+    """The upstream vouched for someone the broker cannot take: a required claim missing, not a citizen,
+    a subject that changed. Shown with the hotline; ``reason`` goes to the audit."""
+
+
 class StoreConflict(Exception):
     """A uniqueness constraint refused a write (e.g. a concurrent first login already linked)."""
 

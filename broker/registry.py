@@ -15,7 +15,7 @@ from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
 from broker.settings import Settings
 from broker.store.database import Database
-from broker.upstream.vneid import VNeIDClient
+from broker.upstream.upstreams import Upstreams
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Registry:
     settings: Settings
     clock: Clock
     db: Database
-    vneid: VNeIDClient
+    upstreams: Upstreams
     metrics: Metrics
     keyring: Callable[[], Awaitable[KeyRing]]
     rp_http: RelyingPartyHttp
@@ -32,6 +32,11 @@ class Registry:
     backchannel_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Password hashing in bounded worker threads (issue 8): never on the event loop.
     passwords: PasswordPool = field(default_factory=PasswordPool)
+
+    @property
+    def vneid(self) -> Upstreams:
+        """The upstreams by their first name (scripts and tests close them as ``registry.vneid``)."""
+        return self.upstreams
 
     def derived_key(self, purpose: str) -> bytes:
         """A key per purpose from BROKER_SECRET_KEY, so one leak does not open the others."""

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broker.clock import VIETNAM
 from broker.domain.policy import Rules
-
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from broker.upstream.config import AdapterType, UpstreamConfig, check_unique
 
 # Development defaults that must never reach production: Settings refuses them there.
 DEV_VNEID_CLIENT_SECRET = "broker-dev-secret"
@@ -136,6 +137,19 @@ class Settings(BaseSettings):
     # Reconcile: accounts per transaction, so no lock outlives a moment.
     reconcile_batch_size: int = Field(default=2_000, ge=1)
 
+    # Issue 10: real upstreams (docs/upstreams.md). Without BROKER_UPSTREAMS or BROKER_UPSTREAMS_FILE
+    # the one upstream is VNeID from the BROKER_VNEID_* settings, speaking the adapter of vneid_mode.
+    vneid_mode: AdapterType = "oidc"
+    vneid_gateway_private_key_file: Path | None = None
+    vneid_gateway_private_key_pem: str | None = None
+    vneid_gateway_cipher_mode: Literal["ecb", "cbc"] = "ecb"
+    vneid_jwks_max_age_seconds: int = Field(default=900, ge=1)
+    vneid_logout: Literal["front-channel", "back-channel", "none"] = "front-channel"
+    # Several upstreams: a JSON list of upstream objects, or a YAML/JSON file holding that list.
+    upstreams: list[UpstreamConfig] | None = None
+    upstreams_file: Path | None = None
+    _upstream_configs: list[UpstreamConfig] = PrivateAttr(default_factory=list)
+
     @field_validator("issuer", "vneid_issuer")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -160,11 +174,63 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
                 raise ValueError("BROKER_SECRET_KEY must be set to a random value of 32+ characters")
-            if self.vneid_client_secret == DEV_VNEID_CLIENT_SECRET:
+            vneid_from_settings = self.upstreams is None and self.upstreams_file is None
+            if vneid_from_settings and self.vneid_client_secret == DEV_VNEID_CLIENT_SECRET:
                 raise ValueError("BROKER_VNEID_CLIENT_SECRET must be set in production")
             if not self.issuer.startswith("https://"):
                 raise ValueError("BROKER_ISSUER must be https in production")
         return self
+
+    @model_validator(mode="after")
+    def _upstreams_are_valid(self) -> Settings:
+        if self.upstreams is not None:
+            configs = self.upstreams
+        elif self.upstreams_file is not None:
+            configs = _read_upstreams_file(self.upstreams_file)
+        else:
+            configs = [self._vneid_upstream()]
+        self._upstream_configs = check_unique(configs)
+        if self.environment == "production":
+            for upstream in configs:
+                endpoints = (upstream.issuer, upstream.token_endpoint, upstream.userinfo_endpoint)
+                if any(url and not url.startswith("https://") for url in endpoints):
+                    raise ValueError(f"upstream {upstream.id!r}: endpoints must be https in production")
+                if upstream.client_secret == DEV_VNEID_CLIENT_SECRET:
+                    raise ValueError(f"upstream {upstream.id!r}: its client_secret must be set in production")
+        return self
+
+    def _vneid_upstream(self) -> UpstreamConfig:
+        """Today's single VNeID upstream, from the BROKER_VNEID_* settings."""
+        return UpstreamConfig(
+            id="vneid",
+            display_name="VNeID",
+            type=self.vneid_mode,
+            issuer=self.vneid_issuer,
+            # The key of every link made before upstreams were configurable; another shape of the same
+            # service names citizens by other subjects, so it keys its own links.
+            link_issuer=self.vneid_issuer
+            if self.vneid_mode == "oidc"
+            else f"{self.vneid_issuer}#{self.vneid_mode}",
+            client_id=self.vneid_client_id,
+            client_secret=self.vneid_client_secret,
+            scope=self.vneid_scope if self.vneid_mode == "oidc" else "openid",
+            private_key_file=self.vneid_gateway_private_key_file,
+            private_key_pem=self.vneid_gateway_private_key_pem,
+            cipher_mode=self.vneid_gateway_cipher_mode,
+            logout=self.vneid_logout,
+            connect_timeout_seconds=self.vneid_connect_timeout_seconds,
+            read_timeout_seconds=self.vneid_read_timeout_seconds,
+            leeway_seconds=self.vneid_leeway_seconds,
+            jwks_min_refetch_seconds=self.vneid_jwks_min_refetch_seconds,
+            jwks_max_age_seconds=self.vneid_jwks_max_age_seconds,
+            metadata_ttl_seconds=self.vneid_metadata_ttl_seconds,
+            breaker_failures=self.vneid_breaker_failures,
+            breaker_cooldown_seconds=self.vneid_breaker_cooldown_seconds,
+        )
+
+    def upstream_configs(self) -> list[UpstreamConfig]:
+        """The configured upstreams, the first being the default."""
+        return list(self._upstream_configs)
 
     def policy_rules(self) -> Rules:
         """The dated rules of the policy, as configured (the letters' dates by default)."""
@@ -201,3 +267,19 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def _read_upstreams_file(path: Path) -> list[UpstreamConfig]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"BROKER_UPSTREAMS_FILE {path}: cannot be read: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("upstreams")
+    if not isinstance(data, list):
+        raise ValueError(f"BROKER_UPSTREAMS_FILE {path}: must hold a list of upstreams (or 'upstreams:')")
+    try:
+        return [UpstreamConfig.model_validate(entry) for entry in data]
+    except ValidationError as exc:
+        raise ValueError(f"BROKER_UPSTREAMS_FILE {path}: {exc}") from None

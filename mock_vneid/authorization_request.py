@@ -43,7 +43,11 @@ def trusted_redirect(params: Params, settings: MockSettings) -> tuple[str, str]:
     return client_id, redirect_uri
 
 
-def parse_authorization_request(params: Params, client_id: str, redirect_uri: str) -> AuthorizationRequest:
+def parse_authorization_request(
+    params: Params, client_id: str, redirect_uri: str, *, oidc: bool = True
+) -> AuthorizationRequest:
+    """``oidc=False`` (the oauth2-userinfo and vneid-gateway modes): nonce and PKCE are optional, as the
+    national portal's and the gateway's clients send neither; "" stands for "not sent"."""
     if params.repeated:
         raise InvalidRequest(repeated_message(params))
     if "request" in params:
@@ -66,14 +70,19 @@ def parse_authorization_request(params: Params, client_id: str, redirect_uri: st
         raise InvalidRequest("state is required")
     nonce = params.get("nonce")
     if nonce is None:
-        raise InvalidRequest("nonce is required")
+        if oidc:
+            raise InvalidRequest("nonce is required")
+        nonce = ""
     code_challenge = params.get("code_challenge")
     if code_challenge is None:
-        raise InvalidRequest("code_challenge is required (PKCE)")
-    if params.get("code_challenge_method") != "S256":
-        raise InvalidRequest("code_challenge_method must be S256")
-    if not is_valid_challenge(code_challenge):
-        raise InvalidRequest("code_challenge must be 43 base64url characters")
+        if oidc:
+            raise InvalidRequest("code_challenge is required (PKCE)")
+        code_challenge = ""
+    if code_challenge:
+        if params.get("code_challenge_method") != "S256":
+            raise InvalidRequest("code_challenge_method must be S256")
+        if not is_valid_challenge(code_challenge):
+            raise InvalidRequest("code_challenge must be 43 base64url characters")
     max_age = params.get("max_age")
     if max_age is not None and not max_age.isdigit():
         raise InvalidRequest("max_age must be a non-negative integer")

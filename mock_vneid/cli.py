@@ -26,6 +26,7 @@ def serve(
         raise typer.Exit(code=2) from None
     citizens = len(app.state.mock.citizens)
     typer.echo(f"mock-vneid: issuer {settings.issuer}, {citizens} citizens from {settings.citizens_file}")
+    typer.echo(f"mock-vneid: mode {settings.mode}")
     if settings.test_controls:
         typer.echo("mock-vneid: test controls are ENABLED at /_test/*")
     uvicorn.run(app, host=settings.host, port=settings.port)

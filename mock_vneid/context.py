@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi.templating import Jinja2Templates
 
 from mock_vneid.citizens import CitizenDirectory
@@ -24,6 +25,7 @@ class MockContext:
     templates: Jinja2Templates
     store: MemoryStore = field(default_factory=MemoryStore)
     faults: FaultBook = field(default_factory=FaultBook)
+    rp_public_key: RSAPublicKey | None = None  # vneid-gateway mode: what the bodies are encrypted for
 
     def now(self) -> datetime:
         return self.clock()

@@ -28,6 +28,8 @@ IdTokenFault = Literal[
     "unknown_kid",
 ]
 TokenEndpointFault = Literal["http_500", "html_200", "slow"]
+# The gateway's envelope spoiled on the next token response (vneid-gateway mode).
+GatewayFault = Literal["tampered_data", "wrong_wrapped_key", "foreign_rp_key"]
 
 # Far beyond any sane leeway, so the broker's refusal cannot be a coincidence of its clock.
 _FAR_SECONDS = 3600
@@ -41,6 +43,10 @@ class FaultPlan(BaseModel):
     slow_seconds: float = Field(default=5, ge=0, le=120)
     clock_offset_seconds: int = 0
     times: int = Field(default=1, ge=1)
+    # Userinfo faults for the access token issued with this plan (oauth2-userinfo and vneid-gateway).
+    gateway: GatewayFault | None = None
+    userinfo_subject_changed: bool = False
+    drop_claims: list[str] = []
 
 
 @dataclass

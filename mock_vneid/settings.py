@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,13 @@ class MockSettings(BaseSettings):
     id_token_ttl_seconds: int = 300
     login_ttl_seconds: int = 600
     test_controls: bool = False
+    # Which shape the mock speaks (issue 10): clean OIDC, the national portal's OAuth 2.0 + userinfo, or
+    # VNeID's encrypted gateway. The gateway encrypts for the relying party's RSA public key.
+    mode: Literal["oidc", "oauth2-userinfo", "vneid-gateway"] = "oidc"
+    rp_public_key_file: Path | None = None
+    rp_public_key_pem: str | None = None
+    gateway_cipher_mode: Literal["ecb", "cbc"] = "ecb"
+    gateway_encrypt_code: bool = True
 
     @field_validator("issuer")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -42,6 +42,8 @@ class AccessToken:
     client_id: str
     scope: tuple[str, ...]
     revoked: bool = False
+    # The test controls' fault plan armed when it was issued: spoils its userinfo (issue 10 modes).
+    plan: Any = None
 
 
 @dataclass
@@ -81,3 +83,4 @@ class MemoryStore:
     pending: ExpiringMap[AuthorizationRequest] = field(default_factory=ExpiringMap)
     codes: ExpiringMap[AuthorizationCode] = field(default_factory=ExpiringMap)
     access_tokens: ExpiringMap[AccessToken] = field(default_factory=ExpiringMap)
+    upstream_logouts: int = 0  # sessions ended at /oauth2/logout (the portal's logoutUri)

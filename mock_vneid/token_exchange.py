@@ -22,11 +22,11 @@ def _required(form: Params, name: str) -> str:
     return value
 
 
-def _redeem(ctx: MockContext, form: Params, client_id: str) -> AuthorizationCode:
+def redeem(ctx: MockContext, form: Params, client_id: str) -> AuthorizationCode:
     code_value = _required(form, "code")
     redirect_uri = _required(form, "redirect_uri")
-    verifier = _required(form, "code_verifier")
-    if not is_valid_verifier(verifier):
+    verifier = form.get("code_verifier")
+    if verifier is not None and not is_valid_verifier(verifier):
         raise InvalidRequest("code_verifier must be 43–128 unreserved characters")
     code = ctx.store.codes.get(code_value, ctx.now())
     if code is None:
@@ -41,8 +41,13 @@ def _redeem(ctx: MockContext, form: Params, client_id: str) -> AuthorizationCode
         raise InvalidGrant("the code was issued to another client")
     if code.request.redirect_uri != redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization request")
-    if not verifies(verifier, code.request.code_challenge):
-        raise InvalidGrant("code_verifier does not match the code_challenge")
+    # A request with a challenge needs its verifier (always, in oidc mode); the other modes' clients may
+    # send neither, as their public integrations do.
+    if code.request.code_challenge or verifier is not None:
+        if verifier is None:
+            raise InvalidRequest("code_verifier is required")
+        if not verifies(verifier, code.request.code_challenge):
+            raise InvalidGrant("code_verifier does not match the code_challenge")
     return code
 
 
@@ -57,7 +62,7 @@ def exchange(ctx: MockContext, form: Params, client_id: str, plan: FaultPlan | N
     grant_type = _required(form, "grant_type")
     if grant_type != "authorization_code":
         raise UnsupportedGrantType("only authorization_code is supported")
-    code = _redeem(ctx, form, client_id)
+    code = redeem(ctx, form, client_id)
     citizen = ctx.citizens.get(code.citizen_number)
     if citizen is None:  # the directory is fixed at start-up, so only a bug lands here
         raise InvalidGrant("the citizen is unknown")

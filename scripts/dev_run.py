@@ -32,6 +32,9 @@ DEFAULT_PORTS = {"MOCK_VNEID_PORT": 9000, "BROKER_PORT": 8000, "DEMO_RP_PORT": 8
 # Where the broker receives VNeID's answer; used only to register it with mock VNeID when BROKER_PORT moves.
 BROKER_VNEID_CALLBACK_PATH = "/login/vneid/callback"
 DEMO_RP_NAME = "Cổng dịch vụ công tỉnh (demo)"
+# MOCK_VNEID_MODE (oidc, oauth2-userinfo, vneid-gateway): the broker's default upstream speaks the same.
+MOCK_MODES = ("oidc", "oauth2-userinfo", "vneid-gateway")
+GATEWAY_KEY = VAR / "broker_gateway_key.pem"  # the broker's RSA key that the gateway encrypts for
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 USAGE_ERROR = 2  # click/typer's exit code for an unknown option
@@ -89,9 +92,33 @@ def child_env(env: Mapping[str, str], ports: Ports) -> dict[str, str]:
         }
     if ports.demo_rp != DEFAULT_PORTS["DEMO_RP_PORT"]:
         derived["DEMO_RP_BASE_URL"] = url(ports.demo_rp)
+    derived |= upstream_mode_env(env)
     # Children's logs arrive line by line (not in 8 kB bursts), and in UTF-8 whatever the locale.
     derived |= {"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
     return derived | dict(env)  # what the user set wins
+
+
+def mock_mode(env: Mapping[str, str]) -> str:
+    mode = env.get("MOCK_VNEID_MODE") or "oidc"
+    if mode not in MOCK_MODES:
+        raise SetupFailed(f"MOCK_VNEID_MODE={mode!r}: use one of {', '.join(MOCK_MODES)}")
+    return mode
+
+
+def upstream_mode_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The broker's default upstream in mock VNeID's mode, and the gateway's key pair on both sides."""
+    mode = mock_mode(env)
+    if mode == "oidc":
+        return {}
+    derived = {"BROKER_VNEID_MODE": mode}
+    if mode == "vneid-gateway":
+        derived |= {
+            "BROKER_VNEID_GATEWAY_PRIVATE_KEY_FILE": str(GATEWAY_KEY),
+            "MOCK_VNEID_RP_PUBLIC_KEY_FILE": str(GATEWAY_KEY) + ".pub",
+        }
+        if env.get("MOCK_VNEID_GATEWAY_CIPHER_MODE"):
+            derived["BROKER_VNEID_GATEWAY_CIPHER_MODE"] = env["MOCK_VNEID_GATEWAY_CIPHER_MODE"]
+    return derived
 
 
 def demo_rp_base_url(env: Mapping[str, str], ports: Ports) -> str:
@@ -127,7 +154,8 @@ def services(ports: Ports, broker: str, mock_vneid: str) -> list[Service]:
         "examples",
     ]
     return [
-        Service("vneid", [mock_vneid, *listen, str(ports.vneid)], url(ports.vneid) + oidc),
+        # /healthz: every mode has it, while only the oidc mode has a discovery document.
+        Service("vneid", [mock_vneid, *listen, str(ports.vneid)], url(ports.vneid) + "/healthz"),
         Service("broker", [broker, "serve", *listen, str(ports.broker)], url(ports.broker) + oidc),
         Service("demo-rp", [*demo_rp, *listen, str(ports.demo_rp)], url(ports.demo_rp) + "/healthz"),
     ]
@@ -204,6 +232,11 @@ def setup(broker: str, env: Mapping[str, str], ports: Ports, stop: threading.Eve
         check_saved_client(rp_base_url)
     else:
         create_demo_client(broker, env, rp_base_url, stop)
+    if env.get("BROKER_VNEID_MODE") == "vneid-gateway":
+        key_file = env.get("BROKER_VNEID_GATEWAY_PRIVATE_KEY_FILE", str(GATEWAY_KEY))
+        argv = [broker, "upstreams", "gateway-key", key_file]
+        if run_step(argv, env, stop).returncode != 0:
+            raise SetupFailed("`broker upstreams gateway-key` failed")
     if LEGACY_CSV.exists():
         if run_step([broker, "legacy", "import", str(LEGACY_CSV)], env, stop).returncode != 0:
             raise SetupFailed(f"`broker legacy import {LEGACY_CSV.relative_to(ROOT)}` failed")
@@ -293,7 +326,7 @@ def stop_all(children: list[Child]) -> None:
 def banner(ports: Ports) -> None:
     lines = [
         "",
-        f"  mock VNeID        {url(ports.vneid)}",
+        f"  mock VNeID        {url(ports.vneid)}  (mode {os.environ.get('MOCK_VNEID_MODE') or 'oidc'})",
         f"  broker (OIDC OP)  {url(ports.broker)}",
         f"  demo RP           {url(ports.demo_rp)}",
         "",
@@ -323,9 +356,9 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ports = ports_from(os.environ)
-    env = child_env(os.environ, ports)
     children: list[Child] = []
     try:
+        env = child_env(os.environ, ports)
         broker, mock_vneid = script("broker"), script("mock-vneid")
         busy = [str(p) for p in (ports.vneid, ports.broker, ports.demo_rp) if port_in_use(p)]
         if busy:

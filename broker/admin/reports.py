@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from broker.domain import units
-from broker.domain.accounts import AccountType
+from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.classification import NOT_CLEANED, Cleanup
-from broker.domain.policy import AccountState, Rules, is_frozen
+from broker.domain.policy import Rules, is_frozen
 from broker.domain.roadmap import Point, projected_date
 from broker.domain.units import Level
 from broker.registry import Registry
@@ -179,8 +179,8 @@ def build_report(
 def _frozen(bucket: Bucket, at: datetime, rules: Rules) -> bool:
     if bucket.merged or bucket.linked or bucket.account_type != AccountType.CITIZEN:
         return False
-    state = AccountState.FROZEN if bucket.frozen_by_sweep else AccountState.UNLINKED
-    return is_frozen(AccountType.CITIZEN, state, at, rules)
+    status = AccountStatus.FROZEN if bucket.frozen_by_sweep else AccountStatus.ACTIVE
+    return is_frozen(AccountType.CITIZEN, status, False, at, rules)
 
 
 def end_of_day(day: date) -> datetime:

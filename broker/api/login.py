@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
-from broker.errors import LoginFlowError, UpstreamError
+from broker.errors import IdentityRefused, LoginFlowError, UpstreamCancelled, UpstreamError
 from broker.login import (
     cancel,
     choose_account,
@@ -38,15 +38,27 @@ async def login_page(
     request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep
 ) -> Response:
     model = await page.describe(registry, request.query_params.get("flow"), browser)
-    return pages.render(request, "login.html", client_name=model.client_name, **_urls(request, model.flow_id))
+    upstreams = [(adapter.id, adapter.config.display_name) for adapter in registry.upstreams]
+    return pages.render(
+        request,
+        "login.html",
+        client_name=model.client_name,
+        upstreams=upstreams if len(upstreams) > 1 else [],
+        **_urls(request, model.flow_id),
+    )
 
 
 @router.post("/login/vneid", name="vneid_start")
 async def start_vneid(
-    request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep, flow: FlowField = None
+    request: Request,
+    registry: RegistryDep,
+    pages: PagesDep,
+    browser: BrowserDep,
+    flow: FlowField = None,
+    upstream: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
-        url = await vneid_start.start(registry, flow, browser)
+        url = await vneid_start.start(registry, flow, browser, upstream)
     except UpstreamError as error:
         return _upstream_failure(request, registry, pages, error, flow)
     return RedirectResponse(url, status_code=303)
@@ -148,6 +160,11 @@ def _urls(request: Request, flow_id: str) -> dict[str, Any]:
 def _upstream_failure(
     request: Request, registry: RegistryDep, pages: PagesDep, error: UpstreamError, flow_id: str | None
 ) -> Response:
-    registry.metrics.logins.labels("vneid", error.reason).inc()
     urls = _urls(request, flow_id) if flow_id else {}
+    if isinstance(error, UpstreamCancelled):  # not a failure: the citizen may simply try again
+        return pages.render(request, "upstream_cancelled.html", **urls)
+    if isinstance(error, IdentityRefused):
+        registry.metrics.logins.labels("vneid", "identity_refused").inc()
+        return pages.render(request, "identity_refused.html", status_code=403, reason=error.reason, **urls)
+    registry.metrics.logins.labels("vneid", error.reason).inc()
     return pages.error(request, "upstream", 502, reason=error.reason, **urls)

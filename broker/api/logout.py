@@ -69,7 +69,9 @@ async def _end_session(
 
 def _done(request: Request, registry: RegistryDep, pages: PagesDep, done: logout.Done) -> Response:
     response: Response
-    if done.redirect is not None:
+    if done.upstream_logout is not None:  # issue 10: the upstream's session ends in the browser too
+        response = RedirectResponse(done.upstream_logout, status_code=303)
+    elif done.redirect is not None:
         response = RedirectResponse(done.redirect, status_code=303)
     else:
         response = pages.render(request, "logged_out.html", client_name=done.client_name)

@@ -12,6 +12,7 @@ from broker.cli.operations import accounts_app, maintenance_app, review_app
 from broker.cli.report import report_app
 from broker.cli.roles import roles_app
 from broker.cli.serve import serve
+from broker.cli.upstreams import upstreams_app
 
 __all__ = ["_alembic_config", "app", "main", "upgrade_database"]
 
@@ -31,6 +32,7 @@ for group, name in (
     (report_app, "report"),
     (maintenance_app, "maintenance"),
     (audit_app, "audit"),
+    (upstreams_app, "upstreams"),
 ):
     app.add_typer(group, name=name)
 

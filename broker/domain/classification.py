@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from broker.domain.accounts import AccountType
-from broker.domain.policy import AccountState, Rules, is_frozen
+from broker.domain.accounts import AccountStatus, AccountType
+from broker.domain.policy import Rules, is_frozen
 
 _DIGITS = re.compile(r"\d+")
 _TAX_CODE = re.compile(r"\d{10}(-?\d{3})?")
@@ -129,8 +129,9 @@ def label(stored: Cleanup, account_type: str, frozen_by_sweep: bool, at: datetim
     """The class at ``at``: ``frozen`` for a citizen not cleaned whom the policy freezes at that instant."""
     if stored not in NOT_CLEANED:
         return stored
-    state = AccountState.FROZEN if frozen_by_sweep else AccountState.UNLINKED
-    return Cleanup.FROZEN if is_frozen(AccountType(account_type), state, at, rules) else stored
+    status = AccountStatus.FROZEN if frozen_by_sweep else AccountStatus.ACTIVE
+    frozen = is_frozen(AccountType(account_type), status, False, at, rules)
+    return Cleanup.FROZEN if frozen else stored
 
 
 def name_key(name: str | None) -> str | None:

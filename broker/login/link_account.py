@@ -19,7 +19,7 @@ from broker.domain.accounts import AccountStatus, AccountType, LoginMethod
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
 from broker.domain.matching import LegacyFacts, differences, match_score, numbers_consistent
-from broker.errors import PolicyRefused, StoreConflict
+from broker.errors import IdentityRefused, PolicyRefused, StoreConflict
 from broker.login import account_state
 from broker.login.ids import new_subject
 from broker.registry import Registry
@@ -91,6 +91,9 @@ async def _resolve(
             proven = await _proven_by_password(session, identity, link_account_id, registry)
             if proven is not None:
                 return proven
+        same_person = await _verified_elsewhere(session, identity, registry)
+        if same_person is not None:
+            return same_person
         candidates = await _candidates(session, identity)
         if not candidates:
             return Resolved(await _create(session, identity, registry))
@@ -121,6 +124,26 @@ async def _resolve(
         )
         account = await _link(session, best[0], best[1], identity, registry, "duplicate_to_review")
         return Resolved(account, notice="review_notice")
+
+
+async def _verified_elsewhere(
+    session: Session, identity: VerifiedIdentity, registry: Registry
+) -> Resolved | None:
+    """Issue 10: the same citizen through another upstream lands on the account that already holds the
+    number another upstream verified: a second link row, never a second account. An upstream that already
+    gave this account another subject is refused: its subjects are not stable, or someone is trying."""
+    if identity.identification_number is None:
+        return None
+    holder = await accounts.holder_of_number(session, identity.identification_number)
+    if holder is None or holder.id is None:
+        return None
+    if any(link.issuer == identity.issuer for link in await accounts.links_of(session, holder.id)):
+        raise IdentityRefused(
+            "upstream_subject_changed", "this upstream linked the number to another subject"
+        )
+    return Resolved(
+        await link_identity(session, holder, identity, registry, "verified_number_other_upstream")
+    )
 
 
 async def _candidates(
@@ -280,6 +303,8 @@ async def _add_link(session: Session, account: Account, identity: VerifiedIdenti
             last_login_at=now,
         ),
     )
+    if identity.identification_number is not None:
+        await accounts.hold_number(session, identity.identification_number, account.id, now)
 
 
 def _facts(record: LegacyAccount) -> LegacyFacts:

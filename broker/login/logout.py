@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from broker.errors import InvalidRequest
-from broker.login import session_end, sso, subjects
+from broker.login import session_end, sso, subjects, upstream_logout
 from broker.login.ids import digest
 from broker.oidc import authorize, end_session
 from broker.registry import Registry
@@ -27,6 +27,7 @@ class Done:
 
     redirect: str | None
     client_name: str | None
+    upstream_logout: str | None = None  # issue 10: front-channel logout at the upstream (upstream_logout)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ async def request(
     if current is None:
         return Done(target.redirect, target.client.name if target.client else None)
     if target.hint is not None and await _hint_is_for(registry, target.hint, target.client, current):
-        await _end(registry, current.sid)
-        return Done(target.redirect, target.client.name if target.client else None)
+        upstream = await _end(registry, current.sid)
+        return Done(target.redirect, target.client.name if target.client else None, upstream)
     assert cookie is not None
     return Confirm(
         csrf=csrf_token(registry, cookie),
@@ -88,12 +89,13 @@ async def confirm(registry: Registry, form: Mapping[str, str], cookie: str | Non
     )
     target = await _target(registry, parsed)
     current = await sso.current(registry, cookie)
+    upstream = None
     if current is not None:
         assert cookie is not None
         if not hmac.compare_digest(form.get("csrf", ""), csrf_token(registry, cookie)):
             raise LogoutRefused("csrf")
-        await _end(registry, current.sid)
-    return Done(target.redirect, target.client.name if target.client else None)
+        upstream = await _end(registry, current.sid)
+    return Done(target.redirect, target.client.name if target.client else None, upstream)
 
 
 def csrf_token(registry: Registry, cookie: str) -> str:
@@ -142,9 +144,12 @@ async def _hint_is_for(
     return account is not None and subjects.for_client(registry, client, account) == hint.sub
 
 
-async def _end(registry: Registry, sid: str) -> None:
+async def _end(registry: Registry, sid: str) -> str | None:
+    """Ends the session; returns the upstream's logout URL when the browser must visit it."""
     async with registry.db.transaction() as session:
         ended = await session_end.end(registry, session, sid, registry.clock())
     if ended:
         registry.metrics.sessions.labels("ended").inc()
         registry.backchannel_wakeup.set()
+        return await upstream_logout.after_end(registry, sid)
+    return None

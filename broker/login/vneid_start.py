@@ -1,4 +1,6 @@
-"""Step 2: the citizen chose VNeID. Bind a fresh nonce and PKCE verifier to the flow, then go upstream."""
+"""Step 2: the citizen chose an upstream (VNeID, or another configured one). Bind a fresh nonce and PKCE
+verifier and the chosen upstream to the flow, then go upstream. The flow's id is the upstream ``state``,
+whatever the upstream supports besides: the broker's own guarantee that a callback belongs to this browser."""
 
 from __future__ import annotations
 
@@ -6,14 +8,25 @@ from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.login.ids import new_token
-from broker.oidc import assurance
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
 from broker.store import flow_requirements
 
+CALLBACK_PATH = "/login/vneid/callback"
 
-async def start(registry: Registry, flow_id: str | None, browser: str | None) -> str:
-    """Returns VNeID's authorization URL; the flow's id is the upstream ``state``."""
+
+def redirect_uri(registry: Registry) -> str:
+    """One callback for every upstream: the flow row says which upstream it came from."""
+    return registry.settings.issuer + CALLBACK_PATH
+
+
+async def start(
+    registry: Registry, flow_id: str | None, browser: str | None, upstream_id: str | None = None
+) -> str:
+    """Returns the chosen upstream's authorization URL."""
+    adapter = registry.upstreams.get(upstream_id or None)
+    if adapter is None:
+        raise LoginFlowError("upstream_unknown")
     flow = await flow_guard.load(registry, flow_id, browser)
     nonce, verifier = new_token(), new_token()
     # After a legacy password, going to VNeID means "link my VNeID to this account": the password is the
@@ -31,17 +44,18 @@ async def start(registry: Registry, flow_id: str | None, browser: str | None) ->
             upstream_nonce=nonce,
             upstream_code_verifier=verifier,
             link_account_id=link_to,
+            upstream_id=adapter.id,
         )
         requirement = await flow_requirements.get(session, flow.id)
     # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
     fresh = bool(flow.prompt and "login" in flow.prompt.split()) or bool(
         requirement and requirement.force_login
     )
-    min_level = requirement.min_level if requirement else 1
-    return await registry.vneid.authorization_url(
+    return await adapter.authorization_url(
+        redirect_uri=redirect_uri(registry),
         state=flow.id,
         nonce=nonce,
         code_verifier=verifier,
         prompt="login" if fresh else None,
-        acr_values=assurance.acr_for(min_level) if min_level >= 2 else None,
+        level=requirement.min_level if requirement else 1,
     )

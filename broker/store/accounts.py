@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from broker.store.tables import Account, AccountAlias, UpstreamLink
+from broker.store.tables import Account, AccountAlias, UpstreamLink, VerifiedNumber
 
 
 async def find_by_upstream(session: AsyncSession, issuer: str, subject: str) -> Account | None:
@@ -104,3 +104,28 @@ async def unlinked_active_citizens(session: AsyncSession, limit: int) -> list[Ac
         .limit(limit)
     )
     return list((await session.execute(statement.with_for_update())).scalars())
+
+
+async def holder_of_number(session: AsyncSession, identification_number: str) -> Account | None:
+    """The surviving account that holds a verified identification number (following a merge)."""
+    held = await session.get(VerifiedNumber, identification_number)
+    if held is None:
+        return None
+    account = await get(session, held.account_id)
+    seen: set[int] = set()
+    while account is not None and account.merged_into_id is not None and account.id not in seen:
+        seen.add(account.id or 0)
+        account = await get(session, account.merged_into_id)
+    return account
+
+
+async def hold_number(
+    session: AsyncSession, identification_number: str, account_id: int, at: datetime
+) -> None:
+    """Records that a verified number belongs to this account, unless some account already holds it.
+    Flushes at once: a concurrent first login of the same person surfaces here as a conflict."""
+    if await session.get(VerifiedNumber, identification_number) is None:
+        session.add(
+            VerifiedNumber(identification_number=identification_number, account_id=account_id, created_at=at)
+        )
+        await session.flush()

@@ -10,10 +10,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.clock import VIETNAM
 from broker.domain import units
 from broker.domain.accounts import AccountStatus
 from broker.domain.classification import Cleanup, Facts, classify, name_key
-from broker.settings import VIETNAM
 from broker.store.tables import Account, LegacyAccount, UpstreamLink
 
 _CHUNK = 500

@@ -194,6 +194,18 @@ class UpstreamLink(SQLModel, table=True):
     last_login_at: datetime = _instant()
 
 
+class VerifiedNumber(SQLModel, table=True):
+    """Issue 10: the account a personal identification number, verified by some upstream, belongs to.
+    The primary key is the guard: two first logins of one person through two upstreams at once cannot
+    make two accounts (the second insert fails and that login retries, finding the first one's account)."""
+
+    __tablename__ = "verified_numbers"
+
+    identification_number: str = Field(primary_key=True, max_length=12)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    created_at: datetime = _instant()
+
+
 class Client(SQLModel, table=True):
     """A relying party. The secret is stored as a keyed hash (HMAC-SHA-256), never in clear."""
 
@@ -271,6 +283,8 @@ class LoginFlow(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, max_length=64)
     created_at: datetime = _instant()
     expires_at: datetime = _instant(index=True)
+    # Issue 10: which configured upstream the citizen chose (None before the choice, or the default).
+    upstream_id: str | None = Field(default=None, max_length=32)
 
 
 class AuthorizationCode(SQLModel, table=True):
@@ -329,6 +343,9 @@ class SsoSession(SQLModel, table=True):
     created_at: datetime = _instant()
     expires_at: datetime = _instant(index=True)  # the purge's condition
     ended_at: datetime | None = _instant(nullable=True, index=True)
+    # Issue 10: the upstream that vouched, and its logout URL (DVCQG's logoutUri) to end its session too.
+    upstream_id: str | None = Field(default=None, max_length=32)
+    upstream_logout_uri: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
 
 
 class SsoSessionClient(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""VNeID's signing keys, cached; refetched at most once per interval when an unknown ``kid`` appears."""
+"""An upstream's signing keys, cached for ``max_age`` (so a key the upstream withdrew stops being trusted
+without a restart), and refetched at most once per interval when an unknown ``kid`` appears."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ class JwksCache:
         fetch: Callable[[], Awaitable[dict[str, Any]]],
         clock: Clock,
         min_refetch_interval: timedelta,
+        max_age: timedelta = timedelta(minutes=15),
     ) -> None:
         self._fetch = fetch
         self._clock = clock
         self._min_interval = min_refetch_interval
+        self._max_age = max_age
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: datetime | None = None
         self._lock = asyncio.Lock()
@@ -30,12 +33,25 @@ class JwksCache:
     async def key(self, kid: str | None) -> jwt.PyJWK:
         if kid is None:
             raise UpstreamError("id_token_invalid", "no kid in the header")
+        if self._expired():
+            await self._refresh(only_if_expired=True)
         if kid not in self._keys:
             await self._refresh_if_allowed()
         try:
             return self._keys[kid]
         except KeyError:
             raise UpstreamError("id_token_invalid", "unknown signing key") from None
+
+    def _expired(self) -> bool:
+        return self._fetched_at is not None and self._clock() - self._fetched_at >= self._max_age
+
+    async def _refresh(self, only_if_expired: bool) -> None:
+        async with self._lock:
+            if only_if_expired and not self._expired():
+                return  # another request refreshed while this one waited for the lock
+            document = await self._fetch()
+            self._fetched_at = self._clock()
+            self._keys = _parse(document)
 
     async def _refresh_if_allowed(self) -> None:
         async with self._lock:

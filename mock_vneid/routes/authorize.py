@@ -17,6 +17,7 @@ from mock_vneid.context import MockContext
 from mock_vneid.deps import ContextDep
 from mock_vneid.errors import AccessDenied, OAuthError
 from mock_vneid.html import error_page, render
+from mock_vneid.modes import code_parameters
 from mock_vneid.params import Params
 from mock_vneid.redirects import authorization_response, error_response
 from mock_vneid.store import AuthorizationCode, AuthorizationRequest
@@ -36,7 +37,9 @@ async def authorization_request(request: Request, ctx: ContextDep) -> Response:
     except UntrustedRedirect as exc:
         return error_page(ctx, request, INVALID_REQUEST_TITLE, str(exc), 400)
     try:
-        auth_request = parse_authorization_request(params, client_id, redirect_uri)
+        auth_request = parse_authorization_request(
+            params, client_id, redirect_uri, oidc=ctx.settings.mode == "oidc"
+        )
     except OAuthError as exc:
         return error_response(redirect_uri, ctx.settings.issuer, params.get("state"), exc, 302)
     now = ctx.now()
@@ -75,7 +78,8 @@ async def login_submission(
         now,
     )
     # 303, never 307: the browser must not re-send the password to the client.
-    return authorization_response(auth_request.redirect_uri, issuer, auth_request.state, {"code": code}, 303)
+    values = code_parameters(ctx, code)  # the gateway mode encrypts the code
+    return authorization_response(auth_request.redirect_uri, issuer, auth_request.state, values, 303)
 
 
 def _login_form(

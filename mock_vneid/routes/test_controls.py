@@ -40,3 +40,9 @@ async def clear_faults(ctx: ContextDep) -> Response:
 async def rotate_keys(ctx: ContextDep, body: RotateKeys | None = None) -> dict[str, Any]:
     new_key = ctx.keys.rotate(drop_old=(body or RotateKeys()).drop_old)
     return {"active_kid": new_key.kid, "published_kids": [key.kid for key in ctx.keys.published()]}
+
+
+@router.get("/upstream-logouts")
+async def upstream_logouts(ctx: ContextDep) -> dict[str, int]:
+    """How many sessions the portal's logoutUri ended (oauth2-userinfo mode)."""
+    return {"count": ctx.store.upstream_logouts}

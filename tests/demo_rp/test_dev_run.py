@@ -75,7 +75,7 @@ def test_services_start_in_dependency_order_on_their_ports(dev_run):
     ports = dev_run.Ports(vneid=9000, broker=8000, demo_rp=8080)
     vneid, broker, demo_rp = dev_run.services(ports, "/v/bin/broker", "/v/bin/mock-vneid")
     assert vneid.argv == ["/v/bin/mock-vneid", "--host", "127.0.0.1", "--port", "9000"]
-    assert vneid.ready_url == "http://127.0.0.1:9000/.well-known/openid-configuration"
+    assert vneid.ready_url == "http://127.0.0.1:9000/healthz"  # every MOCK_VNEID_MODE has it
     assert broker.argv == ["/v/bin/broker", "serve", "--host", "127.0.0.1", "--port", "8000"]
     assert broker.ready_url == "http://127.0.0.1:8000/.well-known/openid-configuration"
     assert demo_rp.argv[1:] == [
@@ -91,3 +91,23 @@ def test_client_json_is_found_in_the_cli_output(dev_run):
     assert dev_run.parse_client_json(noisy) == {"client_id": "c", "client_secret": "d"}
     with pytest.raises(dev_run.SetupFailed):
         dev_run.parse_client_json("Error: no database\n")
+
+
+def test_mock_vneid_mode_configures_the_brokers_default_upstream_for_the_same_mode(dev_run):
+    """Issue 10: `MOCK_VNEID_MODE=… make run` gives a broker that speaks the mock's shape."""
+    ports = dev_run.ports_from({})
+    assert "BROKER_VNEID_MODE" not in dev_run.child_env({"MOCK_VNEID_MODE": "oidc"}, ports)
+    portal = dev_run.child_env({"MOCK_VNEID_MODE": "oauth2-userinfo"}, ports)
+    assert portal["BROKER_VNEID_MODE"] == "oauth2-userinfo"
+    gateway = dev_run.child_env(
+        {"MOCK_VNEID_MODE": "vneid-gateway", "MOCK_VNEID_GATEWAY_CIPHER_MODE": "cbc"}, ports
+    )
+    assert gateway["BROKER_VNEID_MODE"] == "vneid-gateway"
+    assert gateway["BROKER_VNEID_GATEWAY_CIPHER_MODE"] == "cbc"
+    assert (
+        gateway["MOCK_VNEID_RP_PUBLIC_KEY_FILE"] == gateway["BROKER_VNEID_GATEWAY_PRIVATE_KEY_FILE"] + ".pub"
+    )
+    mine = dev_run.child_env({"MOCK_VNEID_MODE": "vneid-gateway", "BROKER_VNEID_MODE": "oidc"}, ports)
+    assert mine["BROKER_VNEID_MODE"] == "oidc"  # what the user set wins
+    with pytest.raises(dev_run.SetupFailed, match="MOCK_VNEID_MODE"):
+        dev_run.child_env({"MOCK_VNEID_MODE": "saml"}, ports)

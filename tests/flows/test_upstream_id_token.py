@@ -55,14 +55,25 @@ async def test_a_bad_upstream_id_token_is_refused_with_a_page(
     assert "id_token_invalid" in page.text
 
 
-@pytest.mark.parametrize("fault", ["http_500", "html_200"])
+@pytest.mark.parametrize(("fault", "times"), [("http_500", 2), ("html_200", 1)])
 async def test_a_failing_token_endpoint_is_a_page_not_a_500(
-    stack: Stack, rp: RelyingParty, browser: Browser, fault: str
+    stack: Stack, rp: RelyingParty, browser: Browser, fault: str, times: int
 ) -> None:
-    await stack.vneid_faults(token_endpoint=fault)
+    await stack.vneid_faults(token_endpoint=fault, times=times)  # a 5xx is retried once (issue 10)
     page = await _reach_callback(browser, stack, rp)
     assert page.status_code == 502
     assert "token_exchange_failed" in page.text
+
+
+async def test_one_5xx_at_the_token_endpoint_is_retried_once_and_the_login_succeeds(
+    stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    await stack.vneid_faults(token_endpoint="http_500", times=1)
+    page = await _reach_callback(browser, stack, rp)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith(rp.redirect_uri + "?code=")
+    left = (await http.get(f"{stack.vneid_url}/_test/faults")).json()
+    assert left["remaining"] == 0  # the 500 was answered, then the retry exchanged the code
 
 
 async def test_after_a_refusal_the_citizen_can_try_again_and_get_in(

@@ -150,3 +150,36 @@ async def test_an_unknown_kid_refetches_once_then_gives_up() -> None:
     with pytest.raises(UpstreamError):
         await id_token.verify(_sign(_claims(), stranger), **common)
     assert fetches.count == 2  # rate-limited: a garbage kid cannot make us hammer VNeID
+
+
+async def test_a_key_the_upstream_withdrew_stops_being_trusted_once_the_cache_expires() -> None:
+    """Issue 8 item 7: no restart needed. Within max_age the cached key still verifies (no refetch per
+    login); after it, the JWKS is read again and the withdrawn key is refused."""
+    replacement = _key()
+    fetches = _Fetches({"keys": [KEY.public()]}, {"keys": [replacement.public()]})
+    clock = FixedClock(NOW)
+    cache = JwksCache(fetches, clock, timedelta(seconds=30), max_age=timedelta(minutes=15))
+
+    async def verify(key: KeyPair) -> dict[str, Any]:
+        now = clock()
+        claims = _claims(iat=int(now.timestamp()), exp=int(now.timestamp()) + 300)
+        return await id_token.verify(
+            _sign(claims, key),
+            keys=cache,
+            issuer=ISSUER,
+            client_id=CLIENT,
+            nonce="n",
+            now=now,
+            leeway=timedelta(0),
+        )
+
+    await verify(KEY)
+    clock.advance(minutes=14)
+    await verify(KEY)
+    assert fetches.count == 1
+    clock.advance(minutes=2)
+    with pytest.raises(UpstreamError, match="unknown signing key"):
+        await verify(KEY)
+    assert fetches.count == 2
+    await verify(replacement)
+    assert fetches.count == 2

@@ -1,0 +1,62 @@
+"""Issue 10: ending the broker's session ends the upstream's too, when the upstream gave a logout URL
+(DVCQG's ``logoutUri``, a URL carrying a token). By the upstream's ``logout`` setting: ``front-channel``
+sends the browser there (the person sees the upstream's own "logged out" page), ``back-channel`` has the
+broker call it (the person stays on the broker's pages), ``none`` forgets it.
+
+The hook for the logout code: ``after_end(registry, sid)`` once the session has ended (its transaction
+committed); it returns the URL the browser must visit, or None.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from broker.domain.identity import VerifiedIdentity
+from broker.login.ids import digest
+from broker.login.outcomes import Redirect
+from broker.registry import Registry
+from broker.store import upstream_sessions
+from broker.store.database import Session
+
+log = logging.getLogger(__name__)
+
+
+async def remember(
+    registry: Registry, session: Session, outcome: Redirect, identity: VerifiedIdentity
+) -> None:
+    """After a login that opened a session: note the upstream and, if it gave one, its logout URL."""
+    upstream_id = identity.extra.get("upstream")
+    if outcome.session_cookie is None or upstream_id is None:
+        return
+    adapter = registry.upstreams.get(upstream_id)
+    uri = identity.extra.get("logout_uri")
+    if adapter is None or adapter.config.logout == "none" or not _same_origin(uri, adapter.config):
+        uri = None
+    await upstream_sessions.remember(session, digest(outcome.session_cookie), upstream_id, uri)
+
+
+async def after_end(registry: Registry, sid: str) -> str | None:
+    async with registry.db.transaction() as session:
+        upstream_id, uri = await upstream_sessions.take_logout_uri(session, sid)
+    adapter = registry.upstreams.get(upstream_id) if upstream_id else None
+    if uri is None or adapter is None:
+        return None
+    if adapter.config.logout == "front-channel":
+        return uri
+    if not await adapter.http.call_logout(uri):
+        log.warning("upstream %s: the back-channel logout call failed", adapter.id)
+    return None
+
+
+def _same_origin(uri: str | None, config: object) -> bool:
+    """The URL is the upstream's own (never a redirect the upstream's data could point anywhere)."""
+    if not uri:
+        return False
+    target = urlsplit(uri)
+    known = [
+        getattr(config, name, None) for name in ("issuer", "authorization_endpoint", "userinfo_endpoint")
+    ]
+    return target.scheme in ("https", "http") and any(
+        (urlsplit(url).scheme, urlsplit(url).netloc) == (target.scheme, target.netloc) for url in known if url
+    )

@@ -1,0 +1,1 @@
+"""One adapter per upstream shape, all behind ``UpstreamAdapter`` (broker.upstream.adapters.base)."""

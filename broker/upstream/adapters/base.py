@@ -1,0 +1,66 @@
+"""The one interface every upstream adapter speaks, and the neutral carrier it returns.
+
+An adapter only translates its upstream's protocol (SATOSA's backends): it builds the authorization URL
+and turns a callback into an ``UpstreamIdentity``: who the upstream says this is, in the upstream's own
+claim names. The claim mapping (broker.upstream.mapping) then makes a ``VerifiedIdentity`` of it, and the
+login steps never see a wire format.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from broker.upstream.config import UpstreamConfig
+from broker.upstream.http import UpstreamHttp
+
+
+@dataclass(frozen=True)
+class UpstreamIdentity:
+    """What one upstream asserted about the citizen, before the claim mapping."""
+
+    upstream_id: str
+    subject: str
+    claims: dict[str, Any]
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = field(default_factory=tuple)
+
+
+class UpstreamAdapter(ABC):
+    def __init__(self, config: UpstreamConfig, http: UpstreamHttp) -> None:
+        self.config = config
+        self.http = http
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def uses_nonce(self) -> bool:
+        """Whether the upstream binds a nonce into what it returns (only an ID token can)."""
+        return False
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @abstractmethod
+    async def authorization_url(
+        self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int
+    ) -> str:
+        """Where the browser goes; ``state`` is the broker's flow id, ``level`` the minimum level needed."""
+
+    @abstractmethod
+    async def exchange(
+        self, callback: Mapping[str, str], *, redirect_uri: str, code_verifier: str, nonce: str
+    ) -> UpstreamIdentity:
+        """Exchanges the callback's code at once and returns the upstream's identity; UpstreamError if not."""
+
+    def acr_values(self, level: int) -> str | None:
+        """What to ask of the upstream for a minimum level (None: nothing to ask, level 1 or not supported)."""
+        if level < 2:
+            return None
+        assert self.config.acr_values is not None
+        return self.config.acr_values.get(level)

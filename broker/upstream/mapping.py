@@ -1,0 +1,87 @@
+"""An upstream's claims to the neutral ``VerifiedIdentity``, by that upstream's configured claim mapping.
+
+Refusals are ``IdentityRefused`` with a reason code the refusal page and the audit row show: a required
+claim missing (``claim_missing:<field>``), a value that cannot be what it claims to be, an account type
+that is not a citizen's. Time is passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from broker.domain.identity import VerifiedIdentity
+from broker.domain.identity_numbers import is_cccd, is_cmnd
+from broker.errors import IdentityRefused
+from broker.upstream.adapters.base import UpstreamIdentity
+from broker.upstream.config import ClaimMapping, UpstreamConfig
+
+
+def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) -> VerifiedIdentity:
+    rules = config.mapping
+    values = {name: _text(raw.claims.get(claim)) for name, claim in _claim_names(rules).items()}
+    missing = [name for name in rules.required if values.get(name) is None]
+    if missing:
+        raise IdentityRefused(f"claim_missing:{missing[0]}", f"upstream {config.id} gave no {missing[0]}")
+    number = values.get("identification_number")
+    if number is not None and not is_cccd(number):
+        raise IdentityRefused("claims_invalid", "identification_number is not a valid number")
+    old_number = values.get("old_identification_number")
+    account_type = values.get("account_type")
+    if (
+        account_type is not None
+        and rules.citizen_account_types
+        and account_type not in rules.citizen_account_types
+    ):
+        # Organisations keep their own accounts (the letters' item 4): only citizens come through here.
+        raise IdentityRefused("account_type_not_citizen", f"account type {account_type!r}")
+    level = _level(raw.claims.get(rules.level) if rules.level else None, rules)
+    return VerifiedIdentity(
+        issuer=config.identity_issuer,
+        subject=raw.subject,
+        identification_number=number,
+        old_identification_number=old_number if old_number and is_cmnd(old_number) else None,
+        name=values.get("name"),
+        birthdate=_date(values.get("birthdate"), rules.birthdate_format),
+        gender=rules.gender_values.get(values.get("gender") or ""),
+        level=level,
+        acr=str(raw.claims.get(rules.level, "")) if rules.level else "",
+        amr=raw.amr,
+        auth_time=raw.auth_time or now,
+        extra={"upstream": config.id, **({"logout_uri": uri} if (uri := values.get("logout_uri")) else {})},
+    )
+
+
+def _claim_names(rules: ClaimMapping) -> dict[str, str]:
+    names = {
+        "identification_number": rules.identification_number,
+        "old_identification_number": rules.old_identification_number,
+        "name": rules.name,
+        "birthdate": rules.birthdate,
+        "gender": rules.gender,
+        "account_type": rules.account_type,
+        "level": rules.level,
+        "logout_uri": rules.logout_uri,
+    }
+    return {name: claim for name, claim in names.items() if claim}
+
+
+def _level(value: Any, rules: ClaimMapping) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(int(value))
+    if isinstance(value, str) and value.strip() in rules.levels:
+        return rules.levels[value.strip()]
+    return rules.default_level
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _date(value: str | None, format_: str) -> date | None:
+    try:
+        return datetime.strptime(value, format_).replace(tzinfo=UTC).date() if value else None
+    except ValueError:
+        return None
