@@ -12,7 +12,7 @@ from mock_vneid.clock import Clock, system_clock
 from mock_vneid.context import MockContext
 from mock_vneid.html import add_security_headers, make_templates
 from mock_vneid.keys import KeyRing, load_or_create
-from mock_vneid.routes import authorize, discovery, test_controls, token, userinfo
+from mock_vneid.routes import authorize, discovery, qr, test_controls, token, userinfo
 from mock_vneid.settings import MockSettings
 
 
@@ -30,7 +30,7 @@ def create_app(settings: MockSettings | None = None, clock: Clock | None = None)
     app.state.mock = context
     app.middleware("http")(add_security_headers)
     app.mount("/static", StaticFiles(directory=str(files("mock_vneid").joinpath("static"))), name="static")
-    for router in (discovery.router, authorize.router, token.router, userinfo.router):
+    for router in (discovery.router, authorize.router, qr.router, token.router, userinfo.router):
         app.include_router(router)
     if settings.test_controls:
         app.include_router(test_controls.router)

@@ -37,6 +37,8 @@ class MockSettings(BaseSettings):
     id_token_ttl_seconds: int = 300
     login_ttl_seconds: int = 600
     test_controls: bool = False
+    # Issue 11: the name the login page shows for client_id (people read names, not ids).
+    client_name: str = "Cổng xác thực tập trung (dịch vụ công)"
 
     @field_validator("issuer")
     @classmethod
