@@ -109,7 +109,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.registry = registry
-    app.state.pages = Pages(settings.default_language, settings.secure_cookies)
+    app.state.pages = Pages(
+        settings.default_language, settings.secure_cookies, settings.citizen_vneid_only_from
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     app.add_middleware(SecurityHeaders)
     errors.install(app)

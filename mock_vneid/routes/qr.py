@@ -116,7 +116,7 @@ async def phone_answer(
     decided = ctx.qr.decide(scan, citizen if approve else None, approve, ctx.now())
     if decided is None:
         return error_page(ctx, request, EXPIRED_TITLE, "Mã QR đã hết hạn hoặc đã được dùng.", 400)
-    context = {
+    context: dict[str, Any] = {
         "done": "approved" if approve else "rejected",
         "scan": "",
         "citizens": [],
