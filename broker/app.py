@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from broker import __doc__ as summary
-from broker.api import admin, errors, events, login, logout, oidc, ops
+from broker.api import admin, console, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.pages import Pages
@@ -116,7 +116,15 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (oidc.router, login.router, logout.router, ops.router, admin.router, events.router):
+    for router in (
+        oidc.router,
+        login.router,
+        logout.router,
+        ops.router,
+        admin.router,
+        events.router,
+        console.router,
+    ):
         app.include_router(router)
     return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -28,6 +28,21 @@ def vietnam_date(instant: datetime | None) -> str | None:
     return f"{local.day}/{local.month}/{local.year}"
 
 
+def _vn_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(_VIETNAM).date()
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def _vn_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(_VIETNAM)
+    return f"{local.day:02d}/{local.month:02d}/{local.year} {local.hour:02d}:{local.minute:02d}"
+
+
 class Pages:
     def __init__(
         self, default_language: str, secure_cookies: bool, citizen_cutoff: datetime | None = None
@@ -46,6 +61,8 @@ class Pages:
             extensions=["jinja2.ext.i18n"],
         )
         environment.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+        environment.filters["vn_date"] = _vn_date
+        environment.filters["vn_datetime"] = _vn_datetime
         return environment
 
     def language(self, request: Request) -> str:
