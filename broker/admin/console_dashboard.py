@@ -80,13 +80,16 @@ async def cleanup_figures(registry: Registry) -> CleanupFigures:
     since = datetime(first.year, first.month, first.day, tzinfo=VIETNAM)
     async with registry.db.read() as session:
         per_day = await console_store.citizens_linked_per_day(session, since)
+        created = await console_store.citizens_created_per_day(session, since)
     remaining = int(report["citizens_not_cleaned"])
-    # Walk back from today: before a day's links were made, those accounts were still to clean.
+    # Walk back from today: before a day's links those accounts were still to clean, and before a day's
+    # imports those accounts did not exist yet (an estimate: merges are not replayed).
     trend: list[TrendPoint] = []
     for offset in range(TREND_DAYS):
         day = today - timedelta(days=offset)
         trend.append(TrendPoint(day, remaining))
-        remaining += per_day.get(day.isoformat(), 0)
+        key = day.isoformat()
+        remaining = max(0, remaining + per_day.get(key, 0) - created.get(key, 0))
     trend.reverse()
     linked = sum(per_day.values())
     now_left = int(report["citizens_not_cleaned"])

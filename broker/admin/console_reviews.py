@@ -190,10 +190,20 @@ def _differences(raw: dict[str, Any]) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     for key, value in raw.items():
         if isinstance(value, dict) and "vneid" in value:
-            found.append((key, str(value.get("legacy", "")), str(value.get("vneid", ""))))
+            found.append((key, _shown(value.get("legacy")), _shown(value.get("vneid"))))
         elif isinstance(value, dict):
             found.extend(_differences(value))
     return found
+
+
+def _shown(value: Any) -> str:
+    """ISO dates as people read them (21/03/1985); anything else as it is."""
+    text = str(value or "")
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        return text
+    return f"{parsed.day:02d}/{parsed.month:02d}/{parsed.year}"
 
 
 def mask_username(username: str) -> str:

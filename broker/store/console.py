@@ -115,18 +115,32 @@ async def name_source_systems(session: AsyncSession, names: dict[str, str], at: 
     await session.flush()
 
 
-async def citizens_linked_per_day(session: AsyncSession, since: datetime) -> dict[str, int]:
-    """Citizen accounts linked to VNeID per day (Vietnam time, "YYYY-MM-DD") since ``since``: one
-    grouped query, whatever the number of links."""
-    shifted: Any
+def _vietnam_day(session: AsyncSession, column: Any) -> Any:
+    """An instant's date in Vietnam time ("YYYY-MM-DD"), computed by the database."""
     if session.get_bind().dialect.name == "postgresql":
-        shifted = func.to_char(col(UpstreamLink.created_at) + text("interval '7 hours'"), "YYYY-MM-DD")
-    else:
-        shifted = func.strftime("%Y-%m-%d", col(UpstreamLink.created_at), "+7 hours")
+        return func.to_char(column + text("interval '7 hours'"), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column, "+7 hours")
+
+
+async def citizens_linked_per_day(session: AsyncSession, since: datetime) -> dict[str, int]:
+    """Citizen accounts linked to VNeID per day (Vietnam time) since ``since``: one grouped query,
+    whatever the number of links."""
+    day = _vietnam_day(session, col(UpstreamLink.created_at))
     statement = (
-        select(shifted, func.count())
+        select(day, func.count())
         .join(Account, col(Account.id) == col(UpstreamLink.account_id))
         .where(col(UpstreamLink.created_at) >= since, col(Account.account_type) == "citizen")
-        .group_by(shifted)
+        .group_by(day)
     )
-    return {str(day): int(count) for day, count in (await session.execute(statement)).all()}
+    return {str(found): int(count) for found, count in (await session.execute(statement)).all()}
+
+
+async def citizens_created_per_day(session: AsyncSession, since: datetime) -> dict[str, int]:
+    """Citizen accounts created (imported, or at a first VNeID login) per day since ``since``."""
+    day = _vietnam_day(session, col(Account.created_at))
+    statement = (
+        select(day, func.count())
+        .where(col(Account.created_at) >= since, col(Account.account_type) == "citizen")
+        .group_by(day)
+    )
+    return {str(found): int(count) for found, count in (await session.execute(statement)).all()}
