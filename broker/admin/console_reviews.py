@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from broker.admin import reviews
+from broker.admin import reviews, source_systems
 from broker.admin.console_auth import Officer
 from broker.admin.roles import Role
 from broker.domain.accounts import AccountStatus
@@ -78,10 +78,7 @@ def may_review(officer: Officer) -> bool:
 
 
 async def source_names(registry: Registry) -> dict[str, str]:
-    """Imported names, overridden by configured ones."""
-    async with registry.db.read() as session:
-        imported = await console_store.source_system_names(session)
-    return {**imported, **registry.settings.source_system_names}
+    return await source_systems.all_names(registry)
 
 
 async def queue(registry: Registry, limit: int = 50) -> list[GroupView]:

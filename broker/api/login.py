@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from broker.admin import source_systems
 from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
 from broker.domain.source_systems import display_name
 from broker.errors import LoginFlowError, UpstreamError
@@ -91,9 +92,8 @@ async def choose_account_page(
     flow_id = request.query_params.get("flow")
     shown = await choose_account.candidates(registry, flow_id, browser)
     assert flow_id is not None
-    return pages.render(
-        request, "choose_account.html", candidates=_named(registry, shown), **_urls(request, flow_id)
-    )
+    named = _named(await source_systems.all_names(registry), shown)
+    return pages.render(request, "choose_account.html", candidates=named, **_urls(request, flow_id))
 
 
 @router.get("/login/choose/confirm", name="choose_confirm_page")
@@ -103,7 +103,9 @@ async def choose_confirm_page(
     """Says what will be merged into what before anything is: the merge itself is the POST below."""
     flow_id = request.query_params.get("flow")
     keep = request.query_params.get("keep", "")
-    shown = _named(registry, await choose_account.candidates(registry, flow_id, browser))
+    shown = _named(
+        await source_systems.all_names(registry), await choose_account.candidates(registry, flow_id, browser)
+    )
     if not keep.isdigit() or int(keep) not in {candidate.account_id for candidate in shown}:
         raise LoginFlowError("choice_not_offered")
     assert flow_id is not None
@@ -202,8 +204,7 @@ class _NamedCandidate:
     created_at: datetime | None
 
 
-def _named(registry: RegistryDep, shown: list[choose_account.Candidate]) -> list[_NamedCandidate]:
-    names = registry.settings.source_system_names
+def _named(names: dict[str, str], shown: list[choose_account.Candidate]) -> list[_NamedCandidate]:
     return [
         _NamedCandidate(
             c.account_id,

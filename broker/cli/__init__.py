@@ -10,6 +10,7 @@ from broker.cli.legacy import legacy_app
 from broker.cli.operations import accounts_app, maintenance_app, report_app, review_app
 from broker.cli.roles import roles_app
 from broker.cli.serve import serve
+from broker.cli.systems import systems_app
 
 __all__ = ["_alembic_config", "app", "main", "upgrade_database"]
 
@@ -28,6 +29,7 @@ for group, name in (
     (accounts_app, "accounts"),
     (report_app, "report"),
     (maintenance_app, "maintenance"),
+    (systems_app, "systems"),
 ):
     app.add_typer(group, name=name)
 

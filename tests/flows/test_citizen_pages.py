@@ -4,12 +4,15 @@ source systems by name, and Case 3's "decide later" with its reminder at later l
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 
 import httpx
 from sqlmodel import select
 
+from broker.admin import source_systems
+from broker.app import build_registry, close_registry
 from broker.store.tables import Account, ReviewItem
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty
@@ -114,13 +117,20 @@ async def test_case_3_decide_later_continues_the_login_and_later_logins_remind_t
     stack = make_stack(source_system_names={"motcua-huyen": "Một cửa điện tử huyện Yên Thành"})
     rp = await stack.register_client()
     await _case_3(stack)
+    names = "source_system,display_name\ndvc-tinh,Cổng DVC tỉnh (nhập)\nmotcua-huyen,bị cấu hình thay thế\n"
+    registry = build_registry(stack.settings)
+    try:
+        await source_systems.import_names(registry, source_systems.read_names(io.StringIO(names)))
+    finally:
+        await close_registry(registry)
     login = await _login_page(browser, stack, rp)
     vneid_page = await browser.follow(await browser.choose_vneid(login))
     chooser = await browser.follow(
         await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     )
     assert "Một cửa điện tử huyện Yên Thành" in chooser.text and "motcua-huyen" not in chooser.text
-    assert "dvc-tinh" in chooser.text  # no name configured: the code
+    assert "Cổng DVC tỉnh (nhập)" in chooser.text and "dvc-tinh" not in chooser.text  # imported name
+    assert "bị cấu hình thay thế" not in chooser.text  # a configured name overrides an imported one
 
     later = form_posting_to(chooser, "/login/choose/later")
     at_rp = await browser.http.post(later.action, data=later.fields)
