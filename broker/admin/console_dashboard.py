@@ -38,7 +38,7 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class CleanupFigures:
-    generated_at: str
+    generated_at: datetime
     units: list[dict[str, Any]]
     totals: dict[str, int]
     citizens_not_cleaned: int
@@ -99,7 +99,7 @@ async def cleanup_figures(registry: Registry) -> CleanupFigures:
     elif linked > 0:
         projected = today + timedelta(days=-(-now_left * TREND_DAYS // linked))
     return CleanupFigures(
-        report["generated_at"],
+        datetime.fromisoformat(report["generated_at"]),
         list(report["units"]),
         dict(report["totals"]),
         now_left,

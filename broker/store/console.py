@@ -136,11 +136,15 @@ async def citizens_linked_per_day(session: AsyncSession, since: datetime) -> dic
 
 
 async def citizens_created_per_day(session: AsyncSession, since: datetime) -> dict[str, int]:
-    """Citizen accounts created (imported, or at a first VNeID login) per day since ``since``."""
+    """Surviving citizen accounts created (imported, or at a first VNeID login) per day since ``since``."""
     day = _vietnam_day(session, col(Account.created_at))
     statement = (
         select(day, func.count())
-        .where(col(Account.created_at) >= since, col(Account.account_type) == "citizen")
+        .where(
+            col(Account.created_at) >= since,
+            col(Account.account_type) == "citizen",
+            col(Account.merged_into_id).is_(None),
+        )
         .group_by(day)
     )
     return {str(found): int(count) for found, count in (await session.execute(statement)).all()}

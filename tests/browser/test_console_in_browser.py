@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from playwright.sync_api import expect
+from sqlmodel import col, select
 
+from broker.store.tables import Account, LegacyAccount, UpstreamLink
 from tests.browser.conftest import PASSWORD, World
 from tests.support.legacy import csv_text, row
 
@@ -23,6 +26,43 @@ def _vneid_password(page: Any, number: str) -> None:
     page.locator("#username").fill(number)
     page.locator("#password").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập", exact=True).click()
+
+
+def _history(world: World) -> None:
+    """Clean-up history for the trend: four legacy citizen accounts imported 20 days ago, of which one
+    was linked to VNeID 10 days ago and one 5 days ago (as those logins would have left them)."""
+    world.import_legacy(
+        csv_text(
+            *(row(f"h-{n}", f"hist-user-{n}", full_name="Người Thử", unit_code="17390") for n in range(4))
+        )
+    )
+
+    async def backdate(registry: Any) -> None:
+        now = datetime.now(UTC)
+        async with registry.db.transaction() as session:
+            statement = (
+                select(Account)
+                .join(LegacyAccount, col(LegacyAccount.account_id) == col(Account.id))
+                .where(col(LegacyAccount.legacy_id).startswith("h-"))
+                .order_by(col(Account.id))
+            )
+            history = list((await session.execute(statement)).scalars())
+            for account in history:
+                account.created_at = now - timedelta(days=20)
+            for account, days in zip(history, (10, 5), strict=False):
+                assert account.id is not None
+                linked_at = now - timedelta(days=days)
+                session.add(
+                    UpstreamLink(
+                        account_id=account.id,
+                        issuer="https://vneid.example",
+                        subject=f"history-{account.id}",
+                        created_at=linked_at,
+                        last_login_at=linked_at,
+                    )
+                )
+
+    world.run(backdate)
 
 
 def _console_sign_in(page: Any, world: World, look_at: LookAt) -> None:
@@ -105,12 +145,18 @@ def test_an_officer_resolves_a_review_and_reads_the_dashboard(
     expect(officer.get_by_role("alert")).to_contain_text("không tạo tài khoản cho công dân")
     look_at(officer, "console-new-account-refused")
 
+    _history(world)
     officer.get_by_role("link", name="Tiến độ làm sạch").first.click()
     chart = officer.locator("svg.trend-chart")
     expect(chart).to_be_visible()
-    expect(chart.locator("rect.bar")).to_have_count(30)
+    bars = chart.locator("rect.bar")
+    expect(bars).to_have_count(30)
     box = chart.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
+    heights = [float(bars.nth(i).get_attribute("height") or 0) for i in range(30)]
+    # 4 accounts imported 20 days ago, one linked 10 days ago, one 5 days ago: the bars step down.
+    assert heights[0] == 0 and heights[12] > heights[22] > heights[29] > 0
+    expect(officer.locator(".projected")).to_have_text(re.compile(r"\d{2}/\d{2}/\d{4}"))
     expect(officer.locator("table.units")).to_contain_text("17380")
     look_at(officer, "console-dashboard")
     with officer.expect_download() as download:
