@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from broker import __doc__ as summary
-from broker.api import admin, errors, events, login, logout, oidc, ops
+from broker.api import admin, console, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.pages import Pages
@@ -109,7 +109,9 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.registry = registry
-    app.state.pages = Pages(settings.default_language, settings.secure_cookies)
+    app.state.pages = Pages(
+        settings.default_language, settings.secure_cookies, settings.citizen_vneid_only_from
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     if settings.trusted_proxy_list:
         # X-Forwarded-For names the client only when the connection comes from a trusted proxy; the
@@ -120,7 +122,15 @@ def create_app(
         app.add_middleware(RoundTripHeader)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (oidc.router, login.router, logout.router, ops.router, admin.router, events.router):
+    for router in (
+        oidc.router,
+        login.router,
+        logout.router,
+        ops.router,
+        admin.router,
+        events.router,
+        console.router,
+    ):
         app.include_router(router)
     return app
 

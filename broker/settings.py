@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     upstreams_file: Path | None = None
     _upstream_configs: list[UpstreamConfig] = PrivateAttr(default_factory=list)
 
+    # Issue 11: the pages people use.
+    # Names shown for legacy source systems, as a JSON object {"dvc-tinh": "Cổng DVC tỉnh", ...}; a code
+    # without a name here uses the name imported with the accounts, else the code itself.
+    source_system_names: dict[str, str] = Field(default_factory=dict)
+    # The officers' console: its own session (bound to the broker's SSO session) lasts at most this long.
+    console_session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+
     @field_validator("issuer", "vneid_issuer")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

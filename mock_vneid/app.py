@@ -15,7 +15,7 @@ from mock_vneid.gateway_crypto import load_public_key
 from mock_vneid.html import add_security_headers, make_templates
 from mock_vneid.keys import KeyRing, load_or_create
 from mock_vneid.modes import oauth2_userinfo, vneid_gateway
-from mock_vneid.routes import authorize, discovery, test_controls, token, userinfo
+from mock_vneid.routes import authorize, discovery, qr, test_controls, token, userinfo
 from mock_vneid.settings import MockSettings
 
 
@@ -35,7 +35,7 @@ def create_app(settings: MockSettings | None = None, clock: Clock | None = None)
     app.middleware("http")(add_security_headers)
     app.mount("/static", StaticFiles(directory=str(files("mock_vneid").joinpath("static"))), name="static")
     app.add_api_route("/healthz", _healthz, methods=["GET"], include_in_schema=False)
-    for router in (authorize.router, *_mode_routers(settings)):
+    for router in (authorize.router, qr.router, *_mode_routers(settings)):
         app.include_router(router)
     if settings.test_controls:
         app.include_router(test_controls.router)

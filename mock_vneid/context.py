@@ -12,6 +12,7 @@ from mock_vneid.citizens import CitizenDirectory
 from mock_vneid.clock import Clock
 from mock_vneid.faults import FaultBook
 from mock_vneid.keys import KeyRing
+from mock_vneid.qr_requests import QrBook
 from mock_vneid.settings import MockSettings
 from mock_vneid.store import MemoryStore
 
@@ -26,6 +27,7 @@ class MockContext:
     store: MemoryStore = field(default_factory=MemoryStore)
     faults: FaultBook = field(default_factory=FaultBook)
     rp_public_key: RSAPublicKey | None = None  # vneid-gateway mode: what the bodies are encrypted for
+    qr: QrBook = field(default_factory=QrBook)
 
     def now(self) -> datetime:
         return self.clock()

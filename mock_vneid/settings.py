@@ -45,6 +45,8 @@ class MockSettings(BaseSettings):
     rp_public_key_pem: str | None = None
     gateway_cipher_mode: Literal["ecb", "cbc"] = "ecb"
     gateway_encrypt_code: bool = True
+    # Issue 11: the name the login page shows for client_id (people read names, not ids).
+    client_name: str = "Cổng xác thực tập trung (dịch vụ công)"
 
     @field_validator("issuer")
     @classmethod

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var"
 CLIENT_FILE = VAR / "demo_rp_client.json"
 LEGACY_CSV = ROOT / "seed" / "legacy_accounts.csv"
+SOURCE_SYSTEMS_CSV = ROOT / "seed" / "source_systems.csv"
 BIN = Path(sys.executable).parent  # the virtualenv's bin/ (not resolved: a venv python is a symlink)
 HOST = "127.0.0.1"
 DEFAULT_PORTS = {"MOCK_VNEID_PORT": 9000, "BROKER_PORT": 8000, "DEMO_RP_PORT": 8080}
@@ -240,6 +241,9 @@ def setup(broker: str, env: Mapping[str, str], ports: Ports, stop: threading.Eve
     if LEGACY_CSV.exists():
         if run_step([broker, "legacy", "import", str(LEGACY_CSV)], env, stop).returncode != 0:
             raise SetupFailed(f"`broker legacy import {LEGACY_CSV.relative_to(ROOT)}` failed")
+    if SOURCE_SYSTEMS_CSV.exists():
+        if run_step([broker, "systems", "import", str(SOURCE_SYSTEMS_CSV)], env, stop).returncode != 0:
+            raise SetupFailed(f"`broker systems import {SOURCE_SYSTEMS_CSV.relative_to(ROOT)}` failed")
 
 
 # ---- running the servers ----------------------------------------------------------------------------
@@ -333,6 +337,8 @@ def banner(ports: Ports) -> None:
         f"  open the demo relying party and press Đăng nhập: {url(ports.demo_rp)}",
         "  (mở trang demo và bấm Đăng nhập)",
         "  demo VNeID logins: see mock_vneid/README.md",
+        f"  QR login: the mock phone is at {url(ports.vneid)}/phone (or follow the link under the QR code)",
+        f"  officers' console: {url(ports.broker)}/console (grant a role: broker roles grant ...)",
         "  Ctrl-C stops all three.",
         "",
     ]

@@ -3,17 +3,22 @@ the "link your VNeID" suggestion, and Case 3's choice of the account to keep."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from broker.admin import source_systems
 from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
+from broker.domain.source_systems import display_name
 from broker.errors import IdentityRefused, LoginFlowError, UpstreamCancelled, UpstreamError
 from broker.login import (
     cancel,
     choose_account,
+    choose_later,
     continue_login,
     legacy_password,
     page,
@@ -21,6 +26,7 @@ from broker.login import (
     vneid_start,
 )
 from broker.login.outcomes import Outcome, Redirect
+from broker.settings import VIETNAM
 
 router = APIRouter(tags=["login"])
 
@@ -29,6 +35,7 @@ FlowField = Annotated[str | None, Form(alias="flow")]
 _TEMPLATES = {
     "suggest_link": "suggest_link.html",
     "review_notice": "review_notice.html",
+    "review_reminder": "review_notice.html",
     "password_refused": "password_refused.html",
 }
 
@@ -99,7 +106,53 @@ async def choose_account_page(
     flow_id = request.query_params.get("flow")
     shown = await choose_account.candidates(registry, flow_id, browser)
     assert flow_id is not None
-    return pages.render(request, "choose_account.html", candidates=shown, **_urls(request, flow_id))
+    named = _named(await source_systems.all_names(registry), shown)
+    return pages.render(request, "choose_account.html", candidates=named, **_urls(request, flow_id))
+
+
+@router.get("/login/choose/confirm", name="choose_confirm_page")
+async def choose_confirm_page(
+    request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep
+) -> Response:
+    """Says what will be merged into what before anything is: the merge itself is the POST below."""
+    flow_id = request.query_params.get("flow")
+    keep = request.query_params.get("keep", "")
+    shown = _named(
+        await source_systems.all_names(registry), await choose_account.candidates(registry, flow_id, browser)
+    )
+    if not keep.isdigit() or int(keep) not in {candidate.account_id for candidate in shown}:
+        raise LoginFlowError("choice_not_offered")
+    assert flow_id is not None
+    return pages.render(
+        request,
+        "choose_confirm.html",
+        keep=int(keep),
+        kept=[candidate for candidate in shown if candidate.account_id == int(keep)],
+        merged=[candidate for candidate in shown if candidate.account_id != int(keep)],
+        **_urls(request, flow_id),
+    )
+
+
+@router.post("/login/choose/later", name="choose_later")
+async def choose_later_endpoint(
+    request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep, flow: FlowField = None
+) -> Response:
+    """Case 3, "decide later": the login continues, and the group goes to the officers."""
+    outcome = await choose_later.decide_later(registry, flow, browser)
+    return _respond(request, registry, pages, outcome)
+
+
+@router.get("/login/page/{name}", name="login_page_again")
+async def login_page_again(
+    name: str, request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep
+) -> Response:
+    """A page first answered to a POST or at the VNeID callback, shown again for the same flow: where
+    its language links lead (those URLs cannot be reloaded)."""
+    flow_id = await page.shown_again(registry, request.query_params.get("flow"), browser, name)
+    if name == "upstream_failed":
+        reason = request.query_params.get("reason", "")[:64]
+        return _upstream_page(request, pages, reason if reason.isidentifier() else None, flow_id)
+    return _page(request, pages, name, flow_id)
 
 
 @router.post("/login/choose", name="choose_account")
@@ -141,7 +194,43 @@ def _respond(request: Request, registry: RegistryDep, pages: PagesDep, outcome: 
         return RedirectResponse(str(url), status_code=303)
     if outcome.name == "account_refused":  # the policy's refusal, with its reason code
         return pages.error(request, "refused", 403, reason=outcome.reason)
-    return pages.render(request, _TEMPLATES[outcome.name], **_urls(request, outcome.flow_id))
+    return _page(request, pages, outcome.name, outcome.flow_id)
+
+
+def _page(request: Request, pages: PagesDep, name: str, flow_id: str) -> Response:
+    return pages.render(
+        request,
+        _TEMPLATES[name],
+        switch_to=_again_url(request, name, flow_id),
+        reminder=name == "review_reminder",
+        **_urls(request, flow_id),
+    )
+
+
+def _again_url(request: Request, name: str, flow_id: str, **extra: str) -> str:
+    path = request.url_for("login_page_again", name=name).path
+    return f"{path}?{urlencode({'flow': flow_id, **extra})}"
+
+
+@dataclass(frozen=True)
+class _NamedCandidate:
+    account_id: int
+    source_name: str
+    username: str
+    created_at: datetime | None
+
+
+def _named(names: dict[str, str], shown: list[choose_account.Candidate]) -> list[_NamedCandidate]:
+    return [
+        _NamedCandidate(
+            c.account_id,
+            display_name(c.source_system, names),
+            c.username,
+            # Stored in UTC; people read dates in Vietnam time (a midnight import is the day before in UTC).
+            c.created_at.astimezone(VIETNAM) if c.created_at else None,
+        )
+        for c in shown
+    ]
 
 
 def _urls(request: Request, flow_id: str) -> dict[str, Any]:
@@ -152,6 +241,9 @@ def _urls(request: Request, flow_id: str) -> dict[str, Any]:
         "vneid_start_url": request.url_for("vneid_start").path,
         "password_url": request.url_for("legacy_password").path,
         "choose_url": request.url_for("choose_account").path,
+        "choose_page_url": f"{request.url_for('choose_account_page').path}?{urlencode({'flow': flow_id})}",
+        "confirm_url": request.url_for("choose_confirm_page").path,
+        "later_url": request.url_for("choose_later").path,
         "continue_url": request.url_for("continue_login").path,
         "cancel_url": request.url_for("cancel_login").path,
     }
@@ -167,4 +259,17 @@ def _upstream_failure(
         registry.metrics.logins.labels("vneid", "identity_refused").inc()
         return pages.render(request, "identity_refused.html", status_code=403, reason=error.reason, **urls)
     registry.metrics.logins.labels("vneid", error.reason).inc()
-    return pages.error(request, "upstream", 502, reason=error.reason, **urls)
+    return _upstream_page(request, pages, error.reason, flow_id, status_code=502)
+
+
+def _upstream_page(
+    request: Request, pages: PagesDep, reason: str | None, flow_id: str | None, status_code: int = 200
+) -> Response:
+    if not flow_id:
+        return pages.error(request, "upstream", status_code, reason=reason)
+    # At the callback URL the flow id is the `state`, which the language links must not echo; they lead
+    # to a GET that shows this page again for the same flow.
+    again = _again_url(request, "upstream_failed", flow_id, **({"reason": reason} if reason else {}))
+    return pages.error(
+        request, "upstream", status_code, reason=reason, switch_to=again, **_urls(request, flow_id)
+    )

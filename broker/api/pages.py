@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -15,12 +17,40 @@ from broker import i18n
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGE_COOKIE = "broker_lang"
 _KEPT_ON_LANGUAGE_SWITCH = ("flow",)
+_VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def vietnam_date(instant: datetime | None) -> str | None:
+    """A policy date as the letters write it (15/6/2024), in Vietnam time."""
+    if instant is None:
+        return None
+    local = instant.astimezone(_VIETNAM)
+    return f"{local.day}/{local.month}/{local.year}"
+
+
+def _vn_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(_VIETNAM).date()
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def _vn_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(_VIETNAM)
+    return f"{local.day:02d}/{local.month:02d}/{local.year} {local.hour:02d}:{local.minute:02d}"
 
 
 class Pages:
-    def __init__(self, default_language: str, secure_cookies: bool) -> None:
+    def __init__(
+        self, default_language: str, secure_cookies: bool, citizen_cutoff: datetime | None = None
+    ) -> None:
         self._default = default_language
         self._secure = secure_cookies
+        # Shown on every page that states the rule; a setting, like the policy that applies it.
+        self._citizen_cutoff = vietnam_date(citizen_cutoff)
         self._environments = {language: self._environment(language) for language in i18n.LANGUAGES}
 
     @staticmethod
@@ -31,6 +61,8 @@ class Pages:
             extensions=["jinja2.ext.i18n"],
         )
         environment.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+        environment.filters["vn_date"] = _vn_date
+        environment.filters["vn_datetime"] = _vn_datetime
         return environment
 
     def language(self, request: Request) -> str:
@@ -39,8 +71,16 @@ class Pages:
         )
 
     def render(
-        self, request: Request, template: str, *, status_code: int = 200, **context: Any
+        self,
+        request: Request,
+        template: str,
+        *,
+        status_code: int = 200,
+        switch_to: str | None = None,
+        **context: Any,
     ) -> HTMLResponse:
+        """``switch_to``: the GET address that shows this same page (and login flow) again, for the
+        language links of a page answered to a POST or at a callback URL, which cannot be reloaded."""
         language = self.language(request)
 
         def lang_query(target: str) -> str:
@@ -49,12 +89,21 @@ class Pages:
             params = [(k, v) for k, v in request.query_params.multi_items() if k in _KEPT_ON_LANGUAGE_SWITCH]
             return urlencode([*params, ("lang", target)])
 
+        def lang_href(target: str) -> str:
+            if switch_to is None:
+                return f"?{lang_query(target)}"
+            parts = urlsplit(switch_to)
+            kept = [(k, v) for k, v in parse_qsl(parts.query) if k != "lang"]
+            return f"{parts.path}?{urlencode([*kept, ('lang', target)])}"
+
         html = (
             self._environments[language]
             .get_template(template)
             .render(
                 language=language,
                 lang_query=lang_query,
+                lang_href=lang_href,
+                citizen_cutoff=self._citizen_cutoff,
                 static_url=str(request.url_for("static", path="broker.css").path),
                 **context,
             )

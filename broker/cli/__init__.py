@@ -12,6 +12,7 @@ from broker.cli.operations import accounts_app, maintenance_app, review_app
 from broker.cli.report import report_app
 from broker.cli.roles import roles_app
 from broker.cli.serve import serve
+from broker.cli.systems import systems_app
 from broker.cli.upstreams import upstreams_app
 
 __all__ = ["_alembic_config", "app", "main", "upgrade_database"]
@@ -33,6 +34,7 @@ for group, name in (
     (maintenance_app, "maintenance"),
     (audit_app, "audit"),
     (upstreams_app, "upstreams"),
+    (systems_app, "systems"),
 ):
     app.add_typer(group, name=name)
 

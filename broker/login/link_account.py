@@ -86,7 +86,8 @@ async def _resolve(
             known.updated_at = now
             await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
             await _unfreeze(session, known, registry)
-            return Resolved(known)
+            # A Case 3 group still waiting for an officer (or for the citizen's later decision).
+            return Resolved(known, notice="review_reminder" if known.needs_review else None)
         if link_account_id is not None:
             proven = await _proven_by_password(session, identity, link_account_id, registry)
             if proven is not None:
@@ -123,6 +124,7 @@ async def _resolve(
             ),
         )
         account = await _link(session, best[0], best[1], identity, registry, "duplicate_to_review")
+        account.needs_review = True  # later logins remind the citizen until an officer decides
         return Resolved(account, notice="review_notice")
 
 

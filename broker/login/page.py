@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from broker.domain.login_flow import FlowState
+from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.registry import Registry
 from broker.store import clients
@@ -20,3 +22,25 @@ async def describe(registry: Registry, flow_id: str | None, browser: str | None)
     async with registry.db.read() as session:
         client = await clients.get(session, flow.client_id)
     return LoginPage(flow.id, client.name if client else flow.client_id)
+
+
+# The pages of a login that answer a POST or a callback, and the flow states in which each can be shown
+# again by a GET (its language links and a reload lead there; issue 8 item 11).
+_SHOWN_IN: dict[str, frozenset[FlowState]] = {
+    "password_refused": frozenset({FlowState.STARTED, FlowState.UPSTREAM_PENDING}),
+    "upstream_failed": frozenset({FlowState.STARTED, FlowState.UPSTREAM_PENDING}),
+    "suggest_link": frozenset({FlowState.AUTHENTICATED}),
+    "review_notice": frozenset({FlowState.AUTHENTICATED}),
+    "review_reminder": frozenset({FlowState.AUTHENTICATED}),
+}
+
+
+async def shown_again(registry: Registry, flow_id: str | None, browser: str | None, name: str) -> str:
+    """The flow id, when page ``name`` still describes where this browser's login stands."""
+    states = _SHOWN_IN.get(name)
+    if states is None:
+        raise LoginFlowError("page_unknown")
+    flow = await flow_guard.load(registry, flow_id, browser)
+    if FlowState(flow.state) not in states:
+        raise LoginFlowError("flow_moved_on")
+    return flow.id

@@ -451,3 +451,29 @@ class ReconcileGroup(SQLModel, table=True):
     group_key: str = Field(primary_key=True, max_length=64)
     review_item_id: int | None = Field(default=None)
     created_at: datetime = _instant()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """An officer signed in to the console (issue 11). The cookie is stored only as its SHA-256; the row
+    rides on the broker's SSO session ``sid``, so logging out of the broker ends it too."""
+
+    __tablename__ = "console_sessions"
+
+    cookie_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    sid: str | None = Field(default=None, max_length=64, index=True)
+    # Every form of the console carries it; a POST without the session's token is refused (CSRF).
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _instant()
+    expires_at: datetime = _instant(index=True)
+    ended_at: datetime | None = _instant(nullable=True)
+
+
+class SourceSystem(SQLModel, table=True):
+    """The name people read for a legacy source system (``dvc-tinh`` → "Cổng DVC tỉnh"), as imported."""
+
+    __tablename__ = "source_systems"
+
+    code: str = Field(primary_key=True, max_length=100)
+    display_name: str = Field(max_length=200)
+    updated_at: datetime = _instant()

@@ -20,6 +20,7 @@ from mock_vneid.html import error_page, render
 from mock_vneid.modes import code_parameters
 from mock_vneid.params import Params
 from mock_vneid.redirects import authorization_response, error_response
+from mock_vneid.routes import qr
 from mock_vneid.store import AuthorizationCode, AuthorizationRequest
 
 router = APIRouter()
@@ -93,6 +94,8 @@ def _login_form(
     context = {
         "request_id": request_id,
         "client_id": auth_request.client_id,
+        "client_name": qr.client_display_name(ctx, auth_request.client_id),
+        **qr.qr_context(ctx, request_id),
         "level2_requested": ACR_LEVEL2 in auth_request.acr_values,
         "username": username,
         "error": error,

@@ -11,7 +11,7 @@ from sqlmodel import select
 from broker.store.tables import Account, AccountAlias, AccountEvent, LegacyAccount, ReviewItem, UpstreamLink
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
-from tests.support.html_forms import form_posting_to
+from tests.support.html_forms import form_posting_to, form_with
 from tests.support.legacy import csv_text, row
 
 AN, AN_CMND = "001085012345", "012345678"
@@ -132,10 +132,19 @@ async def test_case_3_the_citizen_chooses_which_account_to_keep_and_nothing_is_d
     assert "dvc-tinh" in choose_page.text and "motcua-huyen" in choose_page.text
     assert "023***789" in choose_page.text and "bi*******@example.vn" in choose_page.text
     assert BINH_CMND not in choose_page.text  # masked
-    form = form_posting_to(choose_page, "/login/choose")
+    assert "checked" not in choose_page.text  # no choice is made for the citizen
+    assert "tạo ngày 15/08/2022" in choose_page.text  # dates in Vietnam time
+    chooser = form_with(choose_page.text, str(choose_page.url), "keep")
     async with stack.database() as database, database.read() as session:
         keep_id = (await session.execute(select(Account.id).where(Account.sub == kept_sub))).scalar_one()
-    at_rp = await browser.http.post(form.action, data={**form.fields, "keep": str(keep_id)})
+    confirm_page = await browser.http.get(chooser.action, params={**chooser.fields, "keep": str(keep_id)})
+    assert confirm_page.status_code == 200
+    kept_part, _, merged_part = confirm_page.text.partition("sẽ được hợp nhất vào tài khoản đó")
+    assert "bi*******@example.vn" in kept_part and "023***789" in merged_part
+    async with stack.database() as database, database.read() as session:
+        assert (await session.execute(select(Account.status))).scalars().all() == ["active", "active"]
+    form = form_posting_to(confirm_page, "/login/choose")
+    at_rp = await browser.http.post(form.action, data=form.fields)
     assert at_rp.status_code == 303
     claims = await _id_token_claims(
         http, stack, rp, httpx.URL(at_rp.headers["location"]).params["code"], attempt.verifier

@@ -13,8 +13,9 @@ def test_every_template_message_has_an_english_translation() -> None:
         translated = {message.id for message in read_po(source) if message.id and message.string}
     missing = [
         (template.name, found)
-        for template in sorted((BROKER / "templates").glob("*.html"))
-        for found in re.findall(r'_\("((?:[^"\\]|\\.)*)"\)', template.read_text(encoding="utf-8"))
+        for template in sorted((BROKER / "templates").rglob("*.html"))
+        # _("...") and _("... %(name)s ...", name=value) alike
+        for found in re.findall(r'_\("((?:[^"\\]|\\.)*)"[,)]', template.read_text(encoding="utf-8"))
         if found not in translated
     ]
     assert missing == []
