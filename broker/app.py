@@ -14,18 +14,22 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from broker import __doc__ as summary
+from broker.admin import gauges
 from broker.api import admin, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
+from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
 from broker.clock import Clock, system_clock
 from broker.login import backchannel
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys
 from broker.metrics import Metrics
+from broker.observed_http import ObservedTransport, relying_party_endpoint, vneid_endpoint
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.database import Database
+from broker.store.key_encryption import KeyEncryption
 from broker.upstream.breaker import CircuitBreaker
 from broker.upstream.vneid import VNeIDClient
 
@@ -40,7 +44,12 @@ def build_registry(
     clock = clock or system_clock
     metrics = Metrics()
     metrics.info.labels(VERSION).set(1)
-    db = Database(settings.database_url)
+    key_encryption = KeyEncryption.from_config(
+        settings.key_encryption_key.get_secret_value() if settings.key_encryption_key else None,
+        settings.key_encryption_key_file,
+        settings.secret_key,
+    )
+    db = Database(settings.database_url, metrics=metrics, key_encryption=key_encryption)
     vneid = VNeIDClient(
         issuer=settings.vneid_issuer,
         client_id=settings.vneid_client_id,
@@ -57,9 +66,13 @@ def build_registry(
         breaker=CircuitBreaker(
             clock, settings.vneid_breaker_failures, timedelta(seconds=settings.vneid_breaker_cooldown_seconds)
         ),
-        transport=upstream_transport,
+        transport=ObservedTransport(upstream_transport, metrics, "vneid", vneid_endpoint),
     )
-    rp_http = RelyingPartyHttp(settings.rp_connect_timeout_seconds, settings.rp_read_timeout_seconds)
+    rp_http = RelyingPartyHttp(
+        settings.rp_connect_timeout_seconds,
+        settings.rp_read_timeout_seconds,
+        transport=ObservedTransport(None, metrics, "relying_party", relying_party_endpoint),
+    )
     return Registry(
         settings=settings,
         clock=clock,
@@ -93,11 +106,13 @@ def create_app(
         worker = (
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )
+        refresher = asyncio.create_task(gauges.run_refresher(registry))
         yield
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        for task in (worker, refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_registry(registry)
 
     app = FastAPI(
@@ -110,8 +125,10 @@ def create_app(
     )
     app.state.registry = registry
     app.state.pages = Pages(settings.default_language, settings.secure_cookies)
+    app.add_middleware(LastResort)  # innermost: its 500 page still gets the security headers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestObservation, metrics=registry.metrics)  # outermost: every response has an id
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in (oidc.router, login.router, logout.router, ops.router, admin.router, events.router):

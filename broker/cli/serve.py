@@ -1,7 +1,10 @@
-"""`broker serve`: the broker under uvicorn, with logs that cannot leak."""
+"""`broker serve`: the broker under uvicorn, with logs that cannot leak. It never migrates: `broker db
+upgrade` is its own step, run once per deploy (docs/operations.md)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,23 +12,58 @@ import typer
 from broker.settings import Settings
 
 
+def _fresh_multiprocess_dir(workers: int) -> None:
+    """Several workers share their metrics through files; a previous run's files would be counted again."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers > 1 and not directory:
+        typer.echo(
+            "error: --workers > 1 needs PROMETHEUS_MULTIPROC_DIR (an empty directory) so that /metrics "
+            "counts every worker",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="default BROKER_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default BROKER_PORT")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
 ) -> None:
     """Runs the broker with uvicorn."""
     import uvicorn
 
     from broker import logs
+
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    _fresh_multiprocess_dir(workers)
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_config": None,
+        "access_log": False,  # broker.request logs each request once, by route template, redacted
+        "proxy_headers": True,
+        "server_header": False,
+    }
+    if workers > 1:
+        # Workers are new processes: each builds its app from the environment and sets up its logs.
+        uvicorn.run("broker.cli.serve:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        return
+    from broker.app import create_app
+
+    uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+
+
+def worker_app():  # type: ignore[no-untyped-def]
+    """The app of one worker process of ``broker serve --workers N``."""
+    from broker import logs
     from broker.app import create_app
 
     settings = Settings()
-    logs.configure(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

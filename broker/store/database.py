@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from broker.errors import StoreConflict, StoreUnavailable
+from broker.metrics import Metrics, record_audit
+from broker.store import audit
+from broker.store.key_encryption import KeyEncryption
+from broker.store.keys import ENCRYPTION
 
 # The unit of work handed to repositories; use cases name it through this alias, never SQLAlchemy's.
 Session = AsyncSession
@@ -40,16 +46,46 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
 
 
+class ObservedPool(AsyncAdaptedQueuePool):
+    """The connection pool, counting its waiters and time-outs for ``broker_db_pool_*`` (issue 12)."""
+
+    metrics: Metrics | None = None
+
+    def _do_get(self) -> Any:
+        if self.metrics is None:
+            return super()._do_get()
+        try:
+            with self.metrics.db_pool_waiting.track_inprogress():
+                return super()._do_get()
+        except sa_exc.TimeoutError:
+            self.metrics.db_pool_timeouts.inc()
+            raise
+
+    def recreate(self) -> Any:
+        fresh = super().recreate()
+        if isinstance(fresh, ObservedPool):
+            fresh.metrics = self.metrics
+        return fresh
+
+
+def _observe_pool(engine: AsyncEngine, metrics: Metrics) -> None:
+    pool = engine.sync_engine.pool
+    if isinstance(pool, ObservedPool):
+        pool.metrics = metrics
+    event.listen(pool, "checkout", lambda *_: metrics.db_pool_in_use.inc())
+    event.listen(pool, "checkin", lambda *_: metrics.db_pool_in_use.dec())
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        engine = create_async_engine(url, connect_args={"timeout": 10}, poolclass=ObservedPool)
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, poolclass=ObservedPool)
 
 
 @contextmanager
@@ -64,13 +100,29 @@ def _translated_errors() -> Iterator[None]:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, metrics: Metrics | None = None, key_encryption: KeyEncryption | None = None
+    ) -> None:
+        """``metrics``: pool gauges, and logins/links/merges counted from the audit rows as they commit;
+        ``key_encryption``: seals and opens the signing keys (broker.store.keys refuses to work without)."""
         self.url = url
         self.engine = create_engine(url)
+        info: dict[str, Any] = {}
+        if key_encryption is not None:
+            info[ENCRYPTION] = key_encryption
+        if metrics is not None:
+            _observe_pool(self.engine, metrics)
+
+            def observe(fact: audit.AuditFact) -> None:
+                record_audit(
+                    metrics, fact.action, fact.outcome, fact.reason, fact.account_type, fact.upstream
+                )
+
+            info[audit.OBSERVER] = observe
         self._writes = async_sessionmaker(
-            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False, info=info
         )
-        self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
