@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import secrets
 import time
-import uuid
 from urllib.parse import parse_qs
 
 from starlette.requests import ClientDisconnect, Request
@@ -41,7 +41,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _request_id(scope: Scope) -> str:
     given = _header(scope, HEADER)
-    return given if given is not None and _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+    # 128 random bits in base64url: unlike hex, practically never a 9-digit run that logs would mask.
+    return given if given is not None and _VALID_ID.fullmatch(given) else secrets.token_urlsafe(16)
 
 
 def _client_id(scope: Scope) -> str | None:

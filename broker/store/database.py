@@ -77,11 +77,14 @@ def _observe_pool(engine: AsyncEngine, metrics: Metrics) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """Both kinds hide statement parameters from logs and error texts (issue 12)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10}, poolclass=ObservedPool)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 10}, poolclass=ObservedPool, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
