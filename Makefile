@@ -19,12 +19,13 @@ $(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
 
 install: $(STAMP)
 
-## make lock: re-pin every dependency with hashes after a change of pyproject.toml (runtime and dev locks)
+## make lock: re-pin every dependency with hashes after a change of pyproject.toml (runtime and dev locks;
+## the runtime lock also pins the build backend, so the image builds the broker's wheel offline from it)
 LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 	--no-emit-find-links --no-emit-trusted-host --upgrade
 lock: | $(BIN)/python
 	@test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet 'pip-tools>=7.4'
-	$(LOCK) --output-file requirements.lock pyproject.toml
+	$(LOCK) --all-build-deps --output-file requirements.lock pyproject.toml
 	$(LOCK) --extra dev --output-file requirements-dev.lock pyproject.toml
 
 ## make run: mock VNeID on :9000, the broker on :8000, the demo relying party on :8080 (Ctrl-C stops all)

@@ -33,28 +33,23 @@ def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "broker", source / "broker", ignore=shutil.ignore_patterns("__pycache__"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = [str(venv / "bin" / "python"), "-m", "pip"]
+    lock = str(ROOT / "requirements.lock")
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(work / "dist"),
-            str(source),
-        ],
+        [*pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r", lock], check=True, timeout=600
+    )
+    # The build backend comes from the lock too (--no-build-isolation): nothing unpinned enters the image.
+    dist = str(work / "dist")
+    subprocess.run(
+        [*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", dist, str(source)],
         check=True,
         timeout=300,
     )
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--require-hashes", "-r", str(ROOT / "requirements.lock")], check=True, timeout=600)
-    wheels = list((work / "dist").glob("vneid_broker-*.whl"))
-    subprocess.run([*pip, "--no-deps", *map(str, wheels)], check=True, timeout=120)
+    wheels = [str(path) for path in (work / "dist").glob("vneid_broker-*.whl")]
+    subprocess.run([*pip, "install", "--quiet", "--no-deps", *wheels], check=True, timeout=120)
+    (venv / "bin" / "mock-vneid").unlink(missing_ok=True)
     yield venv
 
 
