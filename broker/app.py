@@ -15,20 +15,24 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from broker import __doc__ as summary
+from broker.admin import gauges
 from broker.api import admin, console, errors, events, login, logout, oidc, ops
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
+from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
 from broker.api.round_trips import RoundTripHeader
 from broker.clock import Clock, system_clock
 from broker.login import backchannel
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, follow_rotations
 from broker.metrics import Metrics
+from broker.observed_http import ObservedTransport, relying_party_endpoint, vneid_endpoint
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store.database import Database
+from broker.store.key_encryption import KeyEncryption
 from broker.upstream.upstreams import build_upstreams
 
 VERSION = "0.1.0"
@@ -42,15 +46,32 @@ def build_registry(
     clock = clock or system_clock
     metrics = Metrics()
     metrics.info.labels(VERSION).set(1)
+    key_encryption = KeyEncryption.from_config(
+        settings.key_encryption_key.get_secret_value() if settings.key_encryption_key else None,
+        settings.key_encryption_key_file,
+        settings.secret_key,
+    )
     db = Database(
         settings.database_url,
         count_round_trips=settings.bench_count_round_trips,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
+        metrics=metrics,
+        key_encryption=key_encryption,
     )
-    upstreams = build_upstreams(settings.upstream_configs(), clock, metrics, upstream_transport)
-    rp_http = RelyingPartyHttp(settings.rp_connect_timeout_seconds, settings.rp_read_timeout_seconds)
+    upstreams = build_upstreams(
+        settings.upstream_configs(),
+        clock,
+        metrics,
+        upstream_transport,
+        observe=lambda upstream_id, inner: ObservedTransport(inner, metrics, upstream_id, vneid_endpoint),
+    )
+    rp_http = RelyingPartyHttp(
+        settings.rp_connect_timeout_seconds,
+        settings.rp_read_timeout_seconds,
+        transport=ObservedTransport(None, metrics, "relying_party", relying_party_endpoint),
+    )
     return Registry(
         settings=settings,
         clock=clock,
@@ -89,8 +110,9 @@ def create_app(
         worker = (
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )
+        refresher = asyncio.create_task(gauges.run_refresher(registry))
         yield
-        for task in (worker, keys):
+        for task in (worker, keys, refresher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -112,6 +134,7 @@ def create_app(
     app.state.pages = Pages(
         settings.default_language, settings.secure_cookies, settings.citizen_vneid_only_from
     )
+    app.add_middleware(LastResort)  # innermost: its 500 page still gets the security headers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     if settings.trusted_proxy_list:
         # X-Forwarded-For names the client only when the connection comes from a trusted proxy; the
@@ -120,6 +143,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     if settings.bench_count_round_trips:
         app.add_middleware(RoundTripHeader)
+    app.add_middleware(RequestObservation, metrics=registry.metrics)  # outermost: every response has an id
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in (

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker.clock import VIETNAM
@@ -156,6 +156,27 @@ class Settings(BaseSettings):
     source_system_names: dict[str, str] = Field(default_factory=dict)
     # The officers' console: its own session (bound to the broker's SSO session) lasts at most this long.
     console_session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+
+    # Issue 12: running it in production (docs/operations.md).
+    log_format: Literal["text", "json"] = "text"
+    # Fernet keys, comma-separated, newest first (wraps), all unwrap; or a file of them, one per line.
+    # Neither: a key derived from BROKER_SECRET_KEY. `broker keys rewrap` moves every key to the newest.
+    key_encryption_key: SecretStr | None = None
+    key_encryption_key_file: Path | None = None
+    # /readyz also fetches VNeID's metadata (off by default: a VNeID outage should not empty the pool
+    # of replicas, whose login pages still tell citizens what to do).
+    readyz_checks_upstream: bool = False
+    # Gauges computed from the database (review queue, clean-up classes, key age) are refreshed this
+    # often in the background, never per scrape.
+    metrics_refresh_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError(f"unknown log level {value!r}: one of debug, info, warning, error, critical")
+        return level
 
     @field_validator("issuer", "vneid_issuer")
     @classmethod

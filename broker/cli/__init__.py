@@ -40,10 +40,18 @@ for group, name in (
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from broker.errors import StoreUnavailable
 
     try:
         app()
+    except ValidationError as error:
+        # A bad BROKER_* value: say which and why, without a traceback (issue 8, item 10).
+        for problem in error.errors():
+            name = "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"error: {'BROKER_' + name + ': ' if name else ''}{problem['msg']}", err=True)
+        raise SystemExit(2) from None
     except StoreUnavailable as error:
         typer.echo(
             f"error: the database is unavailable or not migrated ({error}); run `broker db upgrade`", err=True

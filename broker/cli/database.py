@@ -32,11 +32,40 @@ def upgrade_database(settings: Settings, revision: str = "head") -> None:
     command.upgrade(_alembic_config(settings), revision)
 
 
+def upgrade_and_seal(settings: Settings, revision: str = "head") -> int:
+    """The deploy step: migrations under the advisory lock, then signing keys that an older version
+    stored in clear are sealed (returns how many)."""
+    import asyncio
+
+    from broker.store.migration_lock import migration_lock
+
+    async def run() -> int:
+        async with migration_lock(settings.database_url):
+            # Alembic's async environment runs its own event loop: in a thread of its own here.
+            await asyncio.to_thread(upgrade_database, settings, revision)
+            return await _seal_clear_keys(settings) if revision == "head" else 0
+
+    return asyncio.run(run())
+
+
+async def _seal_clear_keys(settings: Settings) -> int:
+    from broker.app import build_registry, close_registry
+    from broker.store import keys
+
+    registry = build_registry(settings)
+    try:
+        async with registry.db.transaction() as session:
+            return await keys.seal_clear(session)
+    finally:
+        await close_registry(registry)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
-    """Applies migrations up to REVISION (default: the newest)."""
-    upgrade_database(Settings(), revision)
-    typer.echo(f"database at {revision}")
+    """Applies migrations up to REVISION (default: the newest), one run at a time (a PostgreSQL advisory
+    lock), and seals signing keys stored in clear. Run once per deploy, before the new replicas start."""
+    sealed = upgrade_and_seal(Settings(), revision)
+    typer.echo(f"database at {revision}" + (f"; {sealed} signing keys sealed" if sealed else ""))
 
 
 @db_app.command("revision")

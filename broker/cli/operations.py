@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from broker.cli.clients import keys_app
 from broker.cli.support import command_registry
 
 review_app = typer.Typer(
@@ -95,5 +96,19 @@ def maintenance_purge(
     async def run() -> dict[str, int]:
         async with command_registry() as registry:
             return await purge.purge(registry, timedelta(hours=older_than_hours), batch)
+
+    typer.echo(json.dumps(asyncio.run(run())))
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """Re-wraps every stored private key under the newest key-encryption key (the first of
+    BROKER_KEY_ENCRYPTION_KEY or its file), and seals any key still in clear. Run after putting a new
+    key-encryption key first; drop the old one once this has succeeded (docs/operations.md)."""
+    from broker.store import keys
+
+    async def run() -> dict[str, int]:
+        async with command_registry() as registry, registry.db.transaction() as session:
+            return dict(await keys.rewrap_all(session))
 
     typer.echo(json.dumps(asyncio.run(run())))

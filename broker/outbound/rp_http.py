@@ -16,9 +16,13 @@ class FetchFailed(Exception):
 
 
 class RelyingPartyHttp:
-    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self, connect_timeout: float, read_timeout: float, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout), follow_redirects=False
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            follow_redirects=False,
+            transport=transport,
         )
 
     async def aclose(self) -> None:

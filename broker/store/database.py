@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from broker.errors import StoreConflict, StoreRejectedInput, StoreUnavailable
-from broker.store import round_trips
+from broker.metrics import Metrics, record_audit
+from broker.store import audit, round_trips
+from broker.store.key_encryption import KeyEncryption
+from broker.store.keys import ENCRYPTION
 
 # The unit of work handed to repositories; use cases name it through this alias, never SQLAlchemy's.
 Session = AsyncSession
@@ -42,6 +47,36 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
 
 
+class ObservedPool(AsyncAdaptedQueuePool):
+    """The connection pool, counting its waiters and time-outs for ``broker_db_pool_*`` (issue 12)."""
+
+    metrics: Metrics | None = None
+
+    def _do_get(self) -> Any:
+        if self.metrics is None:
+            return super()._do_get()
+        try:
+            with self.metrics.db_pool_waiting.track_inprogress():
+                return super()._do_get()
+        except sa_exc.TimeoutError:
+            self.metrics.db_pool_timeouts.inc()
+            raise
+
+    def recreate(self) -> Any:
+        fresh = super().recreate()
+        if isinstance(fresh, ObservedPool):
+            fresh.metrics = self.metrics
+        return fresh
+
+
+def _observe_pool(engine: AsyncEngine, metrics: Metrics) -> None:
+    pool = engine.sync_engine.pool
+    if isinstance(pool, ObservedPool):
+        pool.metrics = metrics
+    event.listen(pool, "checkout", lambda *_: metrics.db_pool_in_use.inc())
+    event.listen(pool, "checkin", lambda *_: metrics.db_pool_in_use.dec())
+
+
 def create_engine(
     url: str,
     count_round_trips: bool = False,
@@ -49,13 +84,21 @@ def create_engine(
     max_overflow: int = 10,
     pool_timeout: float = 30.0,
 ) -> AsyncEngine:
-    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    """Both kinds hide statement parameters from logs and error texts (issue 12)."""
+    pool = {
+        "poolclass": ObservedPool,
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         in_memory = not path or path == ":memory:"
-        engine = create_async_engine(url, connect_args={"timeout": 10}, **({} if in_memory else pool))
+        engine = create_async_engine(
+            url, connect_args={"timeout": 10}, hide_parameters=True, **({} if in_memory else pool)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         if count_round_trips:
@@ -64,7 +107,7 @@ def create_engine(
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) per checkout. A
     # connection the server closed (restart, failover) is noticed by the event loop as it happens, so the
     # checkout below swaps it for a new one without asking the server anything.
-    engine = create_async_engine(url, **pool)
+    engine = create_async_engine(url, hide_parameters=True, **pool)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     if count_round_trips:
         round_trips.install(engine)
@@ -113,11 +156,27 @@ class Database:
         pool_size: int = 20,
         max_overflow: int = 10,
         pool_timeout: float = 30.0,
+        metrics: Metrics | None = None,
+        key_encryption: KeyEncryption | None = None,
     ) -> None:
+        """``metrics``: pool gauges, and logins/links/merges counted from the audit rows as they commit;
+        ``key_encryption``: seals and opens the signing keys (broker.store.keys refuses to work without)."""
         self.url = url
         self.engine = create_engine(url, count_round_trips, pool_size, max_overflow, pool_timeout)
+        info: dict[str, Any] = {}
+        if key_encryption is not None:
+            info[ENCRYPTION] = key_encryption
+        if metrics is not None:
+            _observe_pool(self.engine, metrics)
+
+            def observe(fact: audit.AuditFact) -> None:
+                record_audit(
+                    metrics, fact.action, fact.outcome, fact.reason, fact.account_type, fact.upstream
+                )
+
+            info[audit.OBSERVER] = observe
         self._writes = async_sessionmaker(
-            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False, info=info
         )
         # PostgreSQL reads run without BEGIN/COMMIT (two round trips saved): under READ COMMITTED every
         # statement takes its own snapshot anyway, inside a transaction or not. SQLite keeps its read
@@ -125,7 +184,7 @@ class Database:
         reads = self.engine
         if self.engine.dialect.name == "postgresql":
             reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._reads = async_sessionmaker(reads, expire_on_commit=False)
+        self._reads = async_sessionmaker(reads, expire_on_commit=False, info=info)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

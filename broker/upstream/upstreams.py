@@ -4,7 +4,7 @@ names none)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import httpx
@@ -42,8 +42,10 @@ def build_upstreams(
     clock: Clock,
     metrics: Metrics,
     transport: httpx.AsyncBaseTransport | None = None,
+    observe: Callable[[str, httpx.AsyncBaseTransport | None], httpx.AsyncBaseTransport] | None = None,
 ) -> Upstreams:
-    """Keys are read here, once: a gateway key that cannot load stops the start-up."""
+    """Keys are read here, once: a gateway key that cannot load stops the start-up. ``observe`` wraps each
+    upstream's transport (request ids and call metrics, labelled by the upstream's id)."""
     breakers: list[CircuitBreaker] = []
 
     def publish() -> None:
@@ -61,7 +63,7 @@ def build_upstreams(
             connect_timeout=config.connect_timeout_seconds,
             read_timeout=config.read_timeout_seconds,
             on_breaker_change=publish,
-            transport=transport,
+            transport=observe(config.id, transport) if observe is not None else transport,
         )
         adapters.append(_adapter(config, http, clock))
     return Upstreams(adapters)

@@ -1,5 +1,9 @@
 """issue 12: production operations
 
+No schema change: signing keys are sealed in place (the ``private_pem`` text column now holds
+``enc-v1.`` envelopes) by ``broker db upgrade`` after the revisions and by ``broker keys rewrap``, which
+need the key-encryption key that a migration must not depend on.
+
 Revision ID: 0009
 Revises: 0008
 """

@@ -46,6 +46,11 @@ class UpstreamAdapter(ABC):
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    async def check_ready(self) -> None:
+        """Raises UpstreamError when what a login needs beforehand is unavailable (``/readyz``). Shapes
+        without a metadata document need nothing beforehand."""
+        return None
+
     @abstractmethod
     async def authorization_url(
         self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int

@@ -106,6 +106,9 @@ class OidcAdapter(UpstreamAdapter):
             amr=tuple(item for item in claims.get("amr", []) if isinstance(item, str)),
         )
 
+    async def check_ready(self) -> None:
+        await self.metadata()
+
     async def metadata(self, force: bool = False) -> dict[str, Any]:
         now = self._clock()
         ttl = timedelta(seconds=self.config.metadata_ttl_seconds)

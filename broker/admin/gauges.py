@@ -1,0 +1,58 @@
+"""Gauges an operator watches that come from the database (review queue, clean-up classes, key age),
+refreshed in the background every ``BROKER_METRICS_REFRESH_SECONDS``: a scrape only reads memory, so
+Prometheus scraping every replica often costs the database nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC
+
+from broker.errors import StoreUnavailable
+from broker.registry import Registry
+from broker.store import gauges, reports
+
+log = logging.getLogger(__name__)
+
+CLEANUP_CLASSES = ("accounts", "linked", "not_linked", "without_number", "frozen", "needs_review", "merged")
+
+
+async def refresh(registry: Registry) -> None:
+    metrics = registry.metrics
+    try:
+        async with registry.db.read() as session:
+            reviews = await gauges.open_reviews_by_kind(session)
+            counts = await reports.cleanup_counts(session)
+            keys = await gauges.newest_key_per_alg(session)
+    except StoreUnavailable:
+        metrics.database_up.set(0)
+        raise
+    metrics.database_up.set(1)
+    shown = {sample.labels["kind"] for family in metrics.review_queue.collect() for sample in family.samples}
+    for kind in shown | reviews.keys():  # a kind whose last item was resolved goes to 0, not stale
+        metrics.review_queue.labels(kind).set(reviews.get(kind, 0))
+    totals: dict[tuple[str, str], int] = {}
+    for unit in counts:
+        for name in CLEANUP_CLASSES:
+            key = (str(unit.account_type), name)
+            totals[key] = totals.get(key, 0) + int(getattr(unit, name))
+    for (account_type, name), value in totals.items():
+        metrics.cleanup_accounts.labels(account_type, name).set(value)
+    now = registry.clock()
+    for alg, created in keys.items():
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        metrics.signing_key_age.labels(alg).set((now - created).total_seconds())
+    metrics.gauges_refreshed.set(time.time())
+
+
+async def run_refresher(registry: Registry) -> None:
+    """Refreshes until cancelled; a database outage shows as ``broker_database_up 0``, not a dead task."""
+    while True:
+        try:
+            await refresh(registry)
+        except StoreUnavailable:
+            log.warning("background gauges: database unavailable")
+        except Exception:
+            log.exception("background gauges failed")
+        await asyncio.sleep(registry.settings.metrics_refresh_seconds)

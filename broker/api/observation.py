@@ -1,0 +1,155 @@
+"""Every request observed once, at the edge: its id, its log line, its latency; and the last resort for bugs.
+
+``RequestObservation`` is the outermost middleware: it takes the caller's ``X-Request-ID`` (or makes one),
+returns it on every response (refusals of the body-size limit included), puts it in the context that every
+log line and every outgoing call read, and records the request under its route template, never its raw
+path. ``LastResort`` is the innermost: an exception nothing else handled is a bug, logged once with its
+(redacted) traceback and answered 500; a client that went away mid-body is not a bug and is not logged
+as one.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import secrets
+import time
+from urllib.parse import parse_qs
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from broker import logs
+from broker.api.limits import BodyTooLarge
+from broker.metrics import Metrics
+
+log = logging.getLogger("broker.request")
+
+HEADER = b"x-request-id"
+_VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _request_id(scope: Scope) -> str:
+    given = _header(scope, HEADER)
+    # 128 random bits in base64url: unlike hex, practically never a 9-digit run that logs would mask.
+    return given if given is not None and _VALID_ID.fullmatch(given) else secrets.token_urlsafe(16)
+
+
+def _client_id(scope: Scope) -> str | None:
+    """The relying party a request is about, when it says so in the query or in HTTP Basic credentials."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("client_id")
+    candidate = values[0] if values else None
+    authorization = _header(scope, b"authorization")
+    if candidate is None and authorization and authorization[:6].lower() == "basic ":
+        try:
+            candidate = base64.b64decode(authorization[6:]).decode().split(":", 1)[0]
+        except ValueError:
+            candidate = None
+    return candidate if candidate and _CLIENT_ID.fullmatch(candidate) else None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/admin/accounts/{sub}``), the mount's prefix, or ``unmatched``."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    root = scope.get("root_path") or ""
+    if root and scope.get("app_root_path", "") != root:
+        return root
+    return "unmatched"
+
+
+class RequestObservation:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        fields: dict[str, str] = {}
+        client_id = _client_id(scope)
+        if client_id:
+            fields["client_id"] = client_id
+        id_token = logs.request_id.set(request_id)
+        fields_token = logs.request_fields.set(fields)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
+                headers.append((HEADER, request_id.encode()))
+                message["headers"] = headers
+                fields["route"] = route_template(scope)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = fields.get("route") or route_template(scope)
+            method = scope.get("method", "GET")
+            self.metrics.http_duration.labels(
+                method if method in _METHODS else "other", route, f"{status // 100}xx"
+            ).observe(elapsed)
+            log.info(
+                "%s %s %s",
+                method,
+                scope.get("path", ""),
+                status,
+                extra={
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "outcome": "ok" if status < 400 else ("refused" if status < 500 else "error"),
+                },
+            )
+            logs.request_fields.reset(fields_token)
+            logs.request_id.reset(id_token)
+
+
+class LastResort:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except BodyTooLarge:
+            raise  # the body-size limit outside answers 413
+        except ClientDisconnect:
+            # The caller went away while sending its body: nobody is left to answer, and it is no bug.
+            log.info("client disconnected before its request body was read")
+        except Exception as error:
+            log.exception("unexpected error (a bug): %s", type(error).__name__)
+            if not started:
+                from broker.api.errors import server_error
+
+                response = server_error(Request(scope))
+                await response(scope, receive, send)
