@@ -14,12 +14,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from broker import __doc__ as summary
-from broker.api import admin, errors, events, login, logout, oidc, ops
+from broker.api import admin, errors, events, login, logout, oidc, ops, ssf
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.pages import Pages
 from broker.clock import Clock, system_clock
-from broker.login import backchannel
+from broker.login import backchannel, ssf_push
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys
 from broker.metrics import Metrics
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
@@ -93,11 +93,13 @@ def create_app(
         worker = (
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )
+        signals = asyncio.create_task(ssf_push.run_worker(registry)) if settings.ssf_worker else None
         yield
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        for task in (worker, signals):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_registry(registry)
 
     app = FastAPI(
@@ -114,7 +116,15 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (oidc.router, login.router, logout.router, ops.router, admin.router, events.router):
+    for router in (
+        oidc.router,
+        login.router,
+        logout.router,
+        ops.router,
+        admin.router,
+        events.router,
+        ssf.router,
+    ):
         app.include_router(router)
     return app
 

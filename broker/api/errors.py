@@ -33,6 +33,7 @@ _API_PATHS = (
     "/readyz",
     "/admin/",
     "/events",
+    "/ssf/",
 )
 
 

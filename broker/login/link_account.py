@@ -56,8 +56,10 @@ async def _resolve(
     async with registry.db.transaction() as session:
         known = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
         if known is not None:
+            await events.identifier_change(session, known, identity.identification_number, now)
             _complete(known, identity)
             known.updated_at = now
+            await events.level_change(session, known, identity.issuer, identity.subject, identity.level, now)
             await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
             await _unfreeze(session, known, registry)
             return Resolved(known)
@@ -169,6 +171,7 @@ async def _link(
                 created_at=now,
             ),
         )
+    await events.identifier_change(session, account, identity.identification_number, now)
     _complete(account, identity)
     account.updated_at = now
     await events.append(session, "account.linked", account.sub, now)

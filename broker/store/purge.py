@@ -1,9 +1,9 @@
 """Removal of short-lived protocol rows once nothing can use them any more.
 
 Only transient state goes: finished or expired login flows, spent or expired authorization codes,
-refresh tokens of expired grants, ended SSO sessions, settled back-channel deliveries. Accounts, legacy
-records, links, aliases, events and the audit trail are never purged; nor are access-token rows, which
-also record which relying party served which account (the event feed's visibility rule).
+refresh tokens of expired grants, ended SSO sessions, settled back-channel deliveries, expired access
+tokens (which relying party served which account is kept in ``client_accounts``). Accounts, legacy
+records, links, aliases, events and the audit trail are never purged.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from broker.store.backchannel import PENDING
 from broker.store.tables import (
+    AccessToken,
     AuthorizationCode,
     BackchannelDelivery,
     LoginFlow,
@@ -50,7 +51,13 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> dict[str, int
         "refresh_tokens": _count(refresh),
         "sso_sessions": _count(sessions),
         "backchannel_deliveries": _count(deliveries),
+        "access_tokens": await _purge_access_tokens(session, cutoff),
     }
+
+
+async def _purge_access_tokens(session: AsyncSession, cutoff: datetime) -> int:
+    """Expired access tokens can no longer be presented (their JWT carries ``exp``); no feed reads them."""
+    return _count(await session.execute(delete(AccessToken).where(col(AccessToken.expires_at) < cutoff)))
 
 
 def _count(result: object) -> int:
