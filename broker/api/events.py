@@ -52,7 +52,7 @@ async def read_events(request: Request, registry: RegistryDep) -> JSONResponse:
     first, in commit order; HTTP Basic client authentication.
 
     Types: `account.linked`, `account.merged` (data: `surviving_sub`, `retired_sub`), `account.frozen`,
-    `account.unfrozen`, `account.identifier_changed`, `account.level_changed`, `session.revoked`."""
+    `account.unfrozen`."""
     response = await _read(request, registry)
     response.headers["Deprecation"] = DEPRECATION
     response.headers["Link"] = (

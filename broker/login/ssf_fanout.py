@@ -8,7 +8,7 @@ from broker.login import subjects
 from broker.login.ids import new_token
 from broker.oidc import security_events
 from broker.registry import Registry
-from broker.store import client_accounts, clients, events
+from broker.store import client_accounts, clients, events, sessions
 from broker.store import ssf as streams
 
 BATCH = 500
@@ -35,21 +35,22 @@ async def fan_out(registry: Registry) -> int:
     return queued
 
 
-async def fan_out_stream(registry: Registry, stream_id: str) -> int:
+async def fan_out_stream(registry: Registry, stream_id: str, *, wait: bool = False) -> int:
+    """``wait``: block while another replica fans this stream out (a poll must see its result); the
+    background worker passes by instead."""
     queued = 0
     while True:
-        batch_queued, more = await _fan_out_batch(registry, stream_id)
+        batch_queued, more = await _fan_out_batch(registry, stream_id, wait)
         queued += batch_queued
         if not more:
             return queued
 
 
-async def _fan_out_batch(registry: Registry, stream_id: str) -> tuple[int, bool]:
+async def _fan_out_batch(registry: Registry, stream_id: str, wait: bool) -> tuple[int, bool]:
     issuer = registry.settings.issuer
     now = registry.clock()
     async with registry.db.transaction() as session:
-        # Another replica fanning this stream out holds the row: it will do the work.
-        stream = await streams.stream_for_update(session, stream_id, skip_locked=True)
+        stream = await streams.stream_for_update(session, stream_id, skip_locked=not wait)
         if stream is None:
             return 0, False
         found = await events.sequenced_after(session, stream.cursor, BATCH)
@@ -66,6 +67,10 @@ async def _fan_out_batch(registry: Registry, stream_id: str) -> tuple[int, bool]
         for event in found:
             if event.sub not in known and event.related_sub not in known:
                 continue
+            if event.type == "session.revoked" and client.client_id not in await sessions.participants(
+                session, str(event.data.get("sid"))
+            ):
+                continue  # a session is revoked towards the relying parties that took part in it
             for item in security_events.events_for(
                 event.type,
                 event.sub,

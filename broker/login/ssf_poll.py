@@ -40,7 +40,7 @@ async def poll(registry: Registry, client: Client, stream_id: str, body: Any) ->
     )
     while True:
         await ssf_fanout.sequence_pending(registry)
-        await ssf_fanout.fan_out_stream(registry, stream_id)
+        await ssf_fanout.fan_out_stream(registry, stream_id, wait=True)
         rows, enabled = await _pending(registry, client, stream_id, request.max_events + 1)
         if rows or time.monotonic() >= deadline:
             break

@@ -23,6 +23,8 @@ from broker.store.tables import Account, AccountEvent, ClientAccount, SsoSession
 # Any constant shared by the sequencers of every replica: pg_advisory_xact_lock serialises them.
 _SEQUENCER_LOCK = 0x55F_0E7E
 SEQUENCE_BATCH = 1000
+# What the deprecated ``GET /events`` always carried; newer kinds go only to Shared Signals streams.
+LEGACY_FEED_TYPES = ("account.linked", "account.merged", "account.frozen", "account.unfrozen")
 
 
 def _postgresql(session: AsyncSession) -> bool:
@@ -154,6 +156,7 @@ async def after(session: AsyncSession, cursor: int, limit: int, *, client_id: st
         select(AccountEvent)
         .where(
             col(AccountEvent.position) > cursor,
+            col(AccountEvent.type).in_(LEGACY_FEED_TYPES),
             or_(col(AccountEvent.sub).in_(known), col(AccountEvent.related_sub).in_(known)),
         )
         .order_by(col(AccountEvent.position))

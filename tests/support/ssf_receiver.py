@@ -59,6 +59,8 @@ def check_event(uri: str, event: dict[str, Any], sub_id: dict[str, Any], issuer:
         _check_iss_sub(sub_id["user"], issuer)
         assert sub_id["session"]["format"] == "opaque" and sub_id["session"]["id"]
         assert event["initiating_entity"] in ("admin", "user", "policy", "system")  # CAEP §2
+        assert set(event) <= {"initiating_entity", "event_timestamp", "reason_admin", "reason_user"}
+        return
     else:
         _check_iss_sub(sub_id, issuer)
     if uri == IDENTIFIER_CHANGED:
