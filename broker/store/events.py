@@ -2,9 +2,11 @@
 
 Ids come from a sequence, and on PostgreSQL a transaction that took id 10 can commit after one that took
 id 11: a reader that followed ids would skip 10 for ever. So readers follow ``position`` instead, which
-one writer at a time (:func:`sequence`) hands out in commit order: on PostgreSQL only to events whose
-transaction is older than every transaction still in flight (``pg_snapshot_xmin``), ordered by
-(transaction id, id); on SQLite, whose single writer commits in id order, in id order.
+one writer at a time (:func:`sequence`) hands out to events already committed, in the order it finds
+them: a position is only ever given after every smaller one is visible, so a cursor over positions
+never skips. (Handing out only events older than the cluster's oldest running transaction,
+``pg_snapshot_xmin``, would add nothing to that and would stall every relying party behind any long
+transaction on the same PostgreSQL cluster, another database's included.)
 """
 
 from __future__ import annotations
@@ -31,20 +33,13 @@ def _postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _current_txid() -> Any:
-    return sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
-
-
 async def append(
     session: AsyncSession, type_: str, sub: str, at: datetime, related_sub: str | None = None, **data: Any
 ) -> None:
     """Called inside the transaction that makes the change: the event exists if and only if it happened."""
     if related_sub is None and isinstance(data.get("retired_sub"), str):
         related_sub = data["retired_sub"]
-    event = AccountEvent(type=type_, sub=sub, related_sub=related_sub, data=data, created_at=at)
-    if _postgresql(session):
-        event.txid = _current_txid()
-    session.add(event)
+    session.add(AccountEvent(type=type_, sub=sub, related_sub=related_sub, data=data, created_at=at))
     await session.flush()
     if type_ == "account.merged" and related_sub is not None:
         # A relying party that knew the retired account now deals with the kept one.
@@ -97,32 +92,24 @@ async def unsequenced(session: AsyncSession) -> bool:
 
 
 async def sequence(session: AsyncSession, limit: int = SEQUENCE_BATCH) -> int:
-    """Gives positions to committed events in commit order; call in a write transaction. Returns how many.
-
-    The lock (PostgreSQL: an advisory transaction lock; SQLite: the write lock of BEGIN IMMEDIATE) is held
-    until commit, so positions become visible in the order they were given."""
-    finished: Any = sa.true()
-    order: list[Any] = [col(AccountEvent.id)]
+    """Gives positions to committed events, in the order found; call in a write transaction. Returns how
+    many. The lock (PostgreSQL: an advisory transaction lock; SQLite: the write lock of BEGIN IMMEDIATE)
+    is held until commit, so positions become visible in the order they were given."""
     if _postgresql(session):
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_SEQUENCER_LOCK)))
-        horizon = sa.cast(
-            sa.cast(sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger
-        )
-        finished = col(AccountEvent.txid) < horizon
-        order = [col(AccountEvent.txid), col(AccountEvent.id)]
     ids = list(
         (
             await session.execute(
                 select(AccountEvent.id)
-                .where(col(AccountEvent.position).is_(None), finished)
-                .order_by(*order)
+                .where(col(AccountEvent.position).is_(None))
+                .order_by(col(AccountEvent.id))
                 .limit(limit)
             )
         ).scalars()
     )
     if not ids:
         return 0
-    last = (await session.execute(select(sa.func.max(AccountEvent.position)))).scalar() or 0
+    last = await last_position(session)
     await session.execute(
         update(AccountEvent),
         [{"id": event_id, "position": last + offset} for offset, event_id in enumerate(ids, start=1)],

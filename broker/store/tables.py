@@ -135,11 +135,8 @@ class AccountEvent(SQLModel, table=True):
     related_sub: str | None = Field(default=None, max_length=64, index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
     created_at: datetime = _instant()
-    # On PostgreSQL the writing transaction's id (pg_current_xact_id); NULL on SQLite, whose one writer
-    # commits in id order anyway. The sequencer hands out positions in (txid, id) order, and only for
-    # transactions older than every one still in flight, so a reader never skips a late commit.
-    txid: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger(), nullable=True))
-    # Commit order, assigned by one writer at a time (broker.store.events.sequence): the readers' cursor.
+    # Commit order, assigned after commit by one writer at a time (broker.store.events.sequence): the
+    # readers' cursor, which never skips an event that committed late.
     position: int | None = Field(
         default=None, sa_column=sa.Column(sa.BigInteger(), nullable=True, unique=True, index=True)
     )

@@ -180,3 +180,14 @@ async def test_status_pauses_and_disables_and_verification_echoes_state_once_per
     assert disabled.json() == {"stream_id": stream_id, "status": "disabled", "reason": "maintenance"}
     bad = await http.post(status_url, json={"stream_id": stream_id, "status": "asleep"}, auth=receiver.auth)
     assert bad.status_code == 400
+
+
+async def test_concurrent_creates_make_one_stream(
+    stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
+) -> None:
+    receiver = await _receiver(stack, rp, http)
+    answers = await asyncio.gather(
+        *(receiver.create_stream(http, events_requested=EVERY_EVENT) for _ in range(8))
+    )
+    assert sorted(answer.status_code for answer in answers) == [201] + [409] * 7
+    assert len((await http.get(receiver.metadata["configuration_endpoint"], auth=receiver.auth)).json()) == 1

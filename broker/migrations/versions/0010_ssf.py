@@ -19,7 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("account_events", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("txid", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("position", sa.BigInteger(), nullable=True))
         batch_op.create_index(batch_op.f("ix_account_events_position"), ["position"], unique=True)
     # Events written before this revision were committed long ago: their id order is their commit order.
@@ -96,4 +95,3 @@ def downgrade() -> None:
     with op.batch_alter_table("account_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_account_events_position"))
         batch_op.drop_column("position")
-        batch_op.drop_column("txid")
