@@ -16,14 +16,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from broker import __doc__ as summary
 from broker.admin import gauges
-from broker.api import admin, console, errors, events, login, logout, oidc, ops
+from broker.api import admin, console, errors, events, login, logout, oidc, ops, ssf
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
 from broker.api.round_trips import RoundTripHeader
 from broker.clock import Clock, system_clock
-from broker.login import backchannel
+from broker.login import backchannel, ssf_push
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, follow_rotations
 from broker.metrics import Metrics
 from broker.observed_http import ObservedTransport, relying_party_endpoint, vneid_endpoint
@@ -111,8 +111,9 @@ def create_app(
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )
         refresher = asyncio.create_task(gauges.run_refresher(registry))
+        signals = asyncio.create_task(ssf_push.run_worker(registry)) if settings.ssf_worker else None
         yield
-        for task in (worker, keys, refresher):
+        for task in (worker, keys, refresher, signals):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -154,6 +155,7 @@ def create_app(
         admin.router,
         events.router,
         console.router,
+        ssf.router,
     ):
         app.include_router(router)
     return app

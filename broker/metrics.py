@@ -129,6 +129,12 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.ssf_sets = Counter(
+            "broker_ssf_sets_total",
+            "Security Event Tokens settled, by delivery and outcome (push delivered/rejected, poll acknowledged/rejected).",
+            ["delivery", "outcome"],
+            registry=self.registry,
+        )
         self.info = Gauge(
             "broker_build_info",
             "Broker build information.",

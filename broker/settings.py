@@ -178,6 +178,18 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}: one of debug, info, warning, error, critical")
         return level
 
+    # Shared Signals transmitter (issue 13): SETs by push (RFC 8935) and poll (RFC 8936).
+    ssf_worker: bool = True
+    ssf_worker_interval_seconds: float = Field(default=1.0, gt=0)  # fan-out and push, per replica
+    ssf_push_backoff_seconds: float = Field(default=5.0, gt=0)  # doubles after every failed push
+    ssf_push_backoff_max_seconds: float = Field(default=3600.0, gt=0)  # events are never dropped
+    ssf_push_lease_seconds: int = Field(default=60, ge=5)
+    # Push endpoints resolving to loopback, private, link-local or reserved addresses are refused unless
+    # this is set (development and tests).
+    ssf_push_allow_private_addresses: bool = False
+    ssf_long_poll_seconds: float = Field(default=10.0, ge=0)  # a poll without returnImmediately waits
+    ssf_min_verification_interval_seconds: int = Field(default=10, ge=0)
+
     @field_validator("issuer", "vneid_issuer")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from broker.domain.accounts import AccountStatus, AccountType
 from broker.domain.policy import is_frozen
 from broker.registry import Registry
-from broker.store import audit, cleanup, events
+from broker.store import audit, cleanup, events, session_revocation
 from broker.store.accounts import unlinked_active_citizens
 
 
@@ -28,6 +28,7 @@ async def freeze_unlinked(registry: Registry, batch: int = 500) -> int:
                 account.status = AccountStatus.FROZEN
                 account.updated_at = now
                 await events.append(session, "account.frozen", account.sub, now)
+                await session_revocation.end_for_account(session, account.id, now, "account_frozen")
                 await audit.append(
                     session,
                     at=now,

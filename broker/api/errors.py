@@ -37,6 +37,7 @@ _API_PATHS = (
     "/readyz",
     "/admin/",
     "/events",
+    "/ssf/",
 )
 
 

@@ -14,6 +14,8 @@ from broker.login import events
 router = APIRouter(tags=["events"])
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# RFC 9745: deprecated since this release (2026-11-26T00:00:00Z); the successor is the SSF transmitter.
+DEPRECATION = "@1795651200"
 
 _PARAMETERS: list[dict[str, Any]] = [
     {
@@ -43,12 +45,23 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/events", openapi_extra={"parameters": _PARAMETERS}, responses=_RESPONSES)
+@router.get("/events", openapi_extra={"parameters": _PARAMETERS}, responses=_RESPONSES, deprecated=True)
 async def read_events(request: Request, registry: RegistryDep) -> JSONResponse:
-    """Account events after a cursor, oldest first; HTTP Basic client authentication.
+    """Deprecated (kept for one release): the Shared Signals transmitter at
+    `/.well-known/ssf-configuration` delivers the same events. Account events after a cursor, oldest
+    first, in commit order; HTTP Basic client authentication.
 
     Types: `account.linked`, `account.merged` (data: `surviving_sub`, `retired_sub`), `account.frozen`,
     `account.unfrozen`."""
+    response = await _read(request, registry)
+    response.headers["Deprecation"] = DEPRECATION
+    response.headers["Link"] = (
+        f'<{registry.settings.issuer}/.well-known/ssf-configuration>; rel="successor-version"'
+    )
+    return response
+
+
+async def _read(request: Request, registry: RegistryDep) -> JSONResponse:
     try:
         page = await events.read(
             registry, request.headers.get("authorization"), request.query_params.multi_items()

@@ -1,7 +1,9 @@
-"""The account-event feed: relying parties read links, merges and freezes after a cursor.
+"""The account-event feed (deprecated: the Shared Signals transmitter replaces it; kept for one release as
+a view of the same outbox): relying parties read links, merges and freezes after a cursor.
 
-The cursor is the last event id a relying party has seen; ids only grow (the outbox is written in the
-transaction of the change), so reading ``after`` the cursor never skips nor repeats an event.
+The cursor is the last event ``position`` a relying party has seen. Positions are handed out in commit
+order (broker.store.events.sequence), never to an event whose transaction may still be overtaken, so
+reading ``after`` the cursor never skips nor repeats an event (tests/flows/test_ssf_commit_order.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import UTC
 from typing import Any
 
 from broker.errors import InvalidRequest
-from broker.login import client_authentication, subjects
+from broker.login import client_authentication, ssf_fanout, subjects
 from broker.oidc import client_auth
 from broker.oidc.params import single_valued
 from broker.registry import Registry
@@ -38,13 +40,14 @@ async def read(
     params = single_valued(query)
     cursor = _integer(params, "after", default=0, low=0, high=_MAX_CURSOR)
     limit = _integer(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    await ssf_fanout.sequence_pending(registry)
     async with registry.db.read() as session:
         found = await events.after(session, cursor, limit, client_id=client.client_id)
     return {
         "events": [
             _event(event, lambda sub: subjects.of_public_sub(registry, client, sub)) for event in found
         ],
-        "next_cursor": found[-1].id if found else cursor,
+        "next_cursor": found[-1].position if found else cursor,
     }
 
 
@@ -64,7 +67,7 @@ def _event(event: AccountEvent, sub_for_client: Callable[[str], str]) -> dict[st
         for key, value in event.data.items()
     }
     return {
-        "id": event.id,
+        "id": event.position,
         "type": event.type,
         "sub": sub_for_client(event.sub),
         "data": data,

@@ -82,8 +82,10 @@ async def _resolve(
                     details={"identification_number": mask(identity.identification_number)},
                 )
                 return _Refused(decision.reason.value)
+            await events.identifier_change(session, known, identity.identification_number, now)
             _complete(known, identity)
             known.updated_at = now
+            await events.level_change(session, known, identity.issuer, identity.subject, identity.level, now)
             await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
             await _unfreeze(session, known, registry)
             # A Case 3 group still waiting for an officer (or for the citizen's later decision).
@@ -225,6 +227,7 @@ async def _link(
                 created_at=now,
             ),
         )
+    await events.identifier_change(session, account, identity.identification_number, now)
     _complete(account, identity)
     account.updated_at = now
     await cleanup.reclassify(session, [account.id], now)  # issue 9: the account is now "linked"

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from broker.login import backchannel
 from broker.registry import Registry
-from broker.store import grants, refresh_tokens, sessions
+from broker.store import events, grants, refresh_tokens, sessions
 from broker.store.database import Session
 
 
@@ -18,4 +18,5 @@ async def end(registry: Registry, session: Session, sid: str, now: datetime) -> 
     await refresh_tokens.revoke_session(session, sid, now)
     await grants.revoke_session_access_tokens(session, sid, now)
     await backchannel.enqueue_for_session(registry, session, sid, now)
+    await events.session_revoked(session, sid, now, "logout")
     return True

@@ -48,6 +48,24 @@ class RelyingPartyHttp:
             raise FetchFailed(type(exc).__name__) from exc
         return response.status_code
 
+    async def post_secevent(self, url: str, token: str, authorization: str | None) -> tuple[int, Any]:
+        """RFC 8935 §2.1: one SET as ``application/secevent+jwt``; returns the status and the JSON body of
+        an error answer (§2.3), if any. Redirects are not followed."""
+        headers = {"Content-Type": "application/secevent+jwt", "Accept": "application/json"}
+        if authorization:
+            headers["Authorization"] = authorization
+        try:
+            response = await self._http.post(url, content=token.encode("ascii"), headers=headers)
+        except httpx.HTTPError as exc:
+            raise FetchFailed(type(exc).__name__) from exc
+        body: Any = None
+        if response.status_code == 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        return response.status_code, body
+
 
 class ClientJwksCache:
     """Caches each client's ``jwks_uri`` document; refetches early (at most every ``min_refetch``) when an

@@ -8,12 +8,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.store import client_accounts
 from broker.store.tables import AccessToken, AuthorizationCode
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
     session.add(code)
     await session.flush()
+    await client_accounts.note(session, code.client_id, code.account_id, code.created_at)
 
 
 async def claim_code(session: AsyncSession, code_hash: str) -> bool:

@@ -2,9 +2,8 @@
 
 Only transient state goes: expired login flows, expired authorization codes, refresh tokens of expired
 grants, ended or expired SSO sessions, used client-assertion ``jti``s past their expiry, settled back-channel
-deliveries. Accounts, legacy records, links, aliases, events and the audit trail are never purged; nor are
-access-token rows, which also record which relying party served which account (the event feed's
-visibility rule).
+deliveries, expired access tokens (which relying party served which account is kept in
+``client_accounts``). Accounts, legacy records, links, aliases, events and the audit trail are never purged.
 
 Each call removes at most ``limit`` rows of one kind (and their dependent rows), so the caller can run each
 batch in its own short transaction: a purge of millions of rows never holds locks long enough to stall a
@@ -24,6 +23,7 @@ from sqlmodel import col, select
 
 from broker.store.backchannel import PENDING
 from broker.store.tables import (
+    AccessToken,
     AuthorizationCode,
     BackchannelDelivery,
     ClientAssertionJti,
@@ -62,6 +62,8 @@ KINDS: dict[str, _Kind] = {
     "client_assertion_jtis": _Kind(
         col(ClientAssertionJti.id), lambda cutoff: col(ClientAssertionJti.expires_at) < cutoff
     ),
+    # Expired access tokens can no longer be presented (their JWT carries ``exp``); no feed reads them.
+    "access_tokens": _Kind(col(AccessToken.jti), lambda cutoff: col(AccessToken.expires_at) < cutoff),
     "backchannel_deliveries": _Kind(
         col(BackchannelDelivery.id),
         lambda cutoff: (

@@ -143,6 +143,64 @@ class AccountEvent(SQLModel, table=True):
     related_sub: str | None = Field(default=None, max_length=64, index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
     created_at: datetime = _instant()
+    # Commit order, assigned after commit by one writer at a time (broker.store.events.sequence): the
+    # readers' cursor, which never skips an event that committed late.
+    position: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger(), nullable=True, unique=True, index=True)
+    )
+
+
+class ClientAccount(SQLModel, table=True):
+    """Which relying party has dealt with which account (a code or a token was issued): the event feeds
+    tell a relying party only about its own citizens."""
+
+    __tablename__ = "client_accounts"
+
+    client_id: str = Field(primary_key=True, max_length=100)
+    account_id: int = Field(primary_key=True, foreign_key="accounts.id", index=True)
+    first_seen_at: datetime = _instant()
+
+
+class SsfStream(SQLModel, table=True):
+    """A Shared Signals event stream (SSF 1.0 §8.1.1): one per relying party."""
+
+    __tablename__ = "ssf_streams"
+
+    stream_id: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(max_length=100, unique=True)
+    delivery_method: str = Field(max_length=40)
+    # Push: the receiver's endpoint; poll: NULL (the broker's own poll URL is derived from stream_id).
+    endpoint_url: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    # SSF §6.1.1: sent verbatim with every push; the receiver's own credential for its endpoint.
+    authorization_header: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    events_requested: list[str] = _json()
+    events_delivered: list[str] = _json()
+    description: str | None = Field(default=None, max_length=500)
+    status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=200)
+    # The last outbox position fanned out to this stream.
+    cursor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    # Push worker: a lease on the stream (deliveries are sequential per stream, so commit order holds).
+    push_due_at: datetime = _instant(index=True)
+    push_failures: int = 0
+    last_push_error: str | None = Field(default=None, max_length=100)
+    last_verification_at: datetime | None = _instant(nullable=True)
+    created_at: datetime = _instant()
+    updated_at: datetime = _instant()
+
+
+class SsfSet(SQLModel, table=True):
+    """A Security Event Token waiting for delivery on a stream: claims fixed when queued (so ``jti`` and
+    ``iat`` are the same on every retry), signed when sent. Deleted once pushed (202), acknowledged or
+    rejected by the receiver: the queue holds only what is still owed."""
+
+    __tablename__ = "ssf_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: str = Field(max_length=64, index=True)
+    jti: str = Field(max_length=64, unique=True)
+    claims: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+    created_at: datetime = _instant()
 
 
 class AuditEntry(SQLModel, table=True):
@@ -320,7 +378,7 @@ class AccessToken(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id")
     scope: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     created_at: datetime = _instant()
-    expires_at: datetime = _instant()
+    expires_at: datetime = _instant(index=True)  # the purge's condition
     revoked_at: datetime | None = _instant(nullable=True)
     sid: str | None = Field(default=None, max_length=64, index=True)
     offline: bool = Field(

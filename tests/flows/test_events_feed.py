@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from broker.app import build_registry
 from broker.store import events
-from broker.store.tables import AccessToken, Account
+from broker.store.tables import Account, ClientAccount
 from tests.conftest import Stack
 from tests.support.browser import RelyingParty
 
@@ -29,7 +29,7 @@ SEEDED = [
 
 async def seed(stack: Stack, rp: RelyingParty | None = None) -> None:
     """The events above, plus one about "sub-x", a citizen who never used ``rp``: accounts exist for every
-    sub, and ``rp`` has had tokens for sub-a, sub-c and sub-d (sub-b, merged into sub-a, it never saw)."""
+    sub, and ``rp`` has dealt with sub-a, sub-c and sub-d (sub-b, merged into sub-a, it never saw)."""
     registry = build_registry(stack.settings)
     try:
         async with registry.db.transaction() as session:
@@ -40,17 +40,7 @@ async def seed(stack: Stack, rp: RelyingParty | None = None) -> None:
                 await session.flush()
                 ids[sub] = account.id
             for sub in ("sub-a", "sub-c", "sub-d") if rp else ():
-                session.add(
-                    AccessToken(
-                        jti=f"jti-{sub}",
-                        grant_id=f"g-{sub}",
-                        client_id=rp.client_id,
-                        account_id=ids[sub],
-                        scope="openid",
-                        created_at=AT,
-                        expires_at=AT,
-                    )
-                )
+                session.add(ClientAccount(client_id=rp.client_id, account_id=ids[sub], first_seen_at=AT))
             for minutes, (type_, sub, data) in enumerate(SEEDED):
                 related = data.get("retired_sub")
                 await events.append(
@@ -80,6 +70,11 @@ async def test_a_relying_party_reads_every_event_once_page_by_page(
     everything = await feed(http, stack, rp)
     assert everything.status_code == 200
     assert everything.headers["cache-control"] == "no-store"
+    # Deprecated for the Shared Signals transmitter (RFC 9745 Deprecation, RFC 8288 successor link).
+    assert everything.headers["deprecation"].startswith("@")
+    assert everything.headers["link"] == (
+        f'<{stack.broker_url}/.well-known/ssf-configuration>; rel="successor-version"'
+    )
     body = everything.json()
     assert [(e["type"], e["sub"], e["data"]) for e in body["events"]] == SEEDED
     first = body["events"][0]
@@ -183,17 +178,7 @@ async def seed_tokens(stack: Stack, rp: RelyingParty, sub: str) -> None:
     try:
         async with registry.db.transaction() as session:
             account = (await session.execute(select(Account).where(Account.sub == sub))).scalar_one()
-            session.add(
-                AccessToken(
-                    jti=f"jti-{rp.client_id}",
-                    grant_id="g",
-                    client_id=rp.client_id,
-                    account_id=account.id,
-                    scope="openid",
-                    created_at=AT,
-                    expires_at=AT,
-                )
-            )
+            session.add(ClientAccount(client_id=rp.client_id, account_id=account.id, first_seen_at=AT))
     finally:
         await registry.vneid.aclose()
         await registry.db.dispose()

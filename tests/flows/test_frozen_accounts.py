@@ -74,5 +74,14 @@ async def test_no_tokens_after_the_freeze_and_vneid_unfreezes(
             (e.type, e.sub)
             for e in (await session.execute(select(AccountEvent).order_by(AccountEvent.id))).scalars()
         ]
-    assert [kind for kind, _ in events] == ["account.frozen", "account.linked", "account.unfrozen"]
+    # The freeze also ended the two password sessions (issue 13: CAEP session-revoked), and the link gave the
+    # account its 12-digit number (RISC identifier-changed).
+    assert [kind for kind, _ in events] == [
+        "account.frozen",
+        "session.revoked",
+        "session.revoked",
+        "account.identifier_changed",
+        "account.linked",
+        "account.unfrozen",
+    ]
     assert {sub for _, sub in events} == {claims["sub"]}

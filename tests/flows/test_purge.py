@@ -1,5 +1,6 @@
 """`broker maintenance purge` removes transient protocol rows once they stopped mattering, and nothing
-else: accounts, links, the audit trail and the relying parties' view of who they served stay."""
+else: accounts, links, the audit trail and the relying parties' view of who they served (client_accounts)
+stay; expired access-token rows go."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from broker.store.tables import (
     Account,
     AuditEntry,
     AuthorizationCode,
+    ClientAccount,
     ClientAssertionJti,
     LoginFlow,
     LoginFlowRequirement,
@@ -48,7 +50,8 @@ async def test_purge_keeps_what_is_live_and_removes_what_expired(
     stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient
 ) -> None:
     await log_in_and_redeem(stack, http, browser, rp)
-    kept = {table: await _count(stack, table) for table in (Account, UpstreamLink, AccessToken)}
+    kept = {table: await _count(stack, table) for table in (Account, UpstreamLink, ClientAccount)}
+    assert kept[ClientAccount] == 1 and await _count(stack, AccessToken) == 1
     assert await _count(stack, LoginFlow) == 1 and await _count(stack, SsoSession) == 1
 
     now = FixedClock(datetime.now(UTC))
@@ -59,14 +62,17 @@ async def test_purge_keeps_what_is_live_and_removes_what_expired(
         "sso_sessions": 0,
         "client_assertion_jtis": 0,
         "backchannel_deliveries": 0,
+        "access_tokens": 0,
     }
 
     now.advance(days=30)
     counts = await _purge(stack, now)
     assert counts["login_flows"] == 1 and counts["authorization_codes"] == 1 and counts["sso_sessions"] == 1
-    for table in (LoginFlow, AuthorizationCode, SsoSession):
+    assert counts["access_tokens"] == 1
+    for table in (LoginFlow, AuthorizationCode, SsoSession, AccessToken):
         assert await _count(stack, table) == 0
-    assert {table: await _count(stack, table) for table in kept} == kept  # accounts, links, token records
+    # Accounts, links, and which relying party served which account (the event feeds' visibility rule).
+    assert {table: await _count(stack, table) for table in kept} == kept
     async with stack.database() as database, database.read() as session:
         entries = (
             (await session.execute(select(AuditEntry).where(AuditEntry.action == "maintenance.purge")))

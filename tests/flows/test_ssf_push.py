@@ -1,0 +1,136 @@
+"""Shared Signals by push (RFC 8935) to a real receiver on loopback that verifies every SET with its own
+JOSE stack (joserfc): the receiver loses the broker's first answers, the broker pushes again with the same
+``jti``, and the receiver deduplicates. The events are a citizen's own doings: a VNeID level raised from 1
+to 2 (CAEP assurance-level-change) and a logout (CAEP session-revoked), plus a verification event. Both
+databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_vneid.app import create_app as create_mock_vneid
+from mock_vneid.settings import packaged_citizens_file
+from tests.conftest import Stack, StackFactory
+from tests.support.browser import Browser
+from tests.support.op import CHAU, id_claims, log_in_and_redeem, wait_for
+from tests.support.servers import LiveServer
+from tests.support.ssf_receiver import (
+    ASSURANCE_LEVEL_CHANGE,
+    EVERY_EVENT,
+    PUSH,
+    SESSION_REVOKED,
+    VERIFICATION,
+    PushReceiver,
+    Receiver,
+    event_of,
+)
+
+
+@pytest.fixture
+def push_stack(make_stack: StackFactory) -> Stack:
+    return make_stack(
+        ssf_push_allow_private_addresses=True,  # the receiver listens on loopback
+        ssf_push_backoff_seconds=0.2,
+        ssf_worker_interval_seconds=0.1,
+    )
+
+
+@pytest.fixture
+def receiving() -> Iterator[list[PushReceiver]]:
+    servers: list[PushReceiver] = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _raise_level(stack: Stack, number: str, tmp_path: Path) -> None:
+    """VNeID verified the citizen in person: mock VNeID restarts with the citizen at level 2."""
+    citizens = json.loads(packaged_citizens_file().read_text(encoding="utf-8"))
+    for citizen in citizens:
+        if citizen["identification_number"] == number:
+            citizen["level"] = 2
+    changed = tmp_path / "citizens-level-2.json"
+    changed.write_text(json.dumps(citizens), encoding="utf-8")
+    stack.vneid.stop()
+    settings = stack.vneid_settings.model_copy(update={"citizens_file": changed})
+    stack.vneid = LiveServer(create_mock_vneid(settings), stack.vneid.port).start()
+
+
+async def test_pushed_sets_survive_lost_answers_and_arrive_once_each_after_deduplication(
+    push_stack: Stack, http: httpx.AsyncClient, tmp_path: Path, receiving: list[PushReceiver]
+) -> None:
+    stack = push_stack
+    rp = await stack.register_client(
+        "Hệ thống TTHC tỉnh", post_logout_redirect_uris=["https://rp.example.vn/bye"]
+    )
+    receiver = Receiver(stack.broker_url, rp.client_id, rp.client_secret)
+    await receiver.discover(http)
+    endpoint = PushReceiver(receiver).start()
+    receiving.append(endpoint)
+    endpoint.state.lose_answers = 2
+    created = await receiver.create_stream(
+        http, delivery={"method": PUSH, "endpoint_url": endpoint.url}, events_requested=EVERY_EVENT
+    )
+    assert created.status_code == 201, created.text
+    stream = created.json()
+    assert stream["delivery"] == {"method": PUSH, "endpoint_url": endpoint.url}
+    verify = await http.post(
+        receiver.metadata["verification_endpoint"],
+        json={"stream_id": stream["stream_id"], "state": "kiem-tra"},
+        auth=receiver.auth,
+    )
+    assert verify.status_code == 204
+
+    browser = Browser()
+    first = await log_in_and_redeem(stack, http, browser, rp, CHAU)  # level 1: a new account (Case 1)
+    sub = (await id_claims(http, stack, rp, first))["sub"]
+    await browser.close()
+    _raise_level(stack, CHAU, tmp_path)
+    browser = Browser()
+    second = await log_in_and_redeem(stack, http, browser, rp, CHAU)
+    claims = await id_claims(http, stack, rp, second)
+    assert claims["sub"] == sub and claims["acr"] == "urn:vneid:loa:level2"
+    logout = await browser.http.get(
+        f"{stack.broker_url}/logout",
+        params={"id_token_hint": second["id_token"], "post_logout_redirect_uri": "https://rp.example.vn/bye"},
+    )
+    assert logout.status_code == 303, logout.text[:300]
+    await browser.close()
+
+    def kinds() -> list[str]:
+        return [event_of(claims)[0] for claims in endpoint.state.processed.values()]
+
+    await wait_for(
+        lambda: {VERIFICATION, ASSURANCE_LEVEL_CHANGE, SESSION_REVOKED} <= set(kinds()), seconds=20
+    )
+    assert endpoint.state.errors == []  # every SET verified and well formed
+    assert set(endpoint.state.content_types) == {"application/secevent+jwt"}
+    assert len(endpoint.state.received) > len(endpoint.state.processed)  # redelivered after lost answers
+    assert set(endpoint.state.received) == set(endpoint.state.processed)  # ... with the same jti
+    assert sorted(kinds()) == sorted([VERIFICATION, ASSURANCE_LEVEL_CHANGE, SESSION_REVOKED])
+
+    by_kind = {event_of(claims)[0]: claims for claims in endpoint.state.processed.values()}
+    assert event_of(by_kind[VERIFICATION])[1] == {"state": "kiem-tra"}
+    level = by_kind[ASSURANCE_LEVEL_CHANGE]
+    assert level["sub_id"] == {"format": "iss_sub", "iss": stack.broker_url, "sub": sub}
+    body = event_of(level)[1]
+    assert (body["namespace"], body["previous_level"], body["current_level"], body["change_direction"]) == (
+        "urn:vneid:loa",
+        "urn:vneid:loa:level1",
+        "urn:vneid:loa:level2",
+        "increase",
+    )
+    revoked = by_kind[SESSION_REVOKED]
+    assert revoked["sub_id"]["user"]["sub"] == sub
+    assert revoked["sub_id"]["session"]["id"] == claims["sid"]
+    assert event_of(revoked)[1]["initiating_entity"] == "user"
+
+    status = await http.get(
+        receiver.metadata["status_endpoint"], params={"stream_id": stream["stream_id"]}, auth=receiver.auth
+    )
+    assert status.json()["status"] == "enabled"
