@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from openpyxl import Workbook
-
-from broker.admin import reports
+from broker.admin import report_formats, reports
 from broker.admin.console_auth import Officer
 from broker.admin.roles import Role
 from broker.registry import Registry
@@ -133,11 +131,14 @@ def chart(trend: list[TrendPoint], width: int = 720, height: int = 240) -> Chart
 
 
 async def download(registry: Registry, officer: Officer, extension: str) -> tuple[bytes, str]:
-    report = await reports.cleanup(registry)
+    """The report of ``broker report cleanup`` in the same layout (Vietnamese headers)."""
+    report = await reports.cleanup_report(registry)
     if extension == "csv":
-        content = reports.as_csv(report).encode("utf-8-sig")  # the BOM lets Excel read Vietnamese
+        content = report_formats.as_csv(report).encode("utf-8-sig")  # the BOM lets Excel read Vietnamese
     else:
-        content = _xlsx(report)
+        out = io.BytesIO()
+        report_formats.write_xlsx(report, out)
+        content = out.getvalue()
     async with registry.db.transaction() as session:
         await audit.append(
             session,
@@ -149,16 +150,3 @@ async def download(registry: Registry, officer: Officer, extension: str) -> tupl
             details={"format": extension},
         )
     return content, DOWNLOADS[extension]
-
-
-def _xlsx(report: dict[str, Any]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "cleanup"
-    sheet.append(reports.COLUMNS)
-    for row in report["units"]:
-        sheet.append([row[name] for name in reports.COLUMNS])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

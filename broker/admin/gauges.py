@@ -9,9 +9,10 @@ import logging
 import time
 from datetime import UTC
 
+from broker.admin import reports
 from broker.errors import StoreUnavailable
 from broker.registry import Registry
-from broker.store import gauges, reports
+from broker.store import gauges
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ async def refresh(registry: Registry) -> None:
     try:
         async with registry.db.read() as session:
             reviews = await gauges.open_reviews_by_kind(session)
-            counts = await reports.cleanup_counts(session)
             keys = await gauges.newest_key_per_alg(session)
+        report = await reports.cleanup_report(registry, by=None)  # the same counts as `broker report cleanup`
     except StoreUnavailable:
         metrics.database_up.set(0)
         raise
@@ -32,13 +33,12 @@ async def refresh(registry: Registry) -> None:
     shown = {sample.labels["kind"] for family in metrics.review_queue.collect() for sample in family.samples}
     for kind in shown | reviews.keys():  # a kind whose last item was resolved goes to 0, not stale
         metrics.review_queue.labels(kind).set(reviews.get(kind, 0))
-    totals: dict[tuple[str, str], int] = {}
-    for unit in counts:
+    for account_type, counts in report.by_type.items():
         for name in CLEANUP_CLASSES:
-            key = (str(unit.account_type), name)
-            totals[key] = totals.get(key, 0) + int(getattr(unit, name))
-    for (account_type, name), value in totals.items():
-        metrics.cleanup_accounts.labels(account_type, name).set(value)
+            metrics.cleanup_accounts.labels(str(account_type), name).set(getattr(counts, name))
+        # Citizens not cleaned, by why (issue 9's classes): a fixed vocabulary, so labels stay bounded.
+        for name, value in counts.not_cleaned.items():
+            metrics.cleanup_accounts.labels(str(account_type), f"not_cleaned_{name}").set(value)
     now = registry.clock()
     for alg, created in keys.items():
         created = created if created.tzinfo else created.replace(tzinfo=UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from broker.admin.reports import Report
 
@@ -75,10 +75,11 @@ def as_table(report: Report) -> Any:
     return table
 
 
-def write_xlsx(report: Report, path: Path) -> None:
+def write_xlsx(report: Report, target: Path | BinaryIO) -> None:
+    """To a file, or to a binary stream (the console's download)."""
     import xlsxwriter
 
-    workbook = xlsxwriter.Workbook(str(path))
+    workbook = xlsxwriter.Workbook(str(target) if isinstance(target, Path) else target, {"in_memory": True})
     try:
         sheet = workbook.add_worksheet("Báo cáo")
         bold = workbook.add_format({"bold": True, "text_wrap": True})
