@@ -191,3 +191,20 @@ async def test_concurrent_creates_make_one_stream(
     )
     assert sorted(answer.status_code for answer in answers) == [201] + [409] * 7
     assert len((await http.get(receiver.metadata["configuration_endpoint"], auth=receiver.auth)).json()) == 1
+
+
+async def test_a_bad_poll_is_a_400_and_acknowledging_unknown_sets_is_harmless(
+    stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
+) -> None:
+    receiver = await _receiver(stack, rp, http)
+    poll_url = (await receiver.create_stream(http, events_requested=EVERY_EVENT)).json()["delivery"][
+        "endpoint_url"
+    ]
+    for body in (b"{", b'{"maxEvents": -1}', b'{"ack": "x"}', b'{"returnImmediately": 1}', "\x00".encode()):
+        response = await http.post(poll_url, content=body, auth=receiver.auth)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["error"] == "invalid_request"
+    answer = await receiver.poll(
+        http, poll_url, ack=["never-sent"], setErrs={"x": {"err": "invalid_key"}}, returnImmediately=True
+    )
+    assert answer == {"sets": {}, "moreAvailable": False}
