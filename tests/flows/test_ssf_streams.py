@@ -200,7 +200,7 @@ async def test_a_bad_poll_is_a_400_and_acknowledging_unknown_sets_is_harmless(
     poll_url = (await receiver.create_stream(http, events_requested=EVERY_EVENT)).json()["delivery"][
         "endpoint_url"
     ]
-    for body in (b"{", b'{"maxEvents": -1}', b'{"ack": "x"}', b'{"returnImmediately": 1}', "\x00".encode()):
+    for body in (b"{", b'{"maxEvents": -1}', b'{"ack": "x"}', b'{"returnImmediately": 1}', b"\x00"):
         response = await http.post(poll_url, content=body, auth=receiver.auth)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"] == "invalid_request"
