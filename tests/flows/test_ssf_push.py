@@ -7,6 +7,7 @@ databases."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,10 +16,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlmodel import func, select
+from starlette.applications import Starlette
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
 
 from broker.admin.freeze import freeze_unlinked
 from broker.app import build_registry, close_registry
 from broker.clock import FixedClock
+from broker.store.tables import SsfSet, SsfStream
 from mock_vneid.app import create_app as create_mock_vneid
 from mock_vneid.settings import packaged_citizens_file
 from tests.conftest import Stack, StackFactory
@@ -182,3 +188,50 @@ async def test_a_freeze_is_pushed_to_the_rp_that_knew_the_account_and_to_no_othe
     assert event_of(disabled)[0] == ACCOUNT_DISABLED and disabled["sub_id"]["sub"] == claims["sub"]
     assert event_of(revoked)[0] == SESSION_REVOKED and revoked["sub_id"]["session"]["id"] == claims["sid"]
     assert receiving[1].state.received == []
+
+
+async def test_a_push_endpoint_that_redirects_is_not_followed_and_the_set_stays_queued(
+    push_stack: Stack, http: httpx.AsyncClient, receiving: list[PushReceiver]
+) -> None:
+    stack = push_stack
+    rp = await stack.register_client()
+    receiver = Receiver(stack.broker_url, rp.client_id, rp.client_secret)
+    await receiver.discover(http)
+    target = PushReceiver(receiver).start()
+    receiving.append(target)
+    redirecting = LiveServer(
+        Starlette(
+            routes=[
+                Route(
+                    "/ssf/events",
+                    lambda request: RedirectResponse(target.url, status_code=307),
+                    methods=["POST"],
+                )
+            ]
+        )
+    ).start()
+    try:
+        delivery = {"method": PUSH, "endpoint_url": f"{redirecting.url}/ssf/events"}
+        stream = (await receiver.create_stream(http, delivery=delivery, events_requested=EVERY_EVENT)).json()
+        verify = await http.post(
+            receiver.metadata["verification_endpoint"],
+            json={"stream_id": stream["stream_id"]},
+            auth=receiver.auth,
+        )
+        assert verify.status_code == 204
+
+        async def last_error() -> str | None:
+            async with stack.database() as database, database.read() as session:
+                row = await session.get(SsfStream, stream["stream_id"])
+                queued = (await session.execute(select(func.count()).select_from(SsfSet))).scalar_one()
+                assert queued == 1  # still owed: nothing was delivered
+                return row.last_push_error if row is not None else None
+
+        for _ in range(100):
+            if await last_error() == "HTTP 307":
+                break
+            await asyncio.sleep(0.1)
+        assert await last_error() == "HTTP 307"
+        assert target.state.received == []  # the redirect was not followed
+    finally:
+        redirecting.stop()
