@@ -40,6 +40,10 @@ async def fan_out_stream(registry: Registry, stream_id: str, *, wait: bool = Fal
     background worker passes by instead."""
     queued = 0
     while True:
+        async with registry.db.read() as session:  # up to date: no write transaction (a long poll waits)
+            cursor = await streams.stream_cursor(session, stream_id)
+            if cursor is None or cursor >= await events.last_position(session):
+                return queued
         batch_queued, more = await _fan_out_batch(registry, stream_id, wait)
         queued += batch_queued
         if not more:

@@ -32,6 +32,9 @@ async def deliver_due(registry: Registry) -> int:
     """Claims due push streams and pushes their queues; returns how many streams were served."""
     now = registry.clock()
     lease_until = now + timedelta(seconds=registry.settings.ssf_push_lease_seconds)
+    async with registry.db.read() as session:
+        if not await streams.push_due(session, ssf.PUSH, now):
+            return 0
     async with registry.db.transaction() as session:
         due = await streams.claim_push_streams(session, ssf.PUSH, now, lease_until, STREAMS_PER_ROUND)
     if due:

@@ -101,6 +101,28 @@ async def settle(session: AsyncSession, stream_id: str, jtis: Iterable[str]) -> 
     return int((await session.execute(statement)).rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def push_due(session: AsyncSession, method: str, now: datetime) -> bool:
+    """A read before the claim's write transaction: an idle worker never takes the write lock."""
+    has_pending = select(SsfSet.id).where(col(SsfSet.stream_id) == col(SsfStream.stream_id)).exists()
+    statement = (
+        select(SsfStream.stream_id)
+        .where(
+            col(SsfStream.delivery_method) == method,
+            col(SsfStream.status) == ENABLED,
+            col(SsfStream.push_due_at) <= now,
+            has_pending,
+        )
+        .limit(1)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def stream_cursor(session: AsyncSession, stream_id: str) -> int | None:
+    statement = select(SsfStream.cursor).where(col(SsfStream.stream_id) == stream_id)
+    value = (await session.execute(statement)).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
 async def claim_push_streams(
     session: AsyncSession, method: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[SsfStream]:

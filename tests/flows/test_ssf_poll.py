@@ -1,8 +1,8 @@
 """Shared Signals by poll (RFC 8936), end to end through the real broker, mock VNeID and the citizen's
-browser, on both databases: a freeze and a Case 3 merge reach the relying parties that knew the account,
-as SETs their own receiver verifies (joserfc), and nothing reaches one that never served the citizen. A
-pairwise relying party sees its own subs only; nothing is lost across a broker restart; what is not
-acknowledged comes again with the same ``jti``."""
+browser, on both databases: a freeze reaches the relying parties that knew the account, as SETs their own
+receiver verifies (joserfc), and nothing reaches one that never served the citizen. A pairwise relying
+party sees its own subs only; nothing is lost across a broker restart; what is not acknowledged comes
+again with the same ``jti``. (The Case 3 merge, by poll and by push: test_ssf_merge.py.)"""
 
 from __future__ import annotations
 
@@ -11,22 +11,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlmodel import select
 
 from broker.admin.freeze import freeze_unlinked
 from broker.app import build_registry, close_registry, create_app
 from broker.clock import FixedClock
-from broker.store.tables import LegacyAccount
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
-from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
-from tests.support.html_forms import form_posting_to, form_with
-from tests.support.legacy import LEGACY_PASSWORD, csv_text, row
+from tests.support.browser import Browser, RelyingParty
+from tests.support.citizens import AN, AN_CMND, id_claims, password_login
+from tests.support.legacy import csv_text, row
 from tests.support.servers import LiveServer
 from tests.support.ssf_receiver import (
     ACCOUNT_DISABLED,
     ACCOUNT_ENABLED,
     ACCOUNT_LINKED,
-    ACCOUNT_MERGED,
     EVERY_EVENT,
     IDENTIFIER_CHANGED,
     SESSION_REVOKED,
@@ -36,36 +33,6 @@ from tests.support.ssf_receiver import (
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 LATER = datetime(2099, 1, 1, tzinfo=UTC)
-AN, AN_CMND = "001085012345", "012345678"
-BINH, BINH_CMND = "001190023456", "023456789"
-
-
-async def _password_login(stack: Stack, rp: RelyingParty, username: str) -> tuple[str, str]:
-    """A legacy password login, declining the offer to link VNeID; returns the code and verifier."""
-    browser = Browser()
-    try:
-        attempt = browser.attempt(rp)
-        login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
-        form = form_with(login_page.text, str(login_page.url), "username", "password")
-        suggestion = await browser.http.post(
-            form.action, data={**form.fields, "username": username, "password": LEGACY_PASSWORD}
-        )
-        skip = form_posting_to(suggestion, "/login/continue")
-        at_rp = await browser.http.post(skip.action, data=skip.fields)
-        return httpx.URL(at_rp.headers["location"]).params["code"], attempt.verifier
-    finally:
-        await browser.close()
-
-
-async def _id_claims(
-    http: httpx.AsyncClient, stack: Stack, rp: RelyingParty, code: str, verifier: str
-) -> dict[str, Any]:
-    response = await redeem(http, stack.broker_url, rp, code, verifier)
-    assert response.status_code == 200, response.text
-    jwks = (await http.get(f"{stack.broker_url}/jwks")).json()
-    return verified_id_token(
-        response.json()["id_token"], jwks, stack.broker_url, rp.client_id, fixed_time=True
-    )
 
 
 async def _subscribe(http: httpx.AsyncClient, stack: Stack, rp: RelyingParty) -> tuple[Receiver, str]:
@@ -114,11 +81,9 @@ async def test_a_freeze_reaches_the_rps_that_knew_the_account_pairwise_as_their_
         await _subscribe(http, stack, rp) for rp in (public_rp, pairwise_rp, stranger_rp)
     ]
     await stack.import_legacy(csv_text(row("c-1", AN_CMND, full_name="Nguyễn Văn An", cmnd=AN_CMND)))
-    public_claims = await _id_claims(
-        http, stack, public_rp, *await _password_login(stack, public_rp, AN_CMND)
-    )
-    pairwise_claims = await _id_claims(
-        http, stack, pairwise_rp, *await _password_login(stack, pairwise_rp, AN_CMND)
+    public_claims = await id_claims(http, stack, public_rp, *await password_login(stack, public_rp, AN_CMND))
+    pairwise_claims = await id_claims(
+        http, stack, pairwise_rp, *await password_login(stack, pairwise_rp, AN_CMND)
     )
     assert pairwise_claims["sub"] != public_claims["sub"]
 
@@ -167,7 +132,7 @@ async def test_a_freeze_reaches_the_rps_that_knew_the_account_pairwise_as_their_
 
         # The citizen logs in with VNeID: linked and unfrozen, and the RP that knew the account hears it.
         attempt, back = await Browser().log_in(stack.broker_url, public_rp, AN, DEMO_PASSWORD)
-        assert (await _id_claims(http, stack, public_rp, back.query["code"], attempt.verifier))[
+        assert (await id_claims(http, stack, public_rp, back.query["code"], attempt.verifier))[
             "sub"
         ] == public_claims["sub"]
         after_sets = await _drain(http, public, public_url)
@@ -181,69 +146,3 @@ async def test_a_freeze_reaches_the_rps_that_knew_the_account_pairwise_as_their_
         assert await _drain(http, stranger, stranger_url, expect=False) == []
     finally:
         restarted.stop()
-
-
-async def test_a_case_3_merge_tells_the_rp_that_knew_the_retired_account_which_sub_replaced_it(
-    make_stack: StackFactory, http: httpx.AsyncClient
-) -> None:
-    stack = make_stack(citizen_vneid_only_from=LATER, unlinked_legacy_frozen_from=LATER)
-    rp = await stack.register_client("Hệ thống TTHC tỉnh")
-    stranger_rp = await stack.register_client("Hệ thống chưa phục vụ công dân này")
-    (receiver, url), (stranger, stranger_url) = [await _subscribe(http, stack, r) for r in (rp, stranger_rp)]
-    await stack.import_legacy(
-        csv_text(
-            row("b-1", BINH_CMND, full_name="Trần Thị Bình", birth_date="1990-07-25", cmnd=BINH_CMND),
-            row(
-                "b-2",
-                "binh.tran@example.vn",
-                source_system="motcua-huyen",
-                full_name="Trần Thị Bình",
-                birth_date="1990-07-25",
-                cccd=BINH,
-            ),
-        )
-    )
-    # The RP served the citizen on the CMND account before the cut-over.
-    retired_sub = (await _id_claims(http, stack, rp, *await _password_login(stack, rp, BINH_CMND)))["sub"]
-
-    browser = Browser()
-    attempt = browser.attempt(rp)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
-    choose_page = await browser.follow(
-        await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
-    )
-    form = form_posting_to(choose_page, "/login/choose")
-    # Keep the CCCD account: the CMND account the RP knew is retired into it.
-    async with stack.database() as database, database.read() as session:
-        record = (
-            await session.execute(select(LegacyAccount).where(LegacyAccount.legacy_id == "b-2"))
-        ).scalar_one()
-    at_rp = await browser.http.post(form.action, data={**form.fields, "keep": str(record.account_id)})
-    assert at_rp.status_code == 303, at_rp.text[:500]
-    kept_sub = (
-        await _id_claims(
-            http, stack, rp, httpx.URL(at_rp.headers["location"]).params["code"], attempt.verifier
-        )
-    )["sub"]
-    await browser.close()
-    assert kept_sub != retired_sub
-
-    sets = await _drain(http, receiver, url)
-    kinds = [event_of(claims)[0] for claims in sets]
-    assert kinds.index(IDENTIFIER_CHANGED) < kinds.index(ACCOUNT_MERGED)
-    changed = next(
-        claims
-        for claims in sets
-        if event_of(claims)[0] == IDENTIFIER_CHANGED and event_of(claims)[1].get("new-value")
-    )
-    merged = next(claims for claims in sets if event_of(claims)[0] == ACCOUNT_MERGED)
-    assert changed["sub_id"]["sub"] == retired_sub
-    assert event_of(changed)[1]["new-value"] == kept_sub
-    assert merged["sub_id"]["sub"] == kept_sub
-    assert event_of(merged)[1]["retired_sub_id"]["sub"] == retired_sub
-    assert event_of(merged)[1]["surviving_sub_id"]["sub"] == kept_sub
-    assert changed["txn"] == merged["txn"]  # one change, two SETs
-    assert len({claims["jti"] for claims in sets}) == len(sets)
-    assert BINH not in str(sets) and BINH_CMND not in str(sets)
-    assert await _drain(http, stranger, stranger_url, expect=False) == []

@@ -4,12 +4,23 @@ that knows only the specification uses it, through a real broker on both databas
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
 
+from broker.store import events
+from broker.store.tables import Account, ClientAccount
 from tests.conftest import Stack
 from tests.support.browser import RelyingParty
-from tests.support.ssf_receiver import EVERY_EVENT, POLL, PUSH, VERIFICATION, Receiver, event_of
+from tests.support.ssf_receiver import (
+    ACCOUNT_ENABLED,
+    EVERY_EVENT,
+    POLL,
+    PUSH,
+    VERIFICATION,
+    Receiver,
+    event_of,
+)
 
 
 async def _receiver(stack: Stack, rp: RelyingParty, http: httpx.AsyncClient) -> Receiver:
@@ -191,3 +202,42 @@ async def test_concurrent_creates_make_one_stream(
     )
     assert sorted(answer.status_code for answer in answers) == [201] + [409] * 7
     assert len((await http.get(receiver.metadata["configuration_endpoint"], auth=receiver.auth)).json()) == 1
+
+
+async def test_a_bad_poll_is_a_400_and_acknowledging_unknown_sets_is_harmless(
+    stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
+) -> None:
+    receiver = await _receiver(stack, rp, http)
+    poll_url = (await receiver.create_stream(http, events_requested=EVERY_EVENT)).json()["delivery"][
+        "endpoint_url"
+    ]
+    for body in (b"{", b'{"maxEvents": -1}', b'{"ack": "x"}', b'{"returnImmediately": 1}', b"\x00"):
+        response = await http.post(poll_url, content=body, auth=receiver.auth)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["error"] == "invalid_request"
+    answer = await receiver.poll(
+        http, poll_url, ack=["never-sent"], setErrs={"x": {"err": "invalid_key"}}, returnImmediately=True
+    )
+    assert answer == {"sets": {}, "moreAvailable": False}
+
+
+async def test_a_new_stream_starts_at_the_present_and_carries_what_follows(
+    stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
+) -> None:
+    at = datetime(2024, 7, 1, tzinfo=UTC)
+    async with stack.database() as database, database.transaction() as session:
+        account = Account(sub="sub-1", account_type="citizen", created_at=at, updated_at=at)
+        session.add(account)
+        await session.flush()
+        assert account.id is not None
+        session.add(ClientAccount(client_id=rp.client_id, account_id=account.id, first_seen_at=at))
+        await events.append(session, "account.frozen", "sub-1", at)
+    receiver = await _receiver(stack, rp, http)
+    poll_url = (await receiver.create_stream(http, events_requested=EVERY_EVENT)).json()["delivery"][
+        "endpoint_url"
+    ]
+    assert (await receiver.poll(http, poll_url, returnImmediately=True))["sets"] == {}  # no replay
+    async with stack.database() as database, database.transaction() as session:
+        await events.append(session, "account.unfrozen", "sub-1", at)
+    got = (await receiver.poll(http, poll_url))["sets"]
+    assert [event_of(claims)[0] for claims in got.values()] == [ACCOUNT_ENABLED]
