@@ -26,6 +26,7 @@ IdTokenFault = Literal[
     "alg_none",
     "hs256_with_public_key",
     "unknown_kid",
+    "withdrawn_key",
 ]
 TokenEndpointFault = Literal["http_500", "html_200", "slow"]
 # The gateway's envelope spoiled on the next token response (vneid-gateway mode).
@@ -99,6 +100,8 @@ def tamper_claims(claims: dict[str, Any], fault: IdTokenFault | None) -> dict[st
 def sign_with_fault(claims: dict[str, Any], keys: KeyRing, fault: IdTokenFault | None) -> str:
     if fault == "unknown_kid":
         return sign(claims, SigningKey.generate())
+    if fault == "withdrawn_key" and keys.withdrawn:  # a key VNeID withdrew (rotate-keys with drop_old)
+        return sign(claims, keys.withdrawn[0])
     if fault == "alg_none":
         return jwt.encode(claims, "", algorithm="none", headers={"kid": keys.active.kid})
     if fault == "hs256_with_public_key":

@@ -86,6 +86,8 @@ class KeyRing:
 
     active: SigningKey
     retired: list[SigningKey] = field(default_factory=list)
+    # Keys dropped from the JWKS by a rotation: only the "withdrawn_key" test fault still signs with one.
+    withdrawn: list[SigningKey] = field(default_factory=list)
 
     def published(self) -> list[SigningKey]:
         return [self.active, *self.retired]
@@ -95,6 +97,8 @@ class KeyRing:
 
     def rotate(self, *, drop_old: bool) -> SigningKey:
         """Sign with a new key from now on. Kept in memory only: a restart returns to `key_file`."""
+        if drop_old:
+            self.withdrawn = [self.active, *self.retired, *self.withdrawn]
         self.retired = [] if drop_old else [self.active, *self.retired]
         self.active = SigningKey.generate()
         return self.active

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from broker.cli.support import echo_json
 from broker.settings import Settings
@@ -19,6 +20,13 @@ upstreams_app = typer.Typer(
 @upstreams_app.command("list")
 def list_upstreams() -> None:
     """The configured upstreams as the broker reads them (a bad configuration fails here, clearly)."""
+    try:
+        configs = Settings().upstream_configs()
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            typer.echo(f"error: {where}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
     echo_json(
         [
             {
@@ -29,7 +37,7 @@ def list_upstreams() -> None:
                 "link_issuer": upstream.identity_issuer,
                 "logout": upstream.logout,
             }
-            for upstream in Settings().upstream_configs()
+            for upstream in configs
         ]
     )
 

@@ -178,6 +178,10 @@ async def _proven_by_password(
         or await accounts.has_link(session, account_id)
     ):
         return None
+    if identity.identification_number is not None:
+        holder = await accounts.holder_of_number(session, identity.identification_number)
+        if holder is not None and holder.id != account_id:
+            return None  # another upstream already verified this person on their own account: that one wins
     records = await legacy.for_account(session, account_id)
     if not all(numbers_consistent(_facts(record), identity) for record in records):
         await audit.append(

@@ -18,6 +18,7 @@ from broker.login.outcomes import Redirect
 from broker.registry import Registry
 from broker.store import upstream_sessions
 from broker.store.database import Session
+from broker.upstream.config import UpstreamConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,12 @@ async def after_end(registry: Registry, sid: str) -> str | None:
     return None
 
 
-def _same_origin(uri: str | None, config: object) -> bool:
+def _same_origin(uri: str | None, config: UpstreamConfig) -> bool:
     """The URL is the upstream's own (never a redirect the upstream's data could point anywhere)."""
     if not uri:
         return False
     target = urlsplit(uri)
-    known = [
-        getattr(config, name, None) for name in ("issuer", "authorization_endpoint", "userinfo_endpoint")
-    ]
+    known = [config.issuer, config.authorization_endpoint, config.userinfo_endpoint]
     return target.scheme in ("https", "http") and any(
         (urlsplit(url).scheme, urlsplit(url).netloc) == (target.scheme, target.netloc) for url in known if url
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.errors import StoreConflict
 from broker.store.tables import Account, AccountAlias, UpstreamLink, VerifiedNumber
 
 
@@ -122,10 +123,17 @@ async def holder_of_number(session: AsyncSession, identification_number: str) ->
 async def hold_number(
     session: AsyncSession, identification_number: str, account_id: int, at: datetime
 ) -> None:
-    """Records that a verified number belongs to this account, unless some account already holds it.
-    Flushes at once: a concurrent first login of the same person surfaces here as a conflict."""
+    """Records that a verified number belongs to this account.
+
+    Another surviving account holding it (a first login of the same person through another upstream
+    committed first) is a StoreConflict, so this transaction rolls back and the caller's retry finds that
+    account; two inserts racing surface as the same conflict when the second flushes, here."""
     if await session.get(VerifiedNumber, identification_number) is None:
         session.add(
             VerifiedNumber(identification_number=identification_number, account_id=account_id, created_at=at)
         )
         await session.flush()
+        return
+    holder = await holder_of_number(session, identification_number)
+    if holder is not None and holder.id != account_id:
+        raise StoreConflict("the verified number belongs to another account")

@@ -132,3 +132,24 @@ async def test_vneid_down_is_a_page_with_the_hotline(make_stack: StackFactory, b
     assert page.status_code == 502
     assert "discovery_unreachable" in page.text
     assert "1900.0368" in page.text
+
+
+async def test_a_key_vneid_withdrew_stops_being_trusted_when_the_key_cache_expires_without_a_restart(
+    make_stack: StackFactory, http: httpx.AsyncClient
+) -> None:
+    """Issue 8 item 7: a withdrawn (say stolen) key keeps working only until the cached JWKS expires."""
+    clock = FixedClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+    stack = make_stack(clock=clock, vneid_jwks_max_age_seconds=600)
+    rp = await stack.register_client()
+    await Browser().log_in(stack.broker_url, rp, AN, DEMO_PASSWORD)  # the broker caches the key
+    assert (
+        await http.post(f"{stack.vneid_url}/_test/rotate-keys", json={"drop_old": True})
+    ).status_code == 200
+
+    await stack.vneid_faults(id_token="withdrawn_key", times=2)
+    clock.advance(seconds=300)  # within the cache's lifetime: still trusted (no JWKS call per login)
+    assert (await _reach_callback(Browser(), stack, rp)).status_code == 303
+    clock.advance(seconds=301)  # the cache expired: the JWKS is read again, without the withdrawn key
+    page = await _reach_callback(Browser(), stack, rp)
+    assert page.status_code == 502
+    assert "id_token_invalid" in page.text

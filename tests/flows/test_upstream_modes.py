@@ -17,6 +17,7 @@ from broker.store import audit
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
 from tests.support.html_forms import form_with
+from tests.support.servers import free_port
 from tests.support.upstream_stacks import ModeStacks
 
 AN = "001085012345"  # Nguyễn Văn An, level 2
@@ -197,3 +198,34 @@ async def test_cancelling_at_the_upstream_shows_you_cancelled_with_try_again(
     again = await browser.choose_vneid(page)  # "Thử lại" starts a new upstream login for the same flow
     assert (await browser.follow(again)).status_code == 200
     assert await _refusals(stack) == []
+
+
+async def test_pkce_is_sent_to_the_portal_when_configured_and_checked_there(
+    stacks: ModeStacks, http: httpx.AsyncClient
+) -> None:
+    """Issue 10: PKCE whenever the upstream supports it; mock VNeID checks a challenge it was sent."""
+    broker_port = free_port()
+    portal, portal_settings = stacks.mock("oauth2-userinfo", f"http://127.0.0.1:{broker_port}")
+    upstream = {
+        "id": "dvcqg",
+        "type": "oauth2-userinfo",
+        "issuer": portal.url,
+        "client_id": "broker-dev",
+        "client_secret": "broker-dev-secret",
+        "pkce": True,
+    }
+    broker, settings = stacks.broker(broker_port, upstreams=[upstream])
+    stack = Stack(portal, broker, settings, portal_settings)
+    rp = await stack.register_client()
+    browser = Browser()
+    try:
+        login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+        to_portal = await browser.choose_vneid(login_page)
+        sent = httpx.URL(to_portal.headers["location"]).params
+        assert sent["code_challenge_method"] == "S256" and len(sent["code_challenge"]) == 43
+        assert "nonce" not in sent  # the portal returns no ID token that could carry it
+        back = await browser.sign_in_at_vneid(await browser.follow(to_portal), AN, DEMO_PASSWORD)
+        at_rp = await browser.http.get(back.headers["location"])
+    finally:
+        await browser.close()
+    assert at_rp.status_code == 303 and "code=" in at_rp.headers["location"]
