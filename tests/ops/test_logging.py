@@ -217,10 +217,12 @@ def test_json_logs_are_one_object_per_line_with_level_message_and_request_id(
         broker_environment(settings, BROKER_LOG_FORMAT="json", BROKER_LOG_LEVEL="info"), tmp_path / "log"
     ).wait_ready()
     try:
-        httpx.get(f"{broker.url}/readyz", headers={"X-Request-ID": "json-check-1"})
+        httpx.get(f"{broker.url}/jwks", headers={"X-Request-ID": "json-check-1"})
+        httpx.get(f"{broker.url}/healthz", headers={"X-Request-ID": "json-check-2"})
     finally:
         broker.stop()
     lines = [json.loads(line) for line in broker.log.splitlines() if line.strip()]
     assert lines and all({"level", "message", "time"} <= line.keys() for line in lines)
     served = [line for line in lines if line.get("request_id") == "json-check-1"]
-    assert served and served[-1]["route"] == "/readyz" and served[-1]["status"] == 200
+    assert served and served[-1]["route"] == "/jwks" and served[-1]["status"] == 200
+    assert not [line for line in lines if line.get("request_id") == "json-check-2"]  # probes: DEBUG only
