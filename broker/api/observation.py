@@ -76,6 +76,8 @@ class RequestObservation:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The scrape's own series exists from the start, so scraping never changes the set of series.
+        metrics.http_duration.labels("GET", "/metrics", "2xx")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
