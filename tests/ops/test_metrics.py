@@ -198,3 +198,31 @@ def test_several_workers_answer_metrics_for_all(tmp_path: Path, sqlite_databases
     # Every request counted once, whichever worker answers the scrape.
     for text in scrapes:
         assert value(text, "broker_http_request_duration_seconds_count", **route) - before == 40
+
+
+async def test_the_pool_counts_its_waiters_and_timeouts(database_url: str) -> None:
+    from sqlalchemy import exc
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from broker.store.database import ObservedPool
+
+    metrics = Metrics()
+    engine = create_async_engine(
+        database_url, poolclass=ObservedPool, pool_size=1, max_overflow=0, pool_timeout=1
+    )
+    engine.sync_engine.pool.metrics = metrics  # type: ignore[attr-defined]
+    try:
+        async with engine.connect():
+            waiter = asyncio.create_task(engine.connect().__aenter__())
+            await asyncio.sleep(0.3)
+            waiting = value(metrics.exposition().decode(), "broker_db_pool_waiting")
+            try:
+                await waiter
+            except exc.TimeoutError:
+                pass
+        text = metrics.exposition().decode()
+    finally:
+        await engine.dispose()
+    assert waiting == 1
+    assert value(text, "broker_db_pool_timeouts_total") == 1
+    assert value(text, "broker_db_pool_waiting") == 0
