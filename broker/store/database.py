@@ -88,7 +88,16 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, poolclass=ObservedPool)
+    # hide_parameters: statement parameters (numbers, hashes, flow secrets) never reach a log line or the
+    # text of a database error, whatever level the logs run at.
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        poolclass=ObservedPool,
+        hide_parameters=True,
+    )
 
 
 @contextmanager
