@@ -139,6 +139,8 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
     root.setLevel(level.upper())
     for name in PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    # Python warnings (deprecations of libraries) become log records too: with JSON logs, no plain line.
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
