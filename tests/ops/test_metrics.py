@@ -151,6 +151,10 @@ async def test_random_paths_and_client_ids_do_not_grow_the_series(
         == 31
     )
     assert "no-such-page" not in text and "warm-up" not in text
+    # Scrapes read what the background task computed (every 30 s by default); they compute nothing.
+    scrapes = [(await http.get(f"{stack.broker_url}/metrics")).text for _ in range(3)]
+    refreshed = {value(scrape, "broker_gauges_refreshed_timestamp_seconds") for scrape in scrapes}
+    assert len(refreshed) == 1 and refreshed != {0.0}
 
 
 async def test_the_pool_gauge_follows_connections_in_use(database_url: str) -> None:
