@@ -23,7 +23,8 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/broker/bin:$PATH \
     BROKER_HOST=0.0.0.0 BROKER_PORT=8000 BROKER_LOG_FORMAT=json \
     PROMETHEUS_MULTIPROC_DIR=/tmp/broker-metrics
-RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin broker
+RUN groupadd --system --gid 10001 broker \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin broker
 COPY --from=build /opt/broker /opt/broker
 USER 10001:10001
 WORKDIR /tmp

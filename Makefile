@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "the locks miss a dependency of pyproject.toml: run make lock"; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)

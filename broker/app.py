@@ -162,5 +162,9 @@ def create_app(
 
 
 def create_app_from_environment() -> FastAPI:
-    """For ``uvicorn --factory broker.app:create_app_from_environment``."""
-    return create_app(Settings())
+    """For ``uvicorn --factory broker.app:create_app_from_environment`` (logs set up as `broker serve` does)."""
+    from broker import logs
+
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -84,18 +84,18 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         saved = record.msg, record.args, record.exc_text
+        given = getattr(record, "request_id", None)
         try:
             record.msg, record.args = redact(record.getMessage()), None
             if record.exc_info and not record.exc_text:
                 record.exc_text = self.formatException(record.exc_info)
             if record.exc_text:
                 record.exc_text = redact(record.exc_text)
-            given = getattr(record, "request_id", None)
-            if isinstance(given, str):
-                setattr(record, "request_id", mask_numbers(given))  # noqa: B010
+            setattr(record, "request_id", mask_numbers(given) if isinstance(given, str) else "-")  # noqa: B010
             return super().format(record)
         finally:
             record.msg, record.args, record.exc_text = saved
+            setattr(record, "request_id", given)  # noqa: B010
 
     def formatStack(self, stack_info: str) -> str:
         return redact(super().formatStack(stack_info))
@@ -139,6 +139,8 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
     root.setLevel(level.upper())
     for name in PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    # Python warnings (deprecations of libraries) become log records too: with JSON logs, no plain line.
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

@@ -30,6 +30,8 @@ HEADER = b"x-request-id"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Asked every few seconds by probes and Prometheus: their lines would drown the rest at INFO.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -74,6 +76,8 @@ class RequestObservation:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The scrape's own series exists from the start, so scraping never changes the set of series.
+        metrics.http_duration.labels("GET", "/metrics", "2xx")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,7 +112,8 @@ class RequestObservation:
             self.metrics.http_duration.labels(
                 method if method in _METHODS else "other", route, f"{status // 100}xx"
             ).observe(elapsed)
-            log.info(
+            log.log(
+                logging.DEBUG if route in _QUIET_ROUTES and status < 500 else logging.INFO,
                 "%s %s %s",
                 method,
                 scope.get("path", ""),

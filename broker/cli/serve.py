@@ -32,6 +32,18 @@ def _fresh_multiprocess_dir(workers: int) -> None:
             stale.unlink()
 
 
+def _warn_about_derived_key_encryption(settings: Settings) -> None:
+    if settings.environment == "production" and not (
+        settings.key_encryption_key or settings.key_encryption_key_file
+    ):
+        import logging
+
+        logging.getLogger("broker").warning(
+            "signing keys are encrypted under a key derived from BROKER_SECRET_KEY: set "
+            "BROKER_KEY_ENCRYPTION_KEY (or _FILE) to keep the two apart (docs/operations.md)"
+        )
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="default BROKER_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default BROKER_PORT")] = None,
@@ -52,6 +64,7 @@ def serve(
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    _warn_about_derived_key_encryption(settings)
     _fresh_multiprocess_dir(workers)
     options = {
         "host": host or settings.host,

@@ -107,6 +107,8 @@ def create_engine(
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) per checkout. A
     # connection the server closed (restart, failover) is noticed by the event loop as it happens, so the
     # checkout below swaps it for a new one without asking the server anything.
+    # hide_parameters: statement parameters (numbers, hashes, flow secrets) never reach a log line or the
+    # text of a database error, whatever level the logs run at.
     engine = create_async_engine(url, hide_parameters=True, **pool)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     if count_round_trips:

@@ -7,9 +7,12 @@ import asyncio
 import io
 import json
 import logging
+import secrets
 import socket
 import subprocess
+import traceback
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -217,10 +220,37 @@ def test_json_logs_are_one_object_per_line_with_level_message_and_request_id(
         broker_environment(settings, BROKER_LOG_FORMAT="json", BROKER_LOG_LEVEL="info"), tmp_path / "log"
     ).wait_ready()
     try:
-        httpx.get(f"{broker.url}/readyz", headers={"X-Request-ID": "json-check-1"})
+        httpx.get(f"{broker.url}/jwks", headers={"X-Request-ID": "json-check-1"})
+        httpx.get(f"{broker.url}/healthz", headers={"X-Request-ID": "json-check-2"})
     finally:
         broker.stop()
     lines = [json.loads(line) for line in broker.log.splitlines() if line.strip()]
     assert lines and all({"level", "message", "time"} <= line.keys() for line in lines)
     served = [line for line in lines if line.get("request_id") == "json-check-1"]
-    assert served and served[-1]["route"] == "/readyz" and served[-1]["status"] == 200
+    assert served and served[-1]["route"] == "/jwks" and served[-1]["status"] == 200
+    assert not [line for line in lines if line.get("request_id") == "json-check-2"]  # probes: DEBUG only
+
+
+async def test_database_errors_never_carry_the_statement_parameters(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from broker.errors import StoreConflict
+    from broker.store.database import Database
+
+    database = Database(database_url)
+    insert = text(
+        "INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES ('k1', 'RS256', :pem, :at)"
+    )
+    at = datetime(2024, 1, 1)
+    first, second = (f"private-{secrets.token_hex(8)}" for _ in range(2))
+    try:
+        async with database.transaction() as session:
+            await session.execute(insert, {"pem": first, "at": at})
+        with pytest.raises(StoreConflict) as raised:
+            async with database.transaction() as session:
+                await session.execute(insert, {"pem": second, "at": at})
+    finally:
+        await database.dispose()
+    traceback_text = "".join(traceback.format_exception(raised.value.__cause__))  # as a log would show it
+    assert "INSERT INTO signing_keys" in traceback_text
+    assert first not in traceback_text and second not in traceback_text

@@ -151,6 +151,10 @@ async def test_random_paths_and_client_ids_do_not_grow_the_series(
         == 31
     )
     assert "no-such-page" not in text and "warm-up" not in text
+    # Scrapes read what the background task computed (every 30 s by default); they compute nothing.
+    scrapes = [(await http.get(f"{stack.broker_url}/metrics")).text for _ in range(3)]
+    refreshed = {value(scrape, "broker_gauges_refreshed_timestamp_seconds") for scrape in scrapes}
+    assert len(refreshed) == 1 and refreshed != {0.0}
 
 
 async def test_the_pool_gauge_follows_connections_in_use(database_url: str) -> None:
@@ -198,3 +202,31 @@ def test_several_workers_answer_metrics_for_all(tmp_path: Path, sqlite_databases
     # Every request counted once, whichever worker answers the scrape.
     for text in scrapes:
         assert value(text, "broker_http_request_duration_seconds_count", **route) - before == 40
+
+
+async def test_the_pool_counts_its_waiters_and_timeouts(database_url: str) -> None:
+    from sqlalchemy import exc
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from broker.store.database import ObservedPool
+
+    metrics = Metrics()
+    engine = create_async_engine(
+        database_url, poolclass=ObservedPool, pool_size=1, max_overflow=0, pool_timeout=1
+    )
+    engine.sync_engine.pool.metrics = metrics  # type: ignore[attr-defined]
+    try:
+        async with engine.connect():
+            waiter = asyncio.create_task(engine.connect().__aenter__())
+            await asyncio.sleep(0.3)
+            waiting = value(metrics.exposition().decode(), "broker_db_pool_waiting")
+            try:
+                await waiter
+            except exc.TimeoutError:
+                pass
+        text = metrics.exposition().decode()
+    finally:
+        await engine.dispose()
+    assert waiting == 1
+    assert value(text, "broker_db_pool_timeouts_total") == 1
+    assert value(text, "broker_db_pool_waiting") == 0
