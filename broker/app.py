@@ -81,7 +81,9 @@ def build_registry(
         keyring=KeyRingSource(db, clock, KeyTiming.from_settings(settings)),
         rp_http=rp_http,
         client_jwks=ClientJwksCache(rp_http, clock, timedelta(seconds=settings.client_jwks_cache_seconds)),
-        passwords=PasswordPool(settings.password_hash_workers, settings.password_hash_queue),
+        passwords=PasswordPool(
+            settings.password_hash_workers, settings.password_hash_queue, metrics.hash_queue
+        ),
     )
 
 

@@ -9,15 +9,23 @@ every core: excess attempts queue here, holding no database connection, instead 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from anyio import CapacityLimiter, to_thread
 
 from broker.domain import passwords
+from broker.metrics import HashQueue
+
+T = TypeVar("T")
 
 
 class PasswordPool:
-    def __init__(self, workers: int = 2, queue: int = 64) -> None:
+    def __init__(self, workers: int = 2, queue: int = 64, observed: HashQueue | None = None) -> None:
         self.workers = workers
         self.queue = queue
+        self._observed = observed
         self._limiter: CapacityLimiter | None = None
 
     def saturated(self) -> bool:
@@ -30,11 +38,27 @@ class PasswordPool:
             self._limiter = CapacityLimiter(self.workers)
         return self._limiter
 
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        limiter = self._bound()
+        if self._observed is None:
+            return await to_thread.run_sync(work, *args, limiter=limiter)
+        # The slot is taken here rather than by run_sync, so the wait and the work show apart
+        # (broker_password_hash_waiting / _running).
+        started = time.perf_counter()
+        with self._observed.waiting():
+            await limiter.acquire()
+        try:
+            with self._observed.running():
+                return await to_thread.run_sync(work, *args)
+        finally:
+            limiter.release()
+            self._observed.seconds.observe(time.perf_counter() - started)
+
     async def verify(self, password: str, encoded: str | None, scheme: str | None) -> bool:
-        return await to_thread.run_sync(passwords.verify, password, encoded, scheme, limiter=self._bound())
+        return await self._run(passwords.verify, password, encoded, scheme)
 
     async def verify_dummy(self, password: str) -> None:
-        await to_thread.run_sync(passwords.verify_dummy, password, limiter=self._bound())
+        await self._run(passwords.verify_dummy, password)
 
     async def hash(self, password: str) -> str:
-        return await to_thread.run_sync(passwords.hash_password, password, limiter=self._bound())
+        return await self._run(passwords.hash_password, password)

@@ -71,6 +71,10 @@ async def test_a_login_is_counted_by_upstream_method_account_type_outcome_and_re
     assert [dict(labels)["account_type"] for labels in refusals] == ["citizen"]
     assert dict(refusals[0])["upstream"] == "legacy" and dict(refusals[0])["reason"] != "none"
     assert sum(c for (n, _), c in samples(text).items() if n == "broker_links_total") == 1
+    # The refused password went through the hashing pool (a fast legacy scheme also pays one slow
+    # dummy verification there, so that timing tells nothing).
+    assert value(text, "broker_password_hash_seconds_count") >= 1
+    assert value(text, "broker_password_hash_waiting") == value(text, "broker_password_hash_running") == 0
     assert value(text, "broker_tokens_issued_total", kind="id_token", grant_type="authorization_code") == 1
     assert (
         value(text, "broker_upstream_call_seconds_count", upstream="vneid", endpoint="token", outcome="2xx")
