@@ -19,7 +19,8 @@ from sqlmodel import select
 from broker.store.tables import Account, AccountEvent
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
-from tests.support.html_forms import form_posting_to, form_with
+from tests.support.chooser import confirmation_form
+from tests.support.html_forms import form_with
 from tests.support.legacy import csv_text, row
 
 BINH, BINH_CMND = "001190023456", "023456789"
@@ -160,7 +161,7 @@ async def _at_the_chooser(stack: Stack, rp: RelyingParty, browser: Browser):  # 
     back = await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD)
     choose_page = await browser.follow(await browser.follow(back))
     assert choose_page.status_code == 200, choose_page.text[:500]
-    return attempt, form_posting_to(choose_page, "/login/choose")
+    return attempt, choose_page
 
 
 async def _account_ids(stack: Stack) -> list[int]:
@@ -189,12 +190,13 @@ async def test_a_double_submit_of_the_chooser_lands_where_the_first_did(
     stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient, error_lines: list[str]
 ) -> None:
     await stack.import_legacy(BINH_TWICE)
-    first_id, second_id = await _account_ids(stack)
-    attempt, form = await _at_the_chooser(stack, rp, browser)
+    first_id, _second_id = await _account_ids(stack)
+    attempt, chooser = await _at_the_chooser(stack, rp, browser)
+    form = await confirmation_form(browser, chooser, first_id)
 
     answers = await asyncio.gather(
-        browser.http.post(form.action, data={**form.fields, "keep": str(first_id)}),
-        browser.http.post(form.action, data={**form.fields, "keep": str(first_id)}),
+        browser.http.post(form.action, data=form.fields),
+        browser.http.post(form.action, data=form.fields),
     )
     assert [answer.status_code for answer in answers] == [303, 303]
     subs = {await _sub_for(http, stack, rp, browser, answer, attempt) for answer in answers}
@@ -209,12 +211,14 @@ async def test_two_browsers_choosing_at_once_both_land_in_the_one_survivor(
     await stack.import_legacy(BINH_TWICE)
     first_id, second_id = await _account_ids(stack)
     phone, desk = Browser(), Browser()
-    phone_attempt, phone_form = await _at_the_chooser(stack, rp, phone)
-    desk_attempt, desk_form = await _at_the_chooser(stack, rp, desk)
+    phone_attempt, phone_chooser = await _at_the_chooser(stack, rp, phone)
+    desk_attempt, desk_chooser = await _at_the_chooser(stack, rp, desk)
+    phone_form = await confirmation_form(phone, phone_chooser, first_id)
+    desk_form = await confirmation_form(desk, desk_chooser, second_id)
 
     on_phone, at_desk = await asyncio.gather(
-        phone.http.post(phone_form.action, data={**phone_form.fields, "keep": str(first_id)}),
-        desk.http.post(desk_form.action, data={**desk_form.fields, "keep": str(second_id)}),
+        phone.http.post(phone_form.action, data=phone_form.fields),
+        desk.http.post(desk_form.action, data=desk_form.fields),
     )
     assert (on_phone.status_code, at_desk.status_code) == (303, 303)
     phone_sub = await _sub_for(http, stack, rp, phone, on_phone, phone_attempt)

@@ -12,7 +12,8 @@ from broker.store.tables import Account, LegacyAccount
 from tests.conftest import DEMO_PASSWORD
 from tests.ops.conftest import ProcessStackFactory
 from tests.support.browser import Browser, redeem
-from tests.support.html_forms import form_posting_to, form_with
+from tests.support.chooser import keep_account
+from tests.support.html_forms import form_with
 from tests.support.legacy import LEGACY_PASSWORD, csv_text, row
 
 AN, AN_CMND = "001085012345", "012345678"  # Case 1; and a legacy citizen refused by password
@@ -145,8 +146,7 @@ async def test_a_login_of_every_kind_leaves_no_secret_in_the_log(
             await session.execute(select(LegacyAccount).where(LegacyAccount.legacy_id == "b-2"))
         ).scalar_one()
         keep = (await session.execute(select(Account.id).where(Account.id == record.account_id))).scalar_one()
-    form = form_posting_to(choose_page, "/login/choose")
-    at_rp = await person.http.post(form.action, data={**form.fields, "keep": str(keep)})
+    at_rp = await keep_account(person, choose_page, keep)
     assert at_rp.status_code == 303, at_rp.text[:500]
     await _redeem_all(
         http, stack, rp, httpx.URL(at_rp.headers["location"]).params["code"], attempt.verifier, secrets

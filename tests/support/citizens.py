@@ -11,6 +11,7 @@ from sqlmodel import select
 from broker.store.tables import LegacyAccount
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
+from tests.support.chooser import keep_account
 from tests.support.html_forms import form_posting_to, form_with
 from tests.support.legacy import LEGACY_PASSWORD, csv_text, row
 
@@ -72,12 +73,12 @@ async def case_3_merge(stack: Stack, http: httpx.AsyncClient, rp: RelyingParty) 
         choose_page = await browser.follow(
             await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
         )
-        form = form_posting_to(choose_page, "/login/choose")
         async with stack.database() as database, database.read() as session:
             kept = (
                 await session.execute(select(LegacyAccount).where(LegacyAccount.legacy_id == "b-2"))
             ).scalar_one()
-        at_rp = await browser.http.post(form.action, data={**form.fields, "keep": str(kept.account_id)})
+        assert kept.account_id is not None
+        at_rp = await keep_account(browser, choose_page, kept.account_id)
         assert at_rp.status_code == 303, at_rp.text[:500]
         code = httpx.URL(at_rp.headers["location"]).params["code"]
         kept_sub = (await id_claims(http, stack, rp, code, attempt.verifier))["sub"]
