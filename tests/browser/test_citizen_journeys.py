@@ -69,7 +69,7 @@ def test_qr_login_with_the_mock_phone(world: World, new_page: Callable[[], Any],
     expect(page.get_by_text("Phạm Gia Huy").first).to_be_visible()
 
 
-def test_an_expired_qr_code_says_so_and_offers_a_new_one(
+def test_a_refused_qr_code_says_so_and_offers_a_new_one(
     world: World, new_page: Callable[[], Any], look_at: LookAt
 ) -> None:
     page = new_page()
