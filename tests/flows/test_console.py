@@ -138,6 +138,9 @@ async def test_an_officer_resolves_a_case_3_review_from_the_console(
     )
     assert done.status_code == 200
     assert "Đã hợp nhất" in done.text and retire.sub in done.text and keep.sub in done.text
+    english = re.search(r'<a href="([^"]*)"[^>]*hreflang="en"', done.text)
+    assert english is not None and english.group(1) == "/console/reviews?lang=en"
+    assert "Review queue" in (await browser.http.get(f"{stack.broker_url}{english.group(1)}")).text
     async with stack.database() as database, database.read() as session:
         assert (await session.get(Account, retire.id)).status == "merged"  # type: ignore[union-attr]
         assert (await session.get(ReviewItem, item.id)).status == "resolved"  # type: ignore[union-attr]
