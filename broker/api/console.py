@@ -28,6 +28,11 @@ CONSOLE_COOKIE = "broker_console"
 LOGIN_COOKIE = "broker_console_login"
 _PATH = "/console"
 CsrfField = Annotated[str, Form(alias="csrf")]
+_SECTION_PAGES = {
+    "reviews.html": "/console/reviews",
+    "lookup.html": "/console/lookup",
+    "new_account.html": "/console/accounts/new",
+}
 
 
 async def _officer(request: Request, registry: RegistryDep) -> Officer | None:
@@ -42,6 +47,10 @@ def _render(
     status_code: int = 200,
     **ctx: Any,
 ) -> Response:
+    if request.method != "GET" or request.url.path == "/console/callback":
+        # A page answered to a POST (or at the callback) cannot be reloaded: its language links lead to
+        # the section's own page.
+        ctx.setdefault("switch_to", _SECTION_PAGES.get(template, "/console"))
     return pages.render(
         request,
         f"console/{template}",

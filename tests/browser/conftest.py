@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright_api
 
 from broker.admin import clients, roles
 from broker.admin.legacy_import import import_legacy_csv
@@ -48,8 +49,6 @@ CHROMIUM_ARGS = [
 ]
 WIDTHS = (360, 1280)
 PASSWORD = "Vneid@2024"
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 def _missing(what: str) -> None:

@@ -69,7 +69,7 @@ def test_qr_login_with_the_mock_phone(world: World, new_page: Callable[[], Any],
     expect(page.get_by_text("Phạm Gia Huy").first).to_be_visible()
 
 
-def test_an_expired_qr_code_says_so_and_offers_a_new_one(
+def test_a_refused_qr_code_says_so_and_offers_a_new_one(
     world: World, new_page: Callable[[], Any], look_at: LookAt
 ) -> None:
     page = new_page()
@@ -186,6 +186,11 @@ def test_logout_across_two_relying_parties(
     _at_rp(page, second)
     expect(page.get_by_text("Lê Minh Châu").first).to_be_visible()
 
+    # The broker's own logout page, as a person typing its address would see it: asks to confirm.
+    page.goto(f"{world.broker_url}/logout")
+    expect(page.get_by_role("heading", name="Bạn có muốn đăng xuất không?")).to_be_visible()
+    look_at(page, "logout-confirm")
+
     page.goto(f"{first}/")
     page.get_by_role("link", name="Đăng xuất").click()
     # With its ID token as hint, the relying party's logout needs no confirmation: back at its home.
@@ -195,3 +200,27 @@ def test_logout_across_two_relying_parties(
     page.goto(f"{second}/")
     page.get_by_role("link", name="Đăng nhập").click()
     expect(page.get_by_role("heading", name="Đăng nhập để sử dụng dịch vụ công")).to_be_visible()
+
+
+def test_error_cancel_and_logout_pages_pass_axe(
+    world: World, new_page: Callable[[], Any], look_at: LookAt
+) -> None:
+    page = new_page()
+    page.goto(f"{world.broker_url}/authorize?client_id=unknown-client")
+    expect(page.get_by_role("heading", name="Yêu cầu đăng nhập không hợp lệ")).to_be_visible()
+    look_at(page, "broker-error")
+    page.goto(f"{world.vneid.url}/authorize?client_id=unknown-client")
+    look_at(page, "vneid-error")
+
+    _to_broker(page, world.rp_urls[0])
+    page.get_by_role("button", name="Đăng nhập bằng VNeID").click()
+    page.get_by_role("button", name="Hủy").click()
+    expect(page.get_by_role("heading", name="Chưa đăng nhập được bằng VNeID")).to_be_visible()
+    look_at(page, "vneid-failed")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("button", name=re.compile("VNeID"))).to_be_visible()
+    look_at(page, "vneid-failed-en")
+
+    page.goto(f"{world.broker_url}/logout?lang=vi")  # no session in this browser: nothing to confirm
+    expect(page.get_by_role("heading", name="Bạn đã đăng xuất")).to_be_visible()
+    look_at(page, "logged-out")

@@ -4,6 +4,7 @@ source systems by name, and Case 3's "decide later" with its reminder at later l
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from html import unescape
@@ -152,3 +153,22 @@ async def test_case_3_decide_later_continues_the_login_and_later_logins_remind_t
     assert "still waiting for review" in english.text
     go_on = form_posting_to(english, "/login/continue")
     assert (await second.http.post(go_on.action, data=go_on.fields)).status_code == 303
+
+
+async def test_case_3_decide_later_pressed_five_times_at_once_continues_once(
+    stack: Stack, rp: RelyingParty, browser: Browser
+) -> None:
+    await _case_3(stack)
+    login = await _login_page(browser, stack, rp)
+    vneid_page = await browser.follow(await browser.choose_vneid(login))
+    chooser = await browser.follow(
+        await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
+    )
+    later = form_posting_to(chooser, "/login/choose/later")
+
+    answers = await asyncio.gather(*(browser.http.post(later.action, data=later.fields) for _ in range(5)))
+
+    assert sorted(answer.status_code for answer in answers) == [303, 400, 400, 400, 400]
+    assert all(answer.status_code != 500 for answer in answers)
+    async with stack.database() as database, database.read() as session:
+        assert len((await session.execute(select(ReviewItem))).scalars().all()) == 1

@@ -5,6 +5,7 @@ action audited with the officer's sub, every POST CSRF-protected, the session ti
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -137,6 +138,9 @@ async def test_an_officer_resolves_a_case_3_review_from_the_console(
     )
     assert done.status_code == 200
     assert "Đã hợp nhất" in done.text and retire.sub in done.text and keep.sub in done.text
+    english = re.search(r'<a href="([^"]*)"[^>]*hreflang="en"', done.text)
+    assert english is not None and english.group(1) == "/console/reviews?lang=en"
+    assert "Review queue" in (await browser.http.get(f"{stack.broker_url}{english.group(1)}")).text
     async with stack.database() as database, database.read() as session:
         assert (await session.get(Account, retire.id)).status == "merged"  # type: ignore[union-attr]
         assert (await session.get(ReviewItem, item.id)).status == "resolved"  # type: ignore[union-attr]
@@ -258,3 +262,56 @@ async def test_the_console_session_ends_with_the_broker_session_and_needs_one(
     logins = await audit_entries(stack, "console.login")
     assert [e.outcome for e in logins] == ["allowed", "allowed"]
     _ = form_posting_to  # the console's forms are read with csrf_of
+
+
+async def test_two_officers_deciding_one_review_at_once_get_one_decision(
+    stack: Stack, rp: RelyingParty, browser: Browser
+) -> None:
+    await stack.import_legacy(
+        csv_text(
+            row("b-1", BINH_CMND, full_name="Trần Thị Bình", birth_date="1991-07-25", cmnd=BINH_CMND),
+            row(
+                "b-2",
+                BINH,
+                source_system="motcua-huyen",
+                full_name="Trần Thị Bình",
+                birth_date="1990-07-25",
+                cccd=BINH,
+            ),
+        )
+    )
+    citizen = Browser()
+    login = await citizen.follow(await citizen.authorize(stack.broker_url, citizen.attempt(rp)))
+    vneid_page = await citizen.follow(await citizen.choose_vneid(login))
+    await citizen.follow(await citizen.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
+    await citizen.close()
+    queue_page = await sign_in_to_console(stack, browser)
+    await grant(stack, "one_stop_officer")
+    queue_page = await browser.http.get(f"{stack.broker_url}/console/reviews")
+    async with stack.database() as database, database.read() as session:
+        item = (await session.execute(select(ReviewItem))).scalar_one()
+        subs = (
+            (await session.execute(select(Account.sub).where(Account.id.in_(item.account_ids))))
+            .scalars()
+            .all()
+        )  # type: ignore[attr-defined]
+    url = f"{stack.broker_url}/console/reviews/{item.id}"
+    csrf = csrf_of(queue_page)
+    decisions = [
+        {"csrf": csrf, "action": "merge", "keep": subs[0]},
+        {"csrf": csrf, "action": "merge", "keep": subs[1]},
+        {"csrf": csrf, "action": "not_same_person"},
+        {"csrf": csrf, "action": "accept_vneid"},
+    ]
+
+    answers = await asyncio.gather(*(browser.http.post(url, data=form) for form in decisions))
+
+    assert sorted(answer.status_code for answer in answers) == [200, 409, 409, 409]
+    async with stack.database() as database, database.read() as session:
+        statuses = (
+            (await session.execute(select(Account.status).where(Account.id.in_(item.account_ids))))
+            .scalars()
+            .all()
+        )  # type: ignore[attr-defined]
+        assert sorted(statuses).count("merged") <= 1
+    assert len(await audit_entries(stack, "review.resolve")) == 1
