@@ -268,6 +268,9 @@ def main() -> None:
     parser.add_argument(
         "--growth", type=int, default=0, help="then synthesise this many past logins of one citizen"
     )
+    parser.add_argument(
+        "--purge-rows", type=int, default=100_000, help="with --growth: past logins of everyone"
+    )
     parser.add_argument("--profile-top", type=int, default=25)
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the broker per phase into this folder"

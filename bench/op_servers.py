@@ -66,6 +66,16 @@ def rss_mb(pid: int) -> float:
     return int(fields[21]) * PAGE_SIZE / 2**20 if fields else 0.0
 
 
+def core_busy_ms(core: str) -> float:
+    """CPU time the whole machine spent on one core (all processes), from /proc/stat, in milliseconds."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields[0] == f"cpu{core}":
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[1:9])
+            return (user + nice + system + irq + softirq + steal) * 1000 / CLOCK_TICKS
+    return 0.0
+
+
 def wait_ready(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
