@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.store.tables import AccessToken, AuthorizationCode
+from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    session.add(code)
-    await session.flush()
+    await session.execute(insert(AuthorizationCode).values(row_of(code)))
 
 
 async def claim_code(session: AsyncSession, code_hash: str) -> bool:
@@ -52,8 +52,7 @@ async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode |
 
 
 async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
-    session.add(token)
-    await session.flush()
+    await session.execute(insert(AccessToken).values(row_of(token)))
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broker.store.tables import RefreshToken
+from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, token: RefreshToken) -> None:
-    session.add(token)
-    await session.flush()
+    await session.execute(insert(RefreshToken).values(row_of(token)))
 
 
 async def get(session: AsyncSession, token_hash: str) -> RefreshToken | None:
