@@ -142,7 +142,7 @@ async def flows(
         return 0
 
     # The peer's in-memory store keeps 1,000 entries: more codes in flight and it forgets the oldest.
-    await drive(server, "collect codes", collect, concurrency=conc, count=min(count, 250), seconds=seconds)
+    await drive(server, "collect codes", collect, concurrency=conc, count=min(count, 150), seconds=seconds)
     issued: list[Tokens] = []
 
     async def exchange(http: httpx.AsyncClient, index: int) -> int:
