@@ -400,7 +400,7 @@ async def drive(
 
     upstream_before = upstream.cpu_ms() if upstream else None
     client_before = time.process_time()
-    core_busy_ms(SERVER_CPU)
+    core_before = core_busy_ms(SERVER_CPU)
     cpu_before, started = server.cpu_ms(), time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.monotonic() - started, server.cpu_ms() - cpu_before
@@ -418,6 +418,7 @@ async def drive(
         if upstream and upstream_before is not None
         else None,
         concurrency=concurrency,
+        core_busy_ms=core_busy_ms(SERVER_CPU) - core_before,
     )
     if errors:
         phase.notes.append(f"{len(errors)} failed, first: {errors[0]}")
