@@ -16,21 +16,7 @@ async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
     await session.execute(insert(AuthorizationCode).values(row_of(code)))
 
 
-async def claim_code(session: AsyncSession, code_hash: str) -> bool:
-    """Marks a code used; exactly one of any number of concurrent callers gets True."""
-    statement = (
-        update(AuthorizationCode)
-        .where(col(AuthorizationCode.code_hash) == code_hash, col(AuthorizationCode.used).is_(False))
-        .values(used=True)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(statement)
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def claim_code_returning(
-    session: AsyncSession, code_hash: str, client_id: str
-) -> AuthorizationCode | None:
+async def claim_code(session: AsyncSession, code_hash: str, client_id: str) -> AuthorizationCode | None:
     """Marks the client's code used and returns it, in one statement; exactly one of any number of
     concurrent callers gets it. None: unknown, another client's, or already used (ask get_code which)."""
     statement = (
