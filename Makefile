@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit reset install openapi clean bench lock
+.PHONY: run test lint typecheck unit reset install openapi clean bench bench-op lock
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -51,6 +51,10 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_legacy_import.py
+
+## make bench-op: the OpenID Provider beside panva's oidc-provider (issue 7; see bench/README.md)
+bench-op: $(STAMP)
+	$(BIN)/python bench/op_bench.py
 
 ## make reset: forget all local state (databases, keys, the demo client)
 reset:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
-from op_servers import LOAD_CPU, Server
+from op_servers import LOAD_CPU, SERVER_CPU, Server, core_busy_ms
 
 SATURATED = 0.85  # share of one core the server must use for its figure to be "server-bound"
 
@@ -65,6 +65,7 @@ class Phase:
     round_trips_per_op: float | None = None
     upstream_cpu_ms: float | None = None  # mock VNeID's share, excluded from the broker's figure
     concurrency: int = 0
+    core_busy_ms: float = 0.0  # the server's core, every process on it (other work on a shared machine)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -76,10 +77,14 @@ class Phase:
         busy = self.server_cpu_ms / (self.wall_s * 1000) if self.wall_s else 0.0
         client_busy = self.client_cpu_ms / (self.wall_s * 1000) if self.wall_s else 0.0
         notes = list(self.notes)
+        others = self.core_busy_ms / (self.wall_s * 1000) - busy if self.wall_s else 0.0
         if busy < SATURATED:
-            notes.append(
-                f"server core {busy:.0%} busy: the client (its core {client_busy:.0%} busy) or latency bound the rate"
+            cause = (
+                f"other processes took {others:.0%} of that core"
+                if others > 0.2
+                else f"the client (its core {client_busy:.0%} busy) or latency bound the rate"
             )
+            notes.append(f"server used {busy:.0%} of its core: {cause}")
         return {
             "target": self.target,
             "operation": self.operation,
@@ -93,6 +98,7 @@ class Phase:
             "cpu_ms_per_op": round(self.server_cpu_ms / self.ops, 3) if self.ops else None,
             "server_core_busy": round(busy, 2),
             "client_core_busy": round(client_busy, 2),
+            "others_on_server_core": round(others, 2),
             "db_round_trips_per_op": _round(self.round_trips_per_op),
             "upstream_cpu_ms_per_op": round(self.upstream_cpu_ms / self.ops, 3)
             if self.upstream_cpu_ms is not None and self.ops
@@ -136,6 +142,7 @@ def wrk(
     ]
     argv += ["-s", script.name, server.url + path]
     env = {"WRK_AUTH": auth, "WRK_BODY": body, "PATH": "/usr/bin:/bin"}
+    core_before = core_busy_ms(SERVER_CPU)
     client_before, cpu_before, started = _children_cpu_ms(), server.cpu_ms(), time.monotonic()
     output = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     wall, cpu = time.monotonic() - started, server.cpu_ms() - cpu_before
@@ -158,6 +165,9 @@ def wrk(
         client_cpu_ms=_children_cpu_ms() - client_before,
         round_trips_per_op=round_trips,
         concurrency=connections,
+        core_busy_ms=(core_busy_ms(SERVER_CPU) - core_before) * (figures["duration_us"] / 1e6) / wall
+        if wall
+        else 0.0,
     )
     if errors:
         phase.notes.append(f"{errors} requests failed or answered non-2xx")
@@ -390,6 +400,7 @@ async def drive(
 
     upstream_before = upstream.cpu_ms() if upstream else None
     client_before = time.process_time()
+    core_before = core_busy_ms(SERVER_CPU)
     cpu_before, started = server.cpu_ms(), time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.monotonic() - started, server.cpu_ms() - cpu_before
@@ -407,6 +418,7 @@ async def drive(
         if upstream and upstream_before is not None
         else None,
         concurrency=concurrency,
+        core_busy_ms=core_busy_ms(SERVER_CPU) - core_before,
     )
     if errors:
         phase.notes.append(f"{len(errors)} failed, first: {errors[0]}")

@@ -26,7 +26,7 @@ PEER_PORT = 4000
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-SERVER_CPU = "0"
+SERVER_CPU = os.environ.get("BENCH_SERVER_CPUS", "0")  # "0,1" lets two workers use both cores
 LOAD_CPU = "1"
 
 
@@ -64,6 +64,18 @@ def cpu_ms(root: int) -> float:
 def rss_mb(pid: int) -> float:
     fields = _stat(pid)
     return int(fields[21]) * PAGE_SIZE / 2**20 if fields else 0.0
+
+
+def core_busy_ms(cores: str) -> float:
+    """CPU time the whole machine spent on these cores ("0" or "0,1"), all processes, from /proc/stat."""
+    wanted = {f"cpu{core}" for core in cores.split(",")}
+    total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields[0] in wanted:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[1:9])
+            total += user + nice + system + irq + softirq + steal
+    return total * 1000 / CLOCK_TICKS
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:

@@ -130,12 +130,9 @@ async def finish(registry: Registry, code: str | None, state: str | None, cookie
     now = registry.clock()
     token = secrets.token_urlsafe(32)
     async with registry.db.transaction() as session:
-        stored = await grants.get_code(session, _hash(code))
-        if (
-            stored is None
-            or stored.client_id != CLIENT_ID
-            or not await grants.claim_code(session, _hash(code))
-        ):
+        # One conditional UPDATE: of any number of concurrent redemptions, exactly one gets the code.
+        stored = await grants.claim_code(session, _hash(code), CLIENT_ID)
+        if stored is None:
             raise ConsoleSignInRefused("console_code_invalid")
         if (
             stored.expires_at <= now

@@ -106,7 +106,7 @@ class KeyRingSource:
 
     The ring is re-read when it goes stale: ``timing.reload`` after it was read, at the next instant a key
     starts or stops signing, or at once when :meth:`invalidate` is called (on PostgreSQL a rotation by any
-    replica or by ``broker keys rotate`` is announced by NOTIFY; see :func:`listen_for_rotations`). Keys
+    replica or by ``broker keys rotate`` is announced by NOTIFY; see :func:`follow_rotations`). Keys
     are parsed once: a reload parses only kids it has not seen.
     """
 
@@ -143,9 +143,8 @@ class KeyRingSource:
         self._loaded = {kid: key for kid, key in self._loaded.items() if kid in kids}
         ring = KeyRing(pairs, now, self.timing.publish_ahead, self._loaded)
         self._ring = ring
-        if (
-            generation == self._generation
-        ):  # else a rotation was announced while reading: read again next time
+        # A rotation announced while this read ran leaves the ring stale: it is read again next time.
+        if generation == self._generation:
             stale_at = now + self.timing.reload
             change = ring.next_change()
             self._stale_at = min(stale_at, change) if change is not None else stale_at

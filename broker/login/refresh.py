@@ -33,7 +33,7 @@ async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) ->
     ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
-        token = await refresh_tokens.rotate_returning(session, token_hash, client.client_id, now)
+        token = await refresh_tokens.spend(session, token_hash, client.client_id, now)
         if token is None:
             spent = await refresh_tokens.get(session, token_hash)
             if spent is None or spent.client_id != client.client_id:

@@ -46,7 +46,7 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
     ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
-        code = await grants.claim_code_returning(session, code_hash, client.client_id)
+        code = await grants.claim_code(session, code_hash, client.client_id)
         if code is None:
             spent = await grants.get_code(session, code_hash)
             if spent is None or spent.client_id != client.client_id:

@@ -117,9 +117,8 @@ def create_engine(
 
 
 def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    driver_connection = getattr(
-        dbapi_connection, "_connection", None
-    )  # asyncpg's, under SQLAlchemy's adapter
+    # asyncpg's own connection, under SQLAlchemy's adapter
+    driver_connection = getattr(dbapi_connection, "_connection", None)
     if driver_connection is not None and driver_connection.is_closed():
         raise DisconnectionError("the server closed this connection")
 

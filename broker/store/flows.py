@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broker.domain.login_flow import FlowState, sources_of
 from broker.store.tables import LoginFlow
+from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, flow: LoginFlow) -> None:
-    session.add(flow)
-    await session.flush()
+    await session.execute(insert(LoginFlow).values(row_of(flow)))
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:

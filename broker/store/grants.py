@@ -4,35 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.store import client_accounts
 from broker.store.tables import AccessToken, AuthorizationCode
+from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    session.add(code)
-    await session.flush()
+    await session.execute(insert(AuthorizationCode).values(row_of(code)))
     await client_accounts.note(session, code.client_id, code.account_id, code.created_at)
 
 
-async def claim_code(session: AsyncSession, code_hash: str) -> bool:
-    """Marks a code used; exactly one of any number of concurrent callers gets True."""
-    statement = (
-        update(AuthorizationCode)
-        .where(col(AuthorizationCode.code_hash) == code_hash, col(AuthorizationCode.used).is_(False))
-        .values(used=True)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(statement)
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def claim_code_returning(
-    session: AsyncSession, code_hash: str, client_id: str
-) -> AuthorizationCode | None:
+async def claim_code(session: AsyncSession, code_hash: str, client_id: str) -> AuthorizationCode | None:
     """Marks the client's code used and returns it, in one statement; exactly one of any number of
     concurrent callers gets it. None: unknown, another client's, or already used (ask get_code which)."""
     statement = (
@@ -54,8 +40,7 @@ async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode |
 
 
 async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
-    session.add(token)
-    await session.flush()
+    await session.execute(insert(AccessToken).values(row_of(token)))
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:

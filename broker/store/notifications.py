@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 SIGNING_KEYS = "broker_signing_keys"
 
+# What a lost or refused connection raises; anything else is a bug and ends the listener loudly.
+_LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 
 def supported(url: str) -> bool:
     return url.startswith("postgresql")
@@ -37,7 +40,7 @@ async def listen(url: str, channel: str, on_notify: Callable[[], None], retry_se
     while True:
         try:
             connection = await asyncpg.connect(dsn)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except _LOST as exc:
             log.warning("cannot listen for %s: %s", channel, type(exc).__name__)
             await asyncio.sleep(retry_seconds)
             continue
@@ -47,7 +50,7 @@ async def listen(url: str, channel: str, on_notify: Callable[[], None], retry_se
             await connection.add_listener(channel, lambda *_: on_notify())
             on_notify()
             await lost.wait()
-        except (OSError, asyncpg.PostgresError) as exc:
+        except _LOST as exc:
             log.warning("listening for %s stopped: %s", channel, type(exc).__name__)
         finally:
             if not connection.is_closed():

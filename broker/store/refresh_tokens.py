@@ -4,41 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broker.store.tables import RefreshToken
+from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, token: RefreshToken) -> None:
-    session.add(token)
-    await session.flush()
+    await session.execute(insert(RefreshToken).values(row_of(token)))
 
 
 async def get(session: AsyncSession, token_hash: str) -> RefreshToken | None:
     return await session.get(RefreshToken, token_hash)
 
 
-async def rotate(session: AsyncSession, token_hash: str, at: datetime) -> bool:
-    """Spends a live refresh token; of any number of concurrent callers exactly one gets True."""
-    statement = (
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.token_hash) == token_hash,
-            col(RefreshToken.rotated_at).is_(None),
-            col(RefreshToken.revoked_at).is_(None),
-            col(RefreshToken.expires_at) > at,
-        )
-        .values(rotated_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    return int((await session.execute(statement)).rowcount) == 1  # type: ignore[attr-defined]
-
-
-async def rotate_returning(
-    session: AsyncSession, token_hash: str, client_id: str, at: datetime
-) -> RefreshToken | None:
+async def spend(session: AsyncSession, token_hash: str, client_id: str, at: datetime) -> RefreshToken | None:
     """Spends the client's live refresh token and returns it, in one statement; of any number of concurrent
     callers exactly one gets it. None: unknown, another client's, spent, revoked or expired."""
     statement = (

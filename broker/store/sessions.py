@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.store.tables import SsoSession, SsoSessionClient
+from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, sso: SsoSession) -> None:
-    session.add(sso)
-    await session.flush()
+    await session.execute(insert(SsoSession).values(row_of(sso)))
 
 
 async def get(session: AsyncSession, sid: str) -> SsoSession | None:

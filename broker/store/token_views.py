@@ -7,10 +7,11 @@ of past sessions, codes or tokens the account has (every lookup is by primary or
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,20 +40,19 @@ def _roles(rows: list[Any], position: int) -> list[str]:
     return sorted({row[position] for row in rows if row[position] is not None})
 
 
-async def account_view(session: AsyncSession, account_id: int) -> AccountView | None:
-    statement = (
+# Built once: constructing a statement (the EXISTS above especially) costs more than executing it.
+@functools.cache
+def _account_statement() -> Any:
+    return (
         select(Account, _linked(), col(AccountRole.role))
         .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
-        .where(col(Account.id) == account_id)
+        .where(col(Account.id) == bindparam("account_id"))
     )
-    rows = list((await session.execute(statement)).all())
-    if not rows:
-        return None
-    return AccountView(rows[0][0], bool(rows[0][1]), _roles(rows, 2))
 
 
-async def access_token_view(session: AsyncSession, jti: str) -> AccessTokenView | None:
-    statement = (
+@functools.cache
+def _access_token_statement() -> Any:
+    return (
         select(AccessToken, Account, Client, _linked(), col(AccountRole.role))
         .join(Account, col(Account.id) == col(AccessToken.account_id))
         .outerjoin(
@@ -60,9 +60,19 @@ async def access_token_view(session: AsyncSession, jti: str) -> AccessTokenView 
             and_(col(Client.client_id) == col(AccessToken.client_id), col(Client.disabled_at).is_(None)),
         )
         .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
-        .where(col(AccessToken.jti) == jti)
+        .where(col(AccessToken.jti) == bindparam("jti"))
     )
-    rows = list((await session.execute(statement)).all())
+
+
+async def account_view(session: AsyncSession, account_id: int) -> AccountView | None:
+    rows = list((await session.execute(_account_statement(), {"account_id": account_id})).all())
+    if not rows:
+        return None
+    return AccountView(rows[0][0], bool(rows[0][1]), _roles(rows, 2))
+
+
+async def access_token_view(session: AsyncSession, jti: str) -> AccessTokenView | None:
+    rows = list((await session.execute(_access_token_statement(), {"jti": jti})).all())
     if not rows:
         return None
     token, account, client, linked = rows[0][:4]
