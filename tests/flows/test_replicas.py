@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +52,14 @@ class Replicas:
 
     def start(self) -> None:
         for index, port in enumerate(self.ports):
-            argv = [BROKER, "serve", "--port", str(port)] + (["--workers", "2"] if index == 1 else [])
-            self.processes.append(subprocess.Popen(argv, env=self.environment))
+            argv = [BROKER, "serve", "--port", str(port)]
+            environment = self.environment
+            if index == 1:
+                # Two workers share their metrics through files of their own replica (multiprocess mode).
+                argv += ["--workers", "2"]
+                metrics_dir = tempfile.mkdtemp(prefix="broker-replica-metrics-")
+                environment = {**environment, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+            self.processes.append(subprocess.Popen(argv, env=environment))
         for url, process in zip(self.urls, self.processes, strict=True):
             deadline = time.monotonic() + 60
             while True:
