@@ -189,7 +189,7 @@ async def test_a_double_submit_of_the_chooser_lands_where_the_first_did(
     stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient, error_lines: list[str]
 ) -> None:
     await stack.import_legacy(BINH_TWICE)
-    first_id, second_id = await _account_ids(stack)
+    first_id, _second_id = await _account_ids(stack)
     attempt, form = await _at_the_chooser(stack, rp, browser)
 
     answers = await asyncio.gather(
