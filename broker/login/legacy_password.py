@@ -63,7 +63,9 @@ async def log_in(
     if pool.saturated():
         registry.metrics.logins.labels("legacy_password", "busy").inc()
         raise Overloaded("password_workers_saturated")  # 503 + Retry-After; no attempt counted
-    if not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD or "\x00" in username:
+    # A NUL byte or other invisible character is dropped by the username key, so such a variant counts
+    # against the same budget as the plain username; a NUL in a password never verifies.
+    if not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
         await pool.verify_dummy(password[:MAX_PASSWORD])
         return await _refuse(registry, refused, None, "malformed", started)
     key = username_key(username)
