@@ -109,7 +109,9 @@ async def log_in(
     account = verified.account
     async with registry.db.transaction() as session:
         await throttle.clear(session, _username_key(key))
-        await throttle.give_back(session, _address_key(client_address))
+        await throttle.give_back(
+            session, _address_key(client_address), settings.login_max_attempts_per_address
+        )
         decision = await account_state.may_log_in(
             registry, session, account, LoginMethod.LEGACY_PASSWORD, now
         )

@@ -147,3 +147,17 @@ async def test_nul_and_case_variants_of_a_username_spend_the_same_budget(
     assert nul.status_code == 200 and "location" not in nul.headers
     reasons = await _reasons(stack)
     assert (reasons["bad_credentials"], reasons["locked"]) == (2, 1)
+
+
+async def test_successful_logins_do_not_spend_the_address_budget(
+    make_stack: StackFactory, browser: Browser
+) -> None:
+    stack = make_stack(login_max_attempts_per_address=1, **FAST)
+    rp = await stack.register_client()
+    await stack.import_legacy(csv_text(ORGANISATION))
+    for _ in range(3):  # an office behind one address: its people keep logging in
+        person = Browser()
+        welcome = await _post(person, await _password_form(person, stack, rp), ORG_USERNAME, LEGACY_PASSWORD)
+        assert welcome.status_code == 303
+        await person.close()
+    assert (await _reasons(stack))["allowed"] == 3
