@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 
@@ -71,33 +71,10 @@ async def log_in(
     key = username_key(username)
     settings = registry.settings
     now = registry.clock()
-    window = timedelta(seconds=settings.login_failure_window_seconds)
 
     async with registry.db.read() as session:
         records = await legacy.by_username_key(session, key)
-    async with registry.db.transaction() as session:
-        # The address first: an address over its budget does not spend the username's.
-        reason = None
-        if not await throttle.reserve(
-            session,
-            _address_key(client_address),
-            now,
-            window=window,
-            limit=settings.login_max_attempts_per_address,
-            hold_back=window,
-            hold_back_cap=window,
-        ):
-            reason = "address_limited"
-        elif not await throttle.reserve(
-            session,
-            _username_key(key),
-            now,
-            window=window,
-            limit=settings.login_max_failures,
-            hold_back=timedelta(seconds=settings.login_backoff_seconds),
-            hold_back_cap=timedelta(seconds=settings.login_lockout_seconds),
-        ):
-            reason = "locked"
+    reason = await _reserve(registry, key, client_address, now)
     if reason is not None:
         await pool.verify_dummy(password)  # the same work as a real check: a hold-back is invisible
         return await _refuse(registry, refused, None, reason, started)
@@ -141,6 +118,36 @@ async def log_in(
     await _rehash_if_weak(registry, verified.record, password)
     registry.metrics.logins.labels("legacy_password", "success").inc()
     return outcome
+
+
+async def _reserve(registry: Registry, key: str, client_address: str | None, now: datetime) -> str | None:
+    """Takes this attempt from the address's and the username's budgets, committed before any
+    verification; the reason of the refusal when either is spent."""
+    settings = registry.settings
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    async with registry.db.transaction() as session:
+        # The address first: an address over its budget does not spend the username's.
+        if not await throttle.reserve(
+            session,
+            _address_key(client_address),
+            now,
+            window=window,
+            limit=settings.login_max_attempts_per_address,
+            hold_back=window,
+            hold_back_cap=window,
+        ):
+            return "address_limited"
+        if not await throttle.reserve(
+            session,
+            _username_key(key),
+            now,
+            window=window,
+            limit=settings.login_max_failures,
+            hold_back=timedelta(seconds=settings.login_backoff_seconds),
+            hold_back_cap=timedelta(seconds=settings.login_lockout_seconds),
+        ):
+            return "locked"
+    return None
 
 
 async def _verify(registry: Registry, records: list[LegacyAccount], password: str) -> _Verified | None:
