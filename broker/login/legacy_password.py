@@ -14,12 +14,11 @@ concurrency, on every replica.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import anyio
 
 from broker.domain import passwords
 from broker.domain.accounts import LoginMethod
@@ -192,7 +191,7 @@ async def _pad(registry: Registry, started: float) -> None:
     """Every refusal answers no sooner than the configured floor after the attempt arrived."""
     remaining = registry.settings.password_refusal_floor_seconds - (time.monotonic() - started)
     if remaining > 0:
-        await anyio.sleep(remaining)
+        await asyncio.sleep(remaining)
 
 
 async def _refuse(registry: Registry, page: Page, sub: str | None, reason: str, started: float) -> Page:
