@@ -88,6 +88,7 @@ def build_registry(
 
 
 async def close_registry(registry: Registry) -> None:
+    registry.passwords.close()
     await registry.upstreams.aclose()
     await registry.rp_http.aclose()
     await registry.db.dispose()

@@ -111,8 +111,9 @@ class Settings(BaseSettings):
     password_hash_queue: int = Field(default=64, ge=1)
     # Every refused password attempt answers no sooner than this after it arrived, whatever the path
     # (unknown username, wrong password under any scheme, lock, policy refusal): set it above the slowest
-    # verification of the imported hashes (bcrypt cost 12 takes ~0.3 s here), so timing tells nothing.
-    password_refusal_floor_seconds: float = Field(default=0.5, ge=0)
+    # verification of the imported hashes under load (bcrypt cost 12 took 0.3 s idle, 0.8 s on a busy
+    # 2-core machine), so timing tells nothing.
+    password_refusal_floor_seconds: float = Field(default=1.0, ge=0)
     # Per username: after login_max_failures attempts in the window, one more attempt after a backoff that
     # starts here and doubles up to login_lockout_seconds (a slow-down, not a lock an attacker controls).
     login_backoff_seconds: int = Field(default=30, ge=1)

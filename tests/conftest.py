@@ -43,15 +43,23 @@ def postgresql_databases() -> Iterator[PostgresDatabases]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A freshly migrated, empty database of each kind: tests using it run on both."""
-    return request.getfixturevalue(f"{request.param}_databases").fresh()
+    databases = request.getfixturevalue(f"{request.param}_databases")
+    url = databases.fresh()
+    yield url
+    if isinstance(databases, PostgresDatabases):
+        databases.drop(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request: pytest.FixtureRequest) -> str:
+def empty_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A new database of each kind with no schema at all, for migration tests."""
-    return request.getfixturevalue(f"{request.param}_databases").fresh(migrated=False)
+    databases = request.getfixturevalue(f"{request.param}_databases")
+    url = databases.fresh(migrated=False)
+    yield url
+    if isinstance(databases, PostgresDatabases):
+        databases.drop(url)
 
 
 @dataclass

@@ -14,12 +14,11 @@ concurrency, on every replica.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import timedelta
-
-import anyio
+from datetime import datetime, timedelta
 
 from broker.domain import passwords
 from broker.domain.accounts import LoginMethod
@@ -63,39 +62,18 @@ async def log_in(
     if pool.saturated():
         registry.metrics.logins.labels("legacy_password", "busy").inc()
         raise Overloaded("password_workers_saturated")  # 503 + Retry-After; no attempt counted
-    if not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD or "\x00" in username:
+    # A NUL byte or other invisible character is dropped by the username key, so such a variant counts
+    # against the same budget as the plain username; a NUL in a password never verifies.
+    if not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
         await pool.verify_dummy(password[:MAX_PASSWORD])
         return await _refuse(registry, refused, None, "malformed", started)
     key = username_key(username)
     settings = registry.settings
     now = registry.clock()
-    window = timedelta(seconds=settings.login_failure_window_seconds)
 
     async with registry.db.read() as session:
         records = await legacy.by_username_key(session, key)
-    async with registry.db.transaction() as session:
-        # The address first: an address over its budget does not spend the username's.
-        reason = None
-        if not await throttle.reserve(
-            session,
-            _address_key(client_address),
-            now,
-            window=window,
-            limit=settings.login_max_attempts_per_address,
-            hold_back=window,
-            hold_back_cap=window,
-        ):
-            reason = "address_limited"
-        elif not await throttle.reserve(
-            session,
-            _username_key(key),
-            now,
-            window=window,
-            limit=settings.login_max_failures,
-            hold_back=timedelta(seconds=settings.login_backoff_seconds),
-            hold_back_cap=timedelta(seconds=settings.login_lockout_seconds),
-        ):
-            reason = "locked"
+    reason = await _reserve(registry, key, client_address, now)
     if reason is not None:
         await pool.verify_dummy(password)  # the same work as a real check: a hold-back is invisible
         return await _refuse(registry, refused, None, reason, started)
@@ -107,7 +85,9 @@ async def log_in(
     account = verified.account
     async with registry.db.transaction() as session:
         await throttle.clear(session, _username_key(key))
-        await throttle.give_back(session, _address_key(client_address))
+        await throttle.give_back(
+            session, _address_key(client_address), settings.login_max_attempts_per_address
+        )
         decision = await account_state.may_log_in(
             registry, session, account, LoginMethod.LEGACY_PASSWORD, now
         )
@@ -137,6 +117,36 @@ async def log_in(
     await _rehash_if_weak(registry, verified.record, password)
     registry.metrics.logins.labels("legacy_password", "success").inc()
     return outcome
+
+
+async def _reserve(registry: Registry, key: str, client_address: str | None, now: datetime) -> str | None:
+    """Takes this attempt from the address's and the username's budgets, committed before any
+    verification; the reason of the refusal when either is spent."""
+    settings = registry.settings
+    window = timedelta(seconds=settings.login_failure_window_seconds)
+    async with registry.db.transaction() as session:
+        # The address first: an address over its budget does not spend the username's.
+        if not await throttle.reserve(
+            session,
+            _address_key(client_address),
+            now,
+            window=window,
+            limit=settings.login_max_attempts_per_address,
+            hold_back=window,
+            hold_back_cap=window,
+        ):
+            return "address_limited"
+        if not await throttle.reserve(
+            session,
+            _username_key(key),
+            now,
+            window=window,
+            limit=settings.login_max_failures,
+            hold_back=timedelta(seconds=settings.login_backoff_seconds),
+            hold_back_cap=timedelta(seconds=settings.login_lockout_seconds),
+        ):
+            return "locked"
+    return None
 
 
 async def _verify(registry: Registry, records: list[LegacyAccount], password: str) -> _Verified | None:
@@ -181,7 +191,7 @@ async def _pad(registry: Registry, started: float) -> None:
     """Every refusal answers no sooner than the configured floor after the attempt arrived."""
     remaining = registry.settings.password_refusal_floor_seconds - (time.monotonic() - started)
     if remaining > 0:
-        await anyio.sleep(remaining)
+        await asyncio.sleep(remaining)
 
 
 async def _refuse(registry: Registry, page: Page, sub: str | None, reason: str, started: float) -> Page:

@@ -13,7 +13,8 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Page:
-    """``name`` is one of: suggest_link, review_notice, choose_account, password_refused."""
+    """``name`` is one of: suggest_link, review_notice, choose_account, password_refused, account_refused
+    (the policy's refusal; ``reason`` is its reason code)."""
 
     name: str
     flow_id: str

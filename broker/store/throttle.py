@@ -74,10 +74,15 @@ async def clear(session: AsyncSession, key: str) -> None:
     )
 
 
-async def give_back(session: AsyncSession, key: str) -> None:
-    """Returns one reserved attempt (a successful login does not spend an address's budget)."""
+async def give_back(session: AsyncSession, key: str, limit: int) -> None:
+    """Returns one reserved attempt (a successful login does not spend an address's budget), and the hold
+    its own reservation may have started when it was the one that reached ``limit``."""
+    table: Any = LoginThrottle.__table__  # type: ignore[attr-defined]
     await session.execute(
         update(LoginThrottle)
         .where(col(LoginThrottle.key) == key, col(LoginThrottle.failures) > 0)
-        .values(failures=LoginThrottle.failures - 1)
+        .values(
+            failures=table.c.failures - 1,
+            locked_until=case((table.c.failures - 1 < limit, None), else_=table.c.locked_until),
+        )
     )

@@ -133,3 +133,31 @@ async def test_x_forwarded_for_from_an_untrusted_peer_changes_nothing(
         await _post(browser, form, f"user-{n}", "guess", **{"X-Forwarded-For": f"192.0.2.{n}"})
     reasons = await _reasons(stack)
     assert (reasons["bad_credentials"], reasons["address_limited"]) == (3, 2)
+
+
+async def test_nul_and_case_variants_of_a_username_spend_the_same_budget(
+    make_stack: StackFactory, browser: Browser
+) -> None:
+    stack = make_stack(login_max_failures=2, **FAST)
+    rp = await stack.register_client()
+    await stack.import_legacy(csv_text(row("u-1", "co.sen.vang", "organisation", org_name="Sen Vàng")))
+    for variant in ("co.sen.vang", "CO.SEN.VANG"):
+        await _post(browser, await _password_form(browser, stack, rp), variant, "wrong")
+    nul = await _post(browser, await _password_form(browser, stack, rp), "co.sen\x00.vang", LEGACY_PASSWORD)
+    assert nul.status_code == 200 and "location" not in nul.headers
+    reasons = await _reasons(stack)
+    assert (reasons["bad_credentials"], reasons["locked"]) == (2, 1)
+
+
+async def test_successful_logins_do_not_spend_the_address_budget(
+    make_stack: StackFactory, browser: Browser
+) -> None:
+    stack = make_stack(login_max_attempts_per_address=1, **FAST)
+    rp = await stack.register_client()
+    await stack.import_legacy(csv_text(ORGANISATION))
+    for _ in range(3):  # an office behind one address: its people keep logging in
+        person = Browser()
+        welcome = await _post(person, await _password_form(person, stack, rp), ORG_USERNAME, LEGACY_PASSWORD)
+        assert welcome.status_code == 303
+        await person.close()
+    assert (await _reasons(stack))["allowed"] == 3

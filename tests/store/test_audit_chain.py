@@ -168,7 +168,7 @@ async def test_the_application_role_can_append_but_not_rewrite(postgresql_databa
                 "TRUNCATE audit_log",
                 "ALTER TABLE audit_log DISABLE TRIGGER USER",
             ):
-                with pytest.raises(Exception, match="permission denied|must be owner"):
+                with pytest.raises(Exception, match=r"permission denied|must be owner"):
                     async with as_app.begin() as connection:
                         await connection.execute(text(statement))
         finally:
@@ -180,3 +180,12 @@ async def test_the_application_role_can_append_but_not_rewrite(postgresql_databa
             await connection.execute(text(f"DROP OWNED BY {role}"))
             await connection.execute(text(f"DROP ROLE {role}"))
         await owner.dispose()
+
+
+def test_broker_db_grants_prints_the_statements_the_role_test_runs() -> None:
+    printed = CliRunner().invoke(app, ["db", "grants", "--role", "broker_app"])
+    assert printed.exit_code == 0
+    assert printed.output.splitlines() == [f"{statement};" for statement in app_role_grants("broker_app")]
+    assert "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM broker_app;" in printed.output
+    refused = CliRunner().invoke(app, ["db", "grants", "--role", "x; DROP TABLE audit_log"])
+    assert refused.exit_code != 0
