@@ -37,6 +37,7 @@ _TEMPLATES = {
     "review_notice": "review_notice.html",
     "review_reminder": "review_notice.html",
     "password_refused": "password_refused.html",
+    "upstream_cancelled": "upstream_cancelled.html",
 }
 
 
@@ -254,7 +255,9 @@ def _upstream_failure(
 ) -> Response:
     urls = _urls(request, flow_id) if flow_id else {}
     if isinstance(error, UpstreamCancelled):  # not a failure: the citizen may simply try again
-        return pages.render(request, "upstream_cancelled.html", **urls)
+        if flow_id:
+            return _page(request, pages, "upstream_cancelled", flow_id)  # its language links keep the flow
+        return pages.render(request, "upstream_cancelled.html")
     if isinstance(error, IdentityRefused):
         registry.metrics.logins.labels("vneid", "identity_refused").inc()
         return pages.render(request, "identity_refused.html", status_code=403, reason=error.reason, **urls)

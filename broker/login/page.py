@@ -29,6 +29,7 @@ async def describe(registry: Registry, flow_id: str | None, browser: str | None)
 _SHOWN_IN: dict[str, frozenset[FlowState]] = {
     "password_refused": frozenset({FlowState.STARTED, FlowState.UPSTREAM_PENDING}),
     "upstream_failed": frozenset({FlowState.STARTED, FlowState.UPSTREAM_PENDING}),
+    "upstream_cancelled": frozenset({FlowState.STARTED, FlowState.UPSTREAM_PENDING}),
     "suggest_link": frozenset({FlowState.AUTHENTICATED}),
     "review_notice": frozenset({FlowState.AUTHENTICATED}),
     "review_reminder": frozenset({FlowState.AUTHENTICATED}),

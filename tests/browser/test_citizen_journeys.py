@@ -215,11 +215,12 @@ def test_error_cancel_and_logout_pages_pass_axe(
     _to_broker(page, world.rp_urls[0])
     page.get_by_role("button", name="Đăng nhập bằng VNeID").click()
     page.get_by_role("button", name="Hủy").click()
-    expect(page.get_by_role("heading", name="Chưa đăng nhập được bằng VNeID")).to_be_visible()
-    look_at(page, "vneid-failed")
+    expect(page.get_by_role("heading", name="Bạn đã huỷ đăng nhập")).to_be_visible()
+    look_at(page, "vneid-cancelled")
     page.get_by_role("link", name="English").click()
-    expect(page.get_by_role("button", name=re.compile("VNeID"))).to_be_visible()
-    look_at(page, "vneid-failed-en")
+    expect(page.get_by_role("heading", name="You cancelled the login")).to_be_visible()
+    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    look_at(page, "vneid-cancelled-en")
 
     page.goto(f"{world.broker_url}/logout?lang=vi")  # no session in this browser: nothing to confirm
     expect(page.get_by_role("heading", name="Bạn đã đăng xuất")).to_be_visible()
