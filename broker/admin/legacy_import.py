@@ -15,10 +15,13 @@ own scheme at login, then rehashed to Argon2id).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+import asyncio
+import multiprocessing
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +35,7 @@ from broker.store.legacy_staging import ChunkResult, staged_import, utc_naive
 
 Progress = Callable[[int], None]
 BATCH = 500  # rows per lookup before issue 9; kept for callers that size test files by it
+PARSE_APART_FROM_BYTES = 8 << 20  # files smaller than this are parsed in-process: starting a child costs more
 KEPT_ERRORS = 100  # the report keeps the first errors; the reject file has them all
 
 
@@ -105,18 +109,12 @@ async def import_legacy_csv(
     tell = progress or (lambda _: None)
     try:
         async with staged_import(registry.db, now, dry_run=dry_run) as staged:
-            with open_source(source) as stream:
-                jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
-                for chunk in _chunks(records(stream, today, jsonl=jsonl), size):
-                    rows = [item for item in chunk if isinstance(item, LegacyRow)]
-                    for bad in (item for item in chunk if isinstance(item, Rejected)):
-                        _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
-                    result = (
-                        await staged.apply([_staging_values(row, today) for row in rows]) if rows else None
-                    )
-                    if result is not None:
-                        _count(report, rows, result, reject_file)
-                    tell(len(chunk))
+            async for prepared in _prepared_chunks(source, today, size):
+                for bad in prepared.rejected:
+                    _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
+                if prepared.rows:
+                    _count(report, prepared, await staged.apply(prepared.rows), reject_file)
+                tell(prepared.size)
     except UnreadableFile as unreadable:
         report.unreadable = True
         report.errors.insert(0, unreadable.error)
@@ -151,22 +149,99 @@ def _chunks(items: Iterator[LegacyRow | Rejected], size: int) -> Iterator[list[L
         yield chunk
 
 
-def _count(report: ImportReport, rows: list[LegacyRow], result: ChunkResult, reject_file: RejectFile) -> None:
-    if result.duplicates:
-        text_of = {row.line: row.text for row in rows}
-        for line, first in result.duplicates:
-            reason = f"legacy_id: (source_system, legacy_id) already given on line {first}"
-            _reject(
-                report,
-                reject_file,
-                line,
-                reason,
-                text_of.get(line, ""),
-                (RowError(line, "legacy_id", f"(source_system, legacy_id) already given on line {first}"),),
-            )
+async def _prepared_chunks(source: TextIO | Path, today: date, size: int) -> AsyncIterator[Prepared]:
+    """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
+    interpreter's work) and the database's work run on two cores at once; a thread would share the
+    interpreter's lock with the database driver and slow both."""
+    if not _large(source):
+        with open_source(source) as stream:
+            jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
+            for chunk in _chunks(records(stream, today, jsonl=jsonl), size):
+                yield _prepare(chunk, today)
+        return
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_parse_apart, args=(str(source), today, size, sender), daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                item = await asyncio.to_thread(receiver.recv)
+            except EOFError:
+                raise UnreadableFile(RowError(0, None, "the parsing process stopped unexpectedly")) from None
+            if item is None:
+                return
+            if isinstance(item, RowError):
+                raise UnreadableFile(item)
+            yield item
+    finally:
+        receiver.close()
+        worker.join(timeout=5)
+        if worker.is_alive():
+            worker.kill()
+
+
+def _large(source: TextIO | Path) -> bool:
+    return isinstance(source, Path) and source.stat().st_size >= PARSE_APART_FROM_BYTES
+
+
+def _parse_apart(path: str, today: date, size: int, sender: Connection) -> None:
+    """The child process: parses and prepares chunks, and sends them; the pipe's buffer is the
+    back-pressure that keeps at most a chunk or two in flight."""
+    source = Path(path)
+    try:
+        with open_source(source) as stream:
+            jsonl = source.suffix.lower() == ".jsonl"
+            for chunk in _chunks(records(stream, today, jsonl=jsonl), size):
+                sender.send(_prepare(chunk, today))
+        sender.send(None)
+    except UnreadableFile as unreadable:
+        sender.send(unreadable.error)
+    except (BrokenPipeError, EOFError):
+        pass  # the importing process is gone
+    finally:
+        sender.close()
+
+
+@dataclass
+class Prepared:
+    """One chunk ready for the database: staging rows, the text of each (for a late reject), the rejects."""
+
+    size: int
+    rows: list[tuple[Any, ...]]
+    texts: dict[int, str]
+    rejected: list[Rejected]
+
+
+def _prepare(chunk: list[LegacyRow | Rejected], today: date) -> Prepared:
+    good = [item for item in chunk if isinstance(item, LegacyRow)]
+    subs = _subjects(len(good))
+    return Prepared(
+        size=len(chunk),
+        rows=[_staging_values(row, today, sub) for row, sub in zip(good, subs, strict=True)],
+        texts={row.line: row.text for row in good},
+        rejected=[item for item in chunk if isinstance(item, Rejected)],
+    )
+
+
+def _subjects(count: int) -> list[str]:
+    """Random version-4 UUIDs, as ``new_subject`` makes them, from one read of the system's random source."""
+    raw = os.urandom(16 * count).hex()
+    return [
+        f"{h[0:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+        for h in (raw[32 * index : 32 * (index + 1)] for index in range(count))
+    ]
+
+
+def _count(report: ImportReport, prepared: Prepared, result: ChunkResult, reject_file: RejectFile) -> None:
+    for line, first in result.duplicates:
+        message = f"(source_system, legacy_id) already given on line {first}"
+        error = RowError(line, "legacy_id", message)
+        _reject(report, reject_file, line, f"legacy_id: {message}", prepared.texts.get(line, ""), (error,))
     report.created += result.created
     report.updated += result.updated
-    report.unchanged += len(rows) - len(result.duplicates) - result.created - result.updated
+    report.unchanged += len(prepared.rows) - len(result.duplicates) - result.created - result.updated
 
 
 def _reject(
@@ -184,7 +259,7 @@ def _reject(
         report.errors.extend(errors[:room])
 
 
-def _staging_values(row: LegacyRow, today: date) -> tuple[Any, ...]:
+def _staging_values(row: LegacyRow, today: date, sub: str) -> tuple[Any, ...]:
     facts = Facts(row.account_type, row.cccd, row.cmnd, row.birth_date, row.gender, row.tax_code)
     return (
         row.line,
@@ -207,7 +282,7 @@ def _staging_values(row: LegacyRow, today: date) -> tuple[Any, ...]:
         row.hash_scheme,
         utc_naive(row.created_at),
         row.content_hash,
-        str(uuid.uuid4()),  # random, never derived from a personal number; used only if the row is new
+        sub,  # random, never derived from a personal number; used only if the row is new
         row.cccd if row.cccd is not None and is_cccd(row.cccd) else None,
         row.cmnd if row.cmnd is not None and len(row.cmnd) in (9, 12) and row.cmnd.isdigit() else None,
         classify(facts, today).value,

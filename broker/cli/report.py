@@ -73,9 +73,9 @@ def report_cleanup(
         report_formats.write_xlsx(report, output)
         return
     if fmt is Format.TABLE:
-        from rich.console import Console
-
         import sys
+
+        from rich.console import Console
 
         # On a terminal rich fits the screen; into a file or a pipe, no column is folded.
         wide = None if output is None and sys.stdout.isatty() else 1000
