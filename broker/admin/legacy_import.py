@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TextIO
 
-from broker.admin.legacy_csv import LegacyRow, Rejected, RowError, UnreadableFile, open_source, records
-from broker.domain.classification import Facts, classify, name_key
-from broker.domain.identity_numbers import is_cccd
+from broker.admin.legacy_csv import RowError, UnreadableFile, open_source, records
+from broker.admin.legacy_parse import Prepared, chunks, parse_apart, prepare
 from broker.registry import Registry
 from broker.settings import VIETNAM
 from broker.store import audit
-from broker.store.legacy_staging import ChunkResult, staged_import, utc_naive
+from broker.store.legacy_staging import ChunkResult, staged_import
 
 Progress = Callable[[int], None]
 BATCH = 500  # rows per lookup before issue 9; kept for callers that size test files by it
@@ -138,17 +135,6 @@ async def import_legacy_csv(
     return report
 
 
-def _chunks(items: Iterator[LegacyRow | Rejected], size: int) -> Iterator[list[LegacyRow | Rejected]]:
-    chunk: list[LegacyRow | Rejected] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 async def _prepared_chunks(source: TextIO | Path, today: date, size: int) -> AsyncIterator[Prepared]:
     """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
     interpreter's work) and the database's work run on two cores at once; a thread would share the
@@ -156,12 +142,12 @@ async def _prepared_chunks(source: TextIO | Path, today: date, size: int) -> Asy
     if not _large(source):
         with open_source(source) as stream:
             jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
-            for chunk in _chunks(records(stream, today, jsonl=jsonl), size):
-                yield _prepare(chunk, today)
+            for chunk in chunks(records(stream, today, jsonl=jsonl), size):
+                yield prepare(chunk, today)
         return
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_parse_apart, args=(str(source), today, size, sender), daemon=True)
+    worker = context.Process(target=parse_apart, args=(str(source), today, size, sender), daemon=True)
     worker.start()
     sender.close()
     try:
@@ -184,54 +170,6 @@ async def _prepared_chunks(source: TextIO | Path, today: date, size: int) -> Asy
 
 def _large(source: TextIO | Path) -> bool:
     return isinstance(source, Path) and source.stat().st_size >= PARSE_APART_FROM_BYTES
-
-
-def _parse_apart(path: str, today: date, size: int, sender: Connection) -> None:
-    """The child process: parses and prepares chunks, and sends them; the pipe's buffer is the
-    back-pressure that keeps at most a chunk or two in flight."""
-    source = Path(path)
-    try:
-        with open_source(source) as stream:
-            jsonl = source.suffix.lower() == ".jsonl"
-            for chunk in _chunks(records(stream, today, jsonl=jsonl), size):
-                sender.send(_prepare(chunk, today))
-        sender.send(None)
-    except UnreadableFile as unreadable:
-        sender.send(unreadable.error)
-    except (BrokenPipeError, EOFError):
-        pass  # the importing process is gone
-    finally:
-        sender.close()
-
-
-@dataclass
-class Prepared:
-    """One chunk ready for the database: staging rows, the text of each (for a late reject), the rejects."""
-
-    size: int
-    rows: list[tuple[Any, ...]]
-    texts: dict[int, str]
-    rejected: list[Rejected]
-
-
-def _prepare(chunk: list[LegacyRow | Rejected], today: date) -> Prepared:
-    good = [item for item in chunk if isinstance(item, LegacyRow)]
-    subs = _subjects(len(good))
-    return Prepared(
-        size=len(chunk),
-        rows=[_staging_values(row, today, sub) for row, sub in zip(good, subs, strict=True)],
-        texts={row.line: row.text for row in good},
-        rejected=[item for item in chunk if isinstance(item, Rejected)],
-    )
-
-
-def _subjects(count: int) -> list[str]:
-    """Random version-4 UUIDs, as ``new_subject`` makes them, from one read of the system's random source."""
-    raw = os.urandom(16 * count).hex()
-    return [
-        f"{h[0:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-        for h in (raw[32 * index : 32 * (index + 1)] for index in range(count))
-    ]
 
 
 def _count(report: ImportReport, prepared: Prepared, result: ChunkResult, reject_file: RejectFile) -> None:
@@ -257,34 +195,3 @@ def _reject(
     room = KEPT_ERRORS - len(report.errors)
     if room > 0:
         report.errors.extend(errors[:room])
-
-
-def _staging_values(row: LegacyRow, today: date, sub: str) -> tuple[Any, ...]:
-    facts = Facts(row.account_type, row.cccd, row.cmnd, row.birth_date, row.gender, row.tax_code)
-    return (
-        row.line,
-        row.source_system,
-        row.legacy_id,
-        row.username,
-        row.username_key,
-        row.account_type,
-        row.full_name,
-        row.birth_date,
-        row.gender,
-        row.cmnd,
-        row.cccd,
-        row.org_name,
-        row.tax_code,
-        row.email,
-        row.phone,
-        row.unit_code,
-        row.password_hash,
-        row.hash_scheme,
-        utc_naive(row.created_at),
-        row.content_hash,
-        sub,  # random, never derived from a personal number; used only if the row is new
-        row.cccd if row.cccd is not None and is_cccd(row.cccd) else None,
-        row.cmnd if row.cmnd is not None and len(row.cmnd) in (9, 12) and row.cmnd.isdigit() else None,
-        classify(facts, today).value,
-        name_key(row.full_name),
-    )
