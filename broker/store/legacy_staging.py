@@ -130,9 +130,9 @@ class StagedImport:
         columns = ", ".join(f"{name} {_TYPES.get(name, 'VARCHAR(300)')}" for name in COLUMNS)
         async with self._transaction():
             if not self._postgres:
-                # This connection only: room for the indexes a large import walks, and staging in memory.
+                # This connection only: room for the indexes a large import walks. (The staging tables stay
+                # in SQLite's temporary file: the file's keys, kept for the whole import, grow with it.)
                 await self._sql("PRAGMA cache_size = -65536")
-                await self._sql("PRAGMA temp_store = MEMORY")
             await self._sql(f"CREATE TEMPORARY TABLE imp_staging ({columns})")
             await self._sql(
                 "CREATE TEMPORARY TABLE imp_seen (source_system VARCHAR(100) NOT NULL,"
