@@ -112,6 +112,7 @@ async def import_legacy_csv(
                 if prepared.rows:
                     _count(report, prepared, await staged.apply(prepared.rows), reject_file)
                 tell(prepared.size)
+                del prepared  # before the next chunk arrives: one chunk in memory, not two
     except UnreadableFile as unreadable:
         report.unreadable = True
         report.errors.insert(0, unreadable.error)

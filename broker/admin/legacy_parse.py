@@ -74,6 +74,7 @@ def parse_apart(path: str, today: date, size: int, sender: Connection) -> None:
             jsonl = source.suffix.lower() == ".jsonl"
             for chunk in chunks(records(stream, today, jsonl=jsonl), size):
                 sender.send(prepare(chunk, today))
+                del chunk  # before the next chunk is read: one chunk in memory, not two
         sender.send(None)
     except UnreadableFile as unreadable:
         sender.send(unreadable.error)

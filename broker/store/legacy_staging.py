@@ -132,7 +132,7 @@ class StagedImport:
             if not self._postgres:
                 # This connection only: room for the indexes a large import walks. (The staging tables stay
                 # in SQLite's temporary file: the file's keys, kept for the whole import, grow with it.)
-                await self._sql("PRAGMA cache_size = -65536")
+                await self._sql("PRAGMA cache_size = -32768")
             await self._sql(f"CREATE TEMPORARY TABLE imp_staging ({columns})")
             await self._sql(
                 "CREATE TEMPORARY TABLE imp_seen (source_system VARCHAR(100) NOT NULL,"
