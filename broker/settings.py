@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     # Issue 9: account clean-up at provincial scale.
     # Rows per transaction of `broker legacy import`: big enough for set-based statements to pay, small
     # enough that a chunk's locks last a moment and a killed import loses little.
-    legacy_import_batch_rows: int = Field(default=50_000, ge=1)
+    legacy_import_batch_rows: int = Field(default=5_000, ge=1)
     # The administrative unit of each relying party (client_id -> unit code): an account created at a first
     # VNeID login takes the unit of the RP that sent the citizen. JSON in BROKER_CLIENT_UNIT_CODES.
     client_unit_codes: dict[str, str] = Field(default_factory=dict)

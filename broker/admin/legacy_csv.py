@@ -247,7 +247,7 @@ def _json_lines(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Reje
                 yield Rejected(line, text, (RowError(line, None, "not a JSON object"),))
                 continue
             cells = {name: _json_cell(loaded.get(name)) for name in HEADER}
-            yield _checked(line, text, cells, today)
+            yield _checked(line, text, cells, today, scan="".join(cells.values()))
     except UnicodeDecodeError as error:
         raise UnreadableFile(RowError(0, None, "the file is not valid UTF-8")) from error
 
@@ -262,9 +262,12 @@ def _json_cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _checked(line: int, text: str, cells: dict[str, str], today: date) -> LegacyRow | Rejected:
+def _checked(
+    line: int, text: str, cells: dict[str, str], today: date, scan: str | None = None
+) -> LegacyRow | Rejected:
+    """``scan``: where control characters would show (the raw CSV line; decoded JSON values)."""
     errors: list[RowError] = []
-    row = _parse_row(line, text, cells, today, errors)
+    row = _parse_row(line, text, cells, today, errors, text if scan is None else scan)
     if errors or row is None:
         return Rejected(line, text, tuple(errors))
     return row
@@ -284,11 +287,11 @@ def _check_header(header: list[str], errors: list[RowError]) -> dict[str, int] |
 
 
 def _parse_row(
-    line: int, text: str, cells: dict[str, str], today: date, errors: list[RowError]
+    line: int, text: str, cells: dict[str, str], today: date, errors: list[RowError], scan: str
 ) -> LegacyRow | None:
     values: dict[str, str | None] = {name: cell.strip() or None for name, cell in cells.items()}
-    # One search over the whole row; cell by cell only when it finds something.
-    suspicious = _CONTROL.search("".join(value for value in values.values() if value))
+    # One search over the row as written; cell by cell only when it finds something.
+    suspicious = _CONTROL.search(scan)
     for name, value in values.items():
         if value is None:
             continue
@@ -315,7 +318,7 @@ def _parse_row(
     if errors:
         return None
     digest = hashlib.blake2b(
-        "\x1f".join(value or "" for value in values.values()).encode(), digest_size=16
+        "\x1f".join([value or "" for value in values.values()]).encode(), digest_size=16
     ).hexdigest()
     return LegacyRow(
         line=line,

@@ -15,23 +15,24 @@ own scheme at login, then rehashed to Argon2id).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+import asyncio
+import multiprocessing
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from broker.admin.legacy_csv import LegacyRow, Rejected, RowError, UnreadableFile, open_source, records
-from broker.domain.classification import Facts, classify, name_key
-from broker.domain.identity_numbers import is_cccd
+from broker.admin.legacy_csv import RowError, UnreadableFile, open_source, records
+from broker.admin.legacy_parse import Prepared, chunks, parse_apart, prepare
 from broker.registry import Registry
 from broker.settings import VIETNAM
 from broker.store import audit
-from broker.store.legacy_staging import ChunkResult, staged_import, utc_naive
+from broker.store.legacy_staging import ChunkResult, staged_import
 
 Progress = Callable[[int], None]
 BATCH = 500  # rows per lookup before issue 9; kept for callers that size test files by it
+PARSE_APART_FROM_BYTES = 8 << 20  # files smaller than this are parsed in-process: starting a child costs more
 KEPT_ERRORS = 100  # the report keeps the first errors; the reject file has them all
 
 
@@ -105,18 +106,13 @@ async def import_legacy_csv(
     tell = progress or (lambda _: None)
     try:
         async with staged_import(registry.db, now, dry_run=dry_run) as staged:
-            with open_source(source) as stream:
-                jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
-                for chunk in _chunks(records(stream, today, jsonl=jsonl), size):
-                    rows = [item for item in chunk if isinstance(item, LegacyRow)]
-                    for bad in (item for item in chunk if isinstance(item, Rejected)):
-                        _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
-                    result = (
-                        await staged.apply([_staging_values(row, today) for row in rows]) if rows else None
-                    )
-                    if result is not None:
-                        _count(report, rows, result, reject_file)
-                    tell(len(chunk))
+            async for prepared in _prepared_chunks(source, today, size):
+                for bad in prepared.rejected:
+                    _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
+                if prepared.rows:
+                    _count(report, prepared, await staged.apply(prepared.rows), reject_file)
+                tell(prepared.size)
+                del prepared  # before the next chunk arrives: one chunk in memory, not two
     except UnreadableFile as unreadable:
         report.unreadable = True
         report.errors.insert(0, unreadable.error)
@@ -140,33 +136,51 @@ async def import_legacy_csv(
     return report
 
 
-def _chunks(items: Iterator[LegacyRow | Rejected], size: int) -> Iterator[list[LegacyRow | Rejected]]:
-    chunk: list[LegacyRow | Rejected] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+async def _prepared_chunks(source: TextIO | Path, today: date, size: int) -> AsyncIterator[Prepared]:
+    """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
+    interpreter's work) and the database's work run on two cores at once; a thread would share the
+    interpreter's lock with the database driver and slow both."""
+    if not _large(source):
+        with open_source(source) as stream:
+            jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
+            for chunk in chunks(records(stream, today, jsonl=jsonl), size):
+                yield prepare(chunk, today)
+        return
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=parse_apart, args=(str(source), today, size, sender), daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                item = await asyncio.to_thread(receiver.recv)
+            except EOFError:
+                raise UnreadableFile(RowError(0, None, "the parsing process stopped unexpectedly")) from None
+            if item is None:
+                return
+            if isinstance(item, RowError):
+                raise UnreadableFile(item)
+            yield item
+    finally:
+        receiver.close()
+        worker.join(timeout=5)
+        if worker.is_alive():
+            worker.kill()
 
 
-def _count(report: ImportReport, rows: list[LegacyRow], result: ChunkResult, reject_file: RejectFile) -> None:
-    if result.duplicates:
-        text_of = {row.line: row.text for row in rows}
-        for line, first in result.duplicates:
-            reason = f"legacy_id: (source_system, legacy_id) already given on line {first}"
-            _reject(
-                report,
-                reject_file,
-                line,
-                reason,
-                text_of.get(line, ""),
-                (RowError(line, "legacy_id", f"(source_system, legacy_id) already given on line {first}"),),
-            )
+def _large(source: TextIO | Path) -> bool:
+    return isinstance(source, Path) and source.stat().st_size >= PARSE_APART_FROM_BYTES
+
+
+def _count(report: ImportReport, prepared: Prepared, result: ChunkResult, reject_file: RejectFile) -> None:
+    for line, first in result.duplicates:
+        message = f"(source_system, legacy_id) already given on line {first}"
+        error = RowError(line, "legacy_id", message)
+        _reject(report, reject_file, line, f"legacy_id: {message}", prepared.texts.get(line, ""), (error,))
     report.created += result.created
     report.updated += result.updated
-    report.unchanged += len(rows) - len(result.duplicates) - result.created - result.updated
+    report.unchanged += len(prepared.rows) - len(result.duplicates) - result.created - result.updated
 
 
 def _reject(
@@ -182,34 +196,3 @@ def _reject(
     room = KEPT_ERRORS - len(report.errors)
     if room > 0:
         report.errors.extend(errors[:room])
-
-
-def _staging_values(row: LegacyRow, today: date) -> tuple[Any, ...]:
-    facts = Facts(row.account_type, row.cccd, row.cmnd, row.birth_date, row.gender, row.tax_code)
-    return (
-        row.line,
-        row.source_system,
-        row.legacy_id,
-        row.username,
-        row.username_key,
-        row.account_type,
-        row.full_name,
-        row.birth_date,
-        row.gender,
-        row.cmnd,
-        row.cccd,
-        row.org_name,
-        row.tax_code,
-        row.email,
-        row.phone,
-        row.unit_code,
-        row.password_hash,
-        row.hash_scheme,
-        utc_naive(row.created_at),
-        row.content_hash,
-        str(uuid.uuid4()),  # random, never derived from a personal number; used only if the row is new
-        row.cccd if row.cccd is not None and is_cccd(row.cccd) else None,
-        row.cmnd if row.cmnd is not None and len(row.cmnd) in (9, 12) and row.cmnd.isdigit() else None,
-        classify(facts, today).value,
-        name_key(row.full_name),
-    )
