@@ -225,7 +225,8 @@ async def test_lookup_create_dashboard_and_clients_follow_the_roles_and_are_audi
     assert board.status_code == 200 and "<svg" in board.text and 'class="bar"' in board.text
     assert "17380" in board.text
     csv_file = await browser.http.get(f"{stack.broker_url}/console/dashboard/cleanup.csv")
-    assert csv_file.status_code == 200 and "unit_code" in csv_file.text and "17380" in csv_file.text
+    # The same report as `broker report cleanup --format csv`: Vietnamese headers.
+    assert csv_file.status_code == 200 and "Mã đơn vị" in csv_file.text and "17380" in csv_file.text
     xlsx = await browser.http.get(f"{stack.broker_url}/console/dashboard/cleanup.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert len(await audit_entries(stack, "console.report_download")) == 2

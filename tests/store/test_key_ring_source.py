@@ -12,6 +12,7 @@ from broker.clock import FixedClock
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, rotate
 from broker.oidc.keys import KeyPair, KeyRing, LoadedKey, generate_private_pem
 from broker.store.database import Database
+from broker.store.key_encryption import KeyEncryption
 
 TIMING = KeyTiming(publish_ahead=timedelta(minutes=10), grace=timedelta(hours=1), reload=timedelta(hours=1))
 
@@ -35,7 +36,8 @@ def test_a_ring_parses_only_the_keys_it_has_not_seen() -> None:
 
 async def test_the_ring_is_reread_when_a_new_key_starts_signing_and_when_told(database_url: str) -> None:
     clock = FixedClock(datetime(2025, 3, 1, 8, 0, tzinfo=UTC))
-    db = Database(database_url)
+    # Keys are sealed at rest: the database handle carries the key that wraps them, as the app's does.
+    db = Database(database_url, key_encryption=KeyEncryption.from_config(None, None, "test-secret-key"))
     try:
         await ensure_signing_keys(db, clock)
         clock.advance(days=30)  # the first keys have been signing for a while
