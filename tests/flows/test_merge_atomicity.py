@@ -17,7 +17,7 @@ from broker.login import choose_account
 from broker.store.tables import Account, AccountAlias, AccountEvent, LegacyAccount
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty
-from tests.support.html_forms import form_posting_to, form_with
+from tests.support.chooser import keep_account
 from tests.support.legacy import csv_text, row
 
 BINH, BINH_CMND = "001190023456", "023456789"
@@ -60,11 +60,7 @@ async def _snapshot(stack: Stack) -> tuple[object, ...]:
 
 
 async def _choose_again_over_http(browser: Browser, page: httpx.Response, keep_id: int) -> None:
-    # The chooser leads to the confirmation page, whose form carries the choice to POST /login/choose.
-    chooser = form_with(page.text, str(page.url), "keep")
-    confirm = await browser.http.get(chooser.action, params={**chooser.fields, "keep": str(keep_id)})
-    form = form_posting_to(confirm, "/login/choose")
-    response = await browser.http.post(form.action, data=form.fields)
+    response = await keep_account(browser, page, keep_id)
     assert response.status_code == 303
     assert "code=" in response.headers["location"]
 
