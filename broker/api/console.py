@@ -6,6 +6,7 @@ officer holds now."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -69,6 +70,18 @@ def _signed_out(request: Request, pages: PagesDep, status_code: int = 401) -> Re
     return _render(request, pages, None, "sign_in.html", status_code=status_code)
 
 
+async def _admitted(
+    request: Request, registry: RegistryDep, pages: PagesDep, may: Callable[[Officer], bool]
+) -> Officer | Response:
+    """The signed-in officer when their roles allow the section; otherwise the page that says why."""
+    officer = await _officer(request, registry)
+    if officer is None:
+        return _signed_out(request, pages)
+    if not may(officer):
+        return _refused(request, pages, officer, "role_required")
+    return officer
+
+
 def _refused(request: Request, pages: PagesDep, officer: Officer, reason: str) -> Response:
     return _render(request, pages, officer, "refused.html", status_code=403, reason=reason)
 
@@ -85,16 +98,21 @@ async def console_home(request: Request, registry: RegistryDep, pages: PagesDep)
 async def console_login(registry: RegistryDep) -> Response:
     start = await console_auth.begin(registry)
     response = RedirectResponse(start.authorize_url, status_code=303)
+    _set_cookie(response, LOGIN_COOKIE, start.cookie, console_auth.LOGIN_COOKIE_SECONDS, registry)
+    return response
+
+
+def _set_cookie(response: Response, name: str, value: str, max_age: int, registry: RegistryDep) -> None:
+    """The console's cookies: HttpOnly, SameSite=Lax, secure behind https, sent to the console only."""
     response.set_cookie(
-        LOGIN_COOKIE,
-        start.cookie,
-        max_age=console_auth.LOGIN_COOKIE_SECONDS,
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
         samesite="lax",
         secure=registry.settings.secure_cookies,
         path=_PATH,
     )
-    return response
 
 
 @router.get("/console/callback", name="console_callback")
@@ -108,15 +126,7 @@ async def console_callback(request: Request, registry: RegistryDep, pages: Pages
         return _render(request, pages, None, "sign_in.html", status_code=403, reason=refused.reason)
     response = RedirectResponse(request.url_for("console_home").path, status_code=303)
     response.delete_cookie(LOGIN_COOKIE, path=_PATH)
-    response.set_cookie(
-        CONSOLE_COOKIE,
-        cookie,
-        max_age=registry.settings.console_session_ttl_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=registry.settings.secure_cookies,
-        path=_PATH,
-    )
+    _set_cookie(response, CONSOLE_COOKIE, cookie, registry.settings.console_session_ttl_seconds, registry)
     return response
 
 
@@ -134,11 +144,9 @@ async def console_logout(
 
 @router.get("/console/reviews", name="console_reviews")
 async def reviews_page(request: Request, registry: RegistryDep, pages: PagesDep) -> Response:
-    officer = await _officer(request, registry)
-    if officer is None:
-        return _signed_out(request, pages)
-    if not console_reviews.may_review(officer):
-        return _refused(request, pages, officer, "role_required")
+    officer = await _admitted(request, registry, pages, console_reviews.may_review)
+    if isinstance(officer, Response):
+        return officer
     groups = await console_reviews.queue(registry)
     return _render(request, pages, officer, "reviews.html", groups=groups, decision=None)
 
@@ -178,11 +186,9 @@ async def review_decide(
 
 @router.get("/console/lookup", name="console_lookup")
 async def lookup_page(request: Request, registry: RegistryDep, pages: PagesDep) -> Response:
-    officer = await _officer(request, registry)
-    if officer is None:
-        return _signed_out(request, pages)
-    if not console_lookup.may_look_up(officer):
-        return _refused(request, pages, officer, "role_required")
+    officer = await _admitted(request, registry, pages, console_lookup.may_look_up)
+    if isinstance(officer, Response):
+        return officer
     return _render(request, pages, officer, "lookup.html", result=None)
 
 
@@ -212,11 +218,9 @@ async def lookup_run(
 
 @router.get("/console/accounts/new", name="console_new_account")
 async def new_account_page(request: Request, registry: RegistryDep, pages: PagesDep) -> Response:
-    officer = await _officer(request, registry)
-    if officer is None:
-        return _signed_out(request, pages)
-    if not console_accounts.may_create(officer):
-        return _refused(request, pages, officer, "role_required")
+    officer = await _admitted(request, registry, pages, console_accounts.may_create)
+    if isinstance(officer, Response):
+        return officer
     return _render(request, pages, officer, "new_account.html", created=None, form={})
 
 
@@ -245,11 +249,9 @@ async def create_account(request: Request, registry: RegistryDep, pages: PagesDe
 
 @router.get("/console/dashboard", name="console_dashboard")
 async def dashboard_page(request: Request, registry: RegistryDep, pages: PagesDep) -> Response:
-    officer = await _officer(request, registry)
-    if officer is None:
-        return _signed_out(request, pages)
-    if not console_dashboard.may_see(officer):
-        return _refused(request, pages, officer, "role_required")
+    officer = await _admitted(request, registry, pages, console_dashboard.may_see)
+    if isinstance(officer, Response):
+        return officer
     board = await console_dashboard.dashboard(registry)
     return _render(request, pages, officer, "dashboard.html", board=board)
 
@@ -258,11 +260,9 @@ async def dashboard_page(request: Request, registry: RegistryDep, pages: PagesDe
 async def dashboard_download(
     extension: str, request: Request, registry: RegistryDep, pages: PagesDep
 ) -> Response:
-    officer = await _officer(request, registry)
-    if officer is None:
-        return _signed_out(request, pages)
-    if not console_dashboard.may_see(officer):
-        return _refused(request, pages, officer, "role_required")
+    officer = await _admitted(request, registry, pages, console_dashboard.may_see)
+    if isinstance(officer, Response):
+        return officer
     if extension not in console_dashboard.DOWNLOADS:
         return pages.error(request, "not_found", 404)
     content, media_type = await console_dashboard.download(registry, officer, extension)
@@ -275,11 +275,9 @@ async def dashboard_download(
 
 @router.get("/console/clients", name="console_clients")
 async def clients_page(request: Request, registry: RegistryDep, pages: PagesDep) -> Response:
-    officer = await _officer(request, registry)
-    if officer is None:
-        return _signed_out(request, pages)
-    if not console_clients.may_see(officer):
-        return _refused(request, pages, officer, "role_required")
+    officer = await _admitted(request, registry, pages, console_clients.may_see)
+    if isinstance(officer, Response):
+        return officer
     return _render(
         request, pages, officer, "clients.html", clients=await console_clients.registered(registry)
     )
