@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from broker import __doc__ as summary
 from broker.admin import gauges
 from broker.api import admin, console, errors, events, login, logout, oidc, ops, ssf
+from broker.api.documents import PrebuiltDocuments
 from broker.api.headers import SecurityHeaders
 from broker.api.limits import BodySizeLimit
 from broker.api.observation import LastResort, RequestObservation
@@ -135,7 +136,10 @@ def create_app(
     )
     app.state.registry = registry
     app.state.pages = Pages(
-        settings.default_language, settings.secure_cookies, settings.citizen_vneid_only_from
+        settings.default_language,
+        settings.secure_cookies,
+        settings.citizen_vneid_only_from,
+        auto_reload=settings.environment == "development",
     )
     app.add_middleware(LastResort)  # innermost: its 500 page still gets the security headers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
@@ -143,6 +147,8 @@ def create_app(
         # X-Forwarded-For names the client only when the connection comes from a trusted proxy; the
         # server's own proxy handling is off (`broker serve`), so this setting alone decides.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+    # Inside the headers and the observation, outside the routing: see broker.api.documents.
+    app.add_middleware(PrebuiltDocuments, registry=registry)
     app.add_middleware(SecurityHeaders)
     if settings.bench_count_round_trips:
         app.add_middleware(RoundTripHeader)
