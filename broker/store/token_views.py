@@ -11,10 +11,11 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, inspect, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
+from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
 from broker.store.tables import AccessToken, Account, AccountRole, Client, UpstreamLink
 
@@ -51,27 +52,9 @@ def _account_statement() -> Any:
     )
 
 
-class _Columns:
-    """A model's columns in a Core statement, and its instance rebuilt from them without the ORM's session."""
-
-    def __init__(self, model: type[SQLModel]) -> None:
-        table: Any = model.__table__  # type: ignore[attr-defined]
-        mapper = inspect(model)
-        # The primary key first: a NULL there is how an outer join says "no row".
-        self.columns = list(table.primary_key) + [c for c in table.columns if not c.primary_key]
-        self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
-        self._new = mapper.class_manager.new_instance  # what the ORM's loader itself calls
-
-    def instance(self, values: Any) -> Any:
-        """The values' object, as the ORM would load it but outside any session (read-only use)."""
-        instance = self._new()
-        instance.__dict__.update(zip(self.keys, values, strict=True))
-        return instance
-
-
 @functools.cache
-def _access_token_parts() -> tuple[_Columns, _Columns, _Columns]:
-    return _Columns(AccessToken), _Columns(Account), _Columns(Client)
+def _access_token_parts() -> tuple[ModelColumns, ModelColumns, ModelColumns]:
+    return ModelColumns(AccessToken), ModelColumns(Account), ModelColumns(Client)
 
 
 @functools.cache
@@ -105,9 +88,8 @@ async def access_token_view(db: Database, jti: str) -> AccessTokenView | None:
         return None
     token, account, client = _access_token_parts()
     first = rows[0]
-    a, b = len(token.columns), len(token.columns) + len(account.columns)
-    c = b + len(client.columns)
+    a, b = len(token), len(token) + len(account)
+    c = b + len(client)
     holder = AccountView(account.instance(first[a:b]), bool(first[c]), _roles(rows, c + 1))
-    # The client's columns (its primary key first) are all NULL when the join found no enabled client.
-    found_client = client.instance(first[b:c]) if first[b] is not None else None
-    return AccessTokenView(token.instance(first[:a]), holder, found_client)
+    # No enabled client: the outer join's columns are NULL.
+    return AccessTokenView(token.instance(first[:a]), holder, client.instance_or_none(first[b:c]))
