@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broker.store import core_rows
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
 from broker.store.tables import AccessToken, Account, AccountRole, Client, UpstreamLink
@@ -42,11 +43,17 @@ def _roles(rows: list[Any], position: int) -> list[str]:
     return sorted({row[position] for row in rows if row[position] is not None})
 
 
+@functools.cache
+def _account_columns() -> ModelColumns:
+    return ModelColumns(Account)
+
+
 # Built once: constructing a statement (the EXISTS above especially) costs more than executing it.
 @functools.cache
 def _account_statement() -> Any:
     return (
-        select(Account, _linked(), col(AccountRole.role))
+        select(*_account_columns().columns, _linked(), col(AccountRole.role))
+        .select_from(Account)
         .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
         .where(col(Account.id) == bindparam("account_id"))
     )
@@ -76,10 +83,13 @@ def _access_token_statement() -> Any:
 
 
 async def account_view(session: AsyncSession, account_id: int) -> AccountView | None:
-    rows = list((await session.execute(_account_statement(), {"account_id": account_id})).all())
+    """In the session's transaction (the token endpoint's claim of a code or refresh token)."""
+    rows = list((await core_rows.execute(session, _account_statement(), {"account_id": account_id})).all())
     if not rows:
         return None
-    return AccountView(rows[0][0], bool(rows[0][1]), _roles(rows, 2))
+    columns = _account_columns()
+    n = len(columns)
+    return AccountView(columns.instance(rows[0][:n]), bool(rows[0][n]), _roles(rows, n + 1))
 
 
 async def access_token_view(db: Database, jti: str) -> AccessTokenView | None:
