@@ -168,7 +168,7 @@ async def test_the_application_role_can_append_but_not_rewrite(postgresql_databa
                 "TRUNCATE audit_log",
                 "ALTER TABLE audit_log DISABLE TRIGGER USER",
             ):
-                with pytest.raises(Exception, match="permission denied|must be owner"):
+                with pytest.raises(Exception, match=r"permission denied|must be owner"):
                     async with as_app.begin() as connection:
                         await connection.execute(text(statement))
         finally:
