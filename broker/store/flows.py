@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broker.domain.login_flow import FlowState, sources_of
+from broker.store import core_rows
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
 from broker.store.tables import LoginFlow
@@ -18,7 +19,7 @@ from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, flow: LoginFlow) -> None:
-    await session.execute(insert(LoginFlow).values(row_of(flow)))
+    await core_rows.execute(session, insert(LoginFlow).values(row_of(flow)))
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:
@@ -54,7 +55,6 @@ async def move(session: AsyncSession, flow_id: str, target: FlowState, at: datet
             col(LoginFlow.expires_at) > at,
         )
         .values(state=target.value, **values)
-        .execution_options(synchronize_session=False)
     )
-    result = await session.execute(statement)
+    result = await core_rows.execute(session, statement)
     return result.rowcount == 1  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    await session.execute(insert(AuthorizationCode).values(row_of(code)))
+    await core_rows.execute(session, insert(AuthorizationCode).values(row_of(code)))
     await client_accounts.note(session, code.client_id, code.account_id, code.created_at)
 
 
