@@ -153,12 +153,11 @@ class RequestObservation:
             logs.request_id.reset(id_token)
 
     def _series_for(self, method: str, route: str, status_class: int) -> Any:
-        key = (method, route, status_class)
+        # Keyed by the label, never the raw method: a caller inventing methods must not grow the cache.
+        key = (method if method in _METHODS else "other", route, status_class)
         series = self._series.get(key)
         if series is None:
-            series = self.metrics.http_duration.labels(
-                method if method in _METHODS else "other", route, f"{status_class}xx"
-            )
+            series = self.metrics.http_duration.labels(key[0], route, f"{status_class}xx")
             self._series[key] = series
         return series
 
