@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
 
@@ -31,6 +32,9 @@ class ModelColumns:
 
     def __init__(self, model: type[SQLModel]) -> None:
         table: Any = model.__table__  # type: ignore[attr-defined]
+        # The ORM's own queries configure the mappers first; an instance built before that (the first
+        # request of a process may be one of these reads) would have attributes without their handlers.
+        configure_mappers()
         mapper = inspect(model)
         # The primary key first: a NULL there is how an outer join says "no row".
         self.columns = list(table.primary_key) + [c for c in table.columns if not c.primary_key]
