@@ -288,15 +288,17 @@ def start_peer(logs: Path) -> Server:
 class Profiler:
     """py-spy on the broker for one phase (collapsed stacks: one line per stack, its sample count)."""
 
-    def __init__(self, server: Server, directory: Path | None, phase: str) -> None:
-        self.server, self.phase = server, phase
+    def __init__(self, server: Server, directory: Path | None, phase: str, native: bool = False) -> None:
+        self.server, self.phase, self.native = server, phase, native
         self.path = directory / f"{server.name}_{phase}.txt" if directory else None
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Profiler:
         if self.path is not None:
             argv = [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--format", "raw"]
-            argv += ["--rate", "250", "--nonblocking", "--subprocesses", "-o", str(self.path)]
+            # --native shows the C extensions' own frames (asyncpg's protocol); it must pause the process.
+            argv += ["--native"] if self.native else ["--nonblocking"]
+            argv += ["--rate", "250", "--subprocesses", "-o", str(self.path)]
             self.process = subprocess.Popen(
                 ["taskset", "-c", LOAD_CPU, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )

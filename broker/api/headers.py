@@ -17,6 +17,8 @@ _HTML = [
     (b"cache-control", b"no-store"),
 ]
 
+_ALWAYS_AND_HTML = _ALWAYS + _HTML
+
 
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
@@ -29,13 +31,20 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                content_type = next(
-                    (value for name, value in headers if name.lower() == b"content-type"), b""
+                headers = list(message.get("headers", ()))
+                names = set()
+                content_type = None
+                for name, value in headers:  # one pass
+                    lowered = name.lower()
+                    names.add(lowered)
+                    if lowered == b"content-type" and content_type is None:
+                        content_type = value
+                html = content_type is not None and content_type.startswith(b"text/html")
+                headers.extend(
+                    (name, value)
+                    for name, value in (_ALWAYS_AND_HTML if html else _ALWAYS)
+                    if name not in names
                 )
-                extra = _ALWAYS + (_HTML if content_type.startswith(b"text/html") else [])
-                headers.extend((name, value) for name, value in extra if name not in names)
                 message["headers"] = headers
             await send(message)
 

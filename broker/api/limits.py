@@ -20,9 +20,16 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _refuse(send)
+        declared = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                declared = value
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await _refuse(send)
+                return
+            # The server reads exactly the declared length (HTTP/1.1 framing): nothing left to count.
+            await self.app(scope, receive, send)
             return
         seen = 0
         started = False

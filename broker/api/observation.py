@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import random
 import re
 import secrets
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import ClientDisconnect, Request
@@ -34,24 +37,40 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
+def _headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The caller's ``X-Request-ID`` and ``Authorization``, in one pass over the headers."""
+    given = authorization = None
+    for key, value in scope.get("headers", ()):
+        name = key.lower()
+        if name == HEADER and given is None:
+            given = value.decode("latin-1")
+        elif name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+    return given, authorization
 
 
-def _request_id(scope: Scope) -> str:
-    given = _header(scope, HEADER)
+# A request id correlates log lines; it guards nothing, so it need not come from the kernel's generator:
+# asking getrandom() for every request was 7 % of a JWKS answer (bench/README.md). Seeded from it once.
+_ids = random.Random(secrets.randbits(128))  # noqa: S311
+# A forked worker must not repeat its parent's sequence.
+os.register_at_fork(after_in_child=lambda: _ids.seed(secrets.randbits(128)))
+
+
+def _request_id(given: str | None) -> str:
+    if given is not None and _VALID_ID.fullmatch(given):
+        return given
     # 128 random bits in base64url: unlike hex, practically never a 9-digit run that logs would mask.
-    return given if given is not None and _VALID_ID.fullmatch(given) else secrets.token_urlsafe(16)
+    return base64.urlsafe_b64encode(_ids.getrandbits(128).to_bytes(16, "big")).rstrip(b"=").decode()
 
 
-def _client_id(scope: Scope) -> str | None:
+def _client_id(scope: Scope, authorization: str | None) -> str | None:
     """The relying party a request is about, when it says so in the query or in HTTP Basic credentials."""
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("client_id")
-    candidate = values[0] if values else None
-    authorization = _header(scope, b"authorization")
+    query = scope.get("query_string", b"")
+    candidate = None
+    # Parsing every query string would cost more than the rest of the observation; "%" for an encoded name.
+    if b"client_id" in query or b"%" in query:
+        values = parse_qs(query.decode("latin-1")).get("client_id")
+        candidate = values[0] if values else None
     if candidate is None and authorization and authorization[:6].lower() == "basic ":
         try:
             candidate = base64.b64decode(authorization[6:]).decode().split(":", 1)[0]
@@ -78,14 +97,19 @@ class RequestObservation:
         self.metrics = metrics
         # The scrape's own series exists from the start, so scraping never changes the set of series.
         metrics.http_duration.labels("GET", "/metrics", "2xx")
+        # Each series' child, looked up once: ``labels()`` takes a lock and validates on every call. Bounded:
+        # methods, route templates and status classes are finite sets.
+        self._series: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        given, authorization = _headers(scope)
+        request_id = _request_id(given)
+        encoded_id = request_id.encode()
         fields: dict[str, str] = {}
-        client_id = _client_id(scope)
+        client_id = _client_id(scope, authorization)
         if client_id:
             fields["client_id"] = client_id
         id_token = logs.request_id.set(request_id)
@@ -97,8 +121,8 @@ class RequestObservation:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
-                headers.append((HEADER, request_id.encode()))
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
+                headers.append((HEADER, encoded_id))
                 message["headers"] = headers
                 fields["route"] = route_template(scope)
             await send(message)
@@ -109,24 +133,33 @@ class RequestObservation:
             elapsed = time.perf_counter() - started
             route = fields.get("route") or route_template(scope)
             method = scope.get("method", "GET")
-            self.metrics.http_duration.labels(
-                method if method in _METHODS else "other", route, f"{status // 100}xx"
-            ).observe(elapsed)
-            log.log(
-                logging.DEBUG if route in _QUIET_ROUTES and status < 500 else logging.INFO,
-                "%s %s %s",
-                method,
-                scope.get("path", ""),
-                status,
-                extra={
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 1),
-                    "outcome": "ok" if status < 400 else ("refused" if status < 500 else "error"),
-                },
-            )
+            self._series_for(method, route, status // 100).observe(elapsed)
+            level = logging.DEBUG if route in _QUIET_ROUTES and status < 500 else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "%s %s %s",
+                    method,
+                    scope.get("path", ""),
+                    status,
+                    extra={
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 1),
+                        "outcome": "ok" if status < 400 else ("refused" if status < 500 else "error"),
+                    },
+                )
             logs.request_fields.reset(fields_token)
             logs.request_id.reset(id_token)
+
+    def _series_for(self, method: str, route: str, status_class: int) -> Any:
+        # Keyed by the label, never the raw method: a caller inventing methods must not grow the cache.
+        key = (method if method in _METHODS else "other", route, status_class)
+        series = self._series.get(key)
+        if series is None:
+            series = self.metrics.http_duration.labels(key[0], route, f"{status_class}xx")
+            self._series[key] = series
+        return series
 
 
 class LastResort:

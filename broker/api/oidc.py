@@ -86,8 +86,9 @@ async def _authorize(
 
 
 @router.post("/token", tags=["oidc"])
-async def token_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+async def token_endpoint(request: Request) -> JSONResponse:
     """Token endpoint (RFC 6749 §3.2, §4.1.3); form-encoded body only."""
+    registry = get_registry(request)  # not injected: see _userinfo
     authorization = request.headers.get("authorization")
     try:
         form = parse_form(await request.body(), request.headers.get("content-type"))
@@ -100,8 +101,9 @@ async def token_endpoint(request: Request, registry: RegistryDep) -> JSONRespons
 
 
 @router.post("/introspect", tags=["oidc"])
-async def introspection_endpoint(request: Request, registry: RegistryDep) -> JSONResponse:
+async def introspection_endpoint(request: Request) -> JSONResponse:
     """Token introspection (RFC 7662 §2), for the authenticated client's own tokens."""
+    registry = get_registry(request)
     authorization = request.headers.get("authorization")
     try:
         form = parse_form(await request.body(), request.headers.get("content-type"))
@@ -114,8 +116,9 @@ async def introspection_endpoint(request: Request, registry: RegistryDep) -> JSO
 
 
 @router.post("/revoke", tags=["oidc"])
-async def revocation_endpoint(request: Request, registry: RegistryDep) -> Response:
+async def revocation_endpoint(request: Request) -> Response:
     """Token revocation (RFC 7009 §2): 200 for any token, 503 when the revocation could not be stored."""
+    registry = get_registry(request)
     authorization = request.headers.get("authorization")
     try:
         form = parse_form(await request.body(), request.headers.get("content-type"))
@@ -149,17 +152,20 @@ def _token_error(registry: Any, error: OAuthError, authorization: str | None) ->
 
 
 @router.get("/userinfo", tags=["oidc"])
-async def userinfo_get(request: Request, registry: RegistryDep) -> JSONResponse:
+async def userinfo_get(request: Request) -> JSONResponse:
     """UserInfo endpoint (OIDC Core §5.3), Bearer token in the Authorization header (RFC 6750 §2.1)."""
-    return await _userinfo(request, registry)
+    return await _userinfo(request)
 
 
 @router.post("/userinfo", tags=["oidc"])
-async def userinfo_post(request: Request, registry: RegistryDep) -> JSONResponse:
-    return await _userinfo(request, registry)
+async def userinfo_post(request: Request) -> JSONResponse:
+    return await _userinfo(request)
 
 
-async def _userinfo(request: Request, registry: RegistryDep) -> JSONResponse:
+async def _userinfo(request: Request) -> JSONResponse:
+    # The registry is read, not injected, on the token endpoints: solving a dependency per request was a
+    # visible share of their cost (FastAPI's solve_dependencies), for an object that never changes.
+    registry = get_registry(request)
     try:
         claims = await userinfo.claims(registry, request.headers.get("authorization"))
     except StoreUnavailable:

@@ -45,17 +45,26 @@ def _vn_datetime(value: datetime | None) -> str:
 
 class Pages:
     def __init__(
-        self, default_language: str, secure_cookies: bool, citizen_cutoff: datetime | None = None
+        self,
+        default_language: str,
+        secure_cookies: bool,
+        citizen_cutoff: datetime | None = None,
+        auto_reload: bool = True,
     ) -> None:
         self._default = default_language
         self._secure = secure_cookies
         # Shown on every page that states the rule; a setting, like the policy that applies it.
         self._citizen_cutoff = vietnam_date(citizen_cutoff)
-        self._environments = {language: self._environment(language) for language in i18n.LANGUAGES}
+        self._environments = {
+            language: self._environment(language, auto_reload) for language in i18n.LANGUAGES
+        }
 
     @staticmethod
-    def _environment(language: str) -> Environment:
+    def _environment(language: str, auto_reload: bool) -> Environment:
         environment = Environment(
+            # Re-reading templates changed on disk means a stat() of every template on every render:
+            # for development only.
+            auto_reload=auto_reload,
             loader=FileSystemLoader(_TEMPLATES),
             autoescape=select_autoescape(["html"]),
             extensions=["jinja2.ext.i18n"],

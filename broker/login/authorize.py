@@ -33,8 +33,7 @@ async def start(
 ) -> RedirectToClient | ShowLoginPage:
     """Raises InvalidAuthorizationRequest when the client or redirect URI cannot be trusted."""
     client_ids = [value for name, value in query if name == "client_id"]
-    async with registry.db.read() as session:
-        client = await clients.get_enabled(session, client_ids[0]) if len(client_ids) == 1 else None
+    client = await clients.enabled(registry.db, client_ids[0]) if len(client_ids) == 1 else None
     client_id, redirect_uri = authorize.trusted_redirect_uri(query, client.redirect_uris if client else None)
     assert client is not None
     issuer = registry.settings.issuer

@@ -61,8 +61,7 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     # Expiry against the broker's clock, not PyJWT's, so that time can be fixed in tests.
     if float(payload["exp"]) <= now.timestamp():
         raise InvalidToken("the access token has expired")
-    async with registry.db.read() as session:
-        view = await token_views.access_token_view(session, str(payload["jti"]))
+    view = await token_views.access_token_view(registry.db, str(payload["jti"]))
     if view is None or view.token.revoked_at is not None:
         raise InvalidToken("the access token is not active")
     if not may_issue_view(registry, view.holder, now).allowed:

@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 async def authenticate(
     registry: Registry, credentials: ClientCredentials, endpoint: str, allow_public: bool = True
 ) -> Client:
-    async with registry.db.read() as session:
-        client = await clients.get_enabled(session, credentials.client_id)
+    client = await clients.enabled(registry.db, credentials.client_id)
     if credentials.method in client_auth.SECRET_METHODS:
         # The hash is computed even for an unknown client, so timing does not tell which ids exist.
         key = registry.derived_key("client-secret")

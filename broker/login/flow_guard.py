@@ -18,8 +18,7 @@ from broker.store.tables import LoginFlow
 async def load(registry: Registry, flow_id: str | None, browser: str | None) -> LoginFlow:
     if not flow_id or not browser:
         raise LoginFlowError("flow_missing")
-    async with registry.db.read() as session:
-        flow = await flows.get(session, flow_id)
+    flow = await flows.by_id(registry.db, flow_id)
     if flow is None:
         raise LoginFlowError("flow_unknown")
     # Login CSRF (RFC 9700 §4.7): a state that belongs to another browser is refused.

@@ -44,8 +44,7 @@ async def _access_token(registry: Registry, client: Client, token: str) -> dict[
         )
     except (jwt.PyJWTError, ValueError):
         return dict(introspection.INACTIVE)
-    async with registry.db.read() as session:
-        view = await token_views.access_token_view(session, str(claims["jti"]))
+    view = await token_views.access_token_view(registry.db, str(claims["jti"]))
     if view is None or view.token.client_id != client.client_id:
         return dict(introspection.INACTIVE)
     record, account = view.token, view.holder.account

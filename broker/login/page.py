@@ -19,8 +19,7 @@ class LoginPage:
 
 async def describe(registry: Registry, flow_id: str | None, browser: str | None) -> LoginPage:
     flow = await flow_guard.load(registry, flow_id, browser)
-    async with registry.db.read() as session:
-        client = await clients.get(session, flow.client_id)
+    client = await clients.by_client_id(registry.db, flow.client_id)
     return LoginPage(flow.id, client.name if client else flow.client_id)
 
 

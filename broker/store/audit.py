@@ -12,13 +12,14 @@ transaction that recorded them has committed (a rolled-back login is neither cou
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel import col, select
@@ -67,29 +68,35 @@ def _forget_rolled_back(session: SyncSession) -> None:
     session.info.pop(_PENDING, None)
 
 
-async def _observe(
+def _observe(
     session: AsyncSession,
     action: str,
     outcome: str,
     reason: str | None,
-    sub: str | None,
+    account_type: Any,
     details: dict[str, Any],
 ) -> None:
-    if OBSERVER not in session.info:
-        return
-    account_type = None
-    if action.startswith("login.") and sub:
-        # One indexed read, only for login rows: the account type is a label of the login counter.
-        statement = select(col(Account.account_type)).where(col(Account.sub) == sub)
-        found = (await session.execute(statement)).scalar_one_or_none()
-        account_type = str(getattr(found, "value", found)) if found is not None else None
     upstream = details.get("upstream") if isinstance(details.get("upstream"), str) else None
-    fact = AuditFact(action, outcome, reason, account_type, upstream)
+    kind = str(getattr(account_type, "value", account_type)) if account_type is not None else None
+    fact = AuditFact(action, outcome, reason, kind, upstream)
     session.sync_session.info.setdefault(_PENDING, []).append(fact)
 
 
 # pg_advisory_xact_lock key of the chain's head ("audi" in ASCII): one lock, for every replica.
 _CHAIN_LOCK = 0x61756469
+
+
+@functools.cache
+def _head_statement() -> Any:
+    return select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1)
+
+
+@functools.cache
+def _head_and_account_type_statement() -> Any:
+    # One round trip for both (issue 7): the account type is a label of the login counter.
+    head = select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1).scalar_subquery()
+    kind = select(col(Account.account_type)).where(col(Account.sub) == bindparam("sub")).scalar_subquery()
+    return select(head, kind)
 
 
 async def append(
@@ -105,28 +112,34 @@ async def append(
 ) -> None:
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    head = (
-        await session.execute(select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1))
-    ).scalar_one_or_none()
+    observed = OBSERVER in session.info
+    account_type = None
+    if observed and sub and action.startswith("login."):
+        row = (await session.execute(_head_and_account_type_statement(), {"sub": sub})).one()
+        head, account_type = row[0], row[1]
+    else:
+        head = (await session.execute(_head_statement())).scalar_one_or_none()
     previous = head or audit_chain.GENESIS
+    details = details or {}
     content = audit_chain.canonical(
         at=at, actor=actor, action=action, outcome=outcome, reason=reason, sub=sub, details=details
     )
-    session.add(
-        AuditEntry(
+    # A plain INSERT: the row is never read back here, so the ORM's unit of work would be pure cost.
+    await session.execute(
+        insert(AuditEntry).values(
             at=at,
             actor=actor,
             action=action,
             outcome=outcome,
             reason=reason,
             sub=sub,
-            details=details or {},
+            details=details,
             prev_hash=previous,
             chain_hash=audit_chain.link(previous, content),
         )
     )
-    await session.flush()
-    await _observe(session, action, outcome, reason, sub, details or {})
+    if observed:
+        _observe(session, action, outcome, reason, account_type, details)
 
 
 async def entries(session: AsyncSession, action: str | None = None, limit: int = 1000) -> list[AuditEntry]:

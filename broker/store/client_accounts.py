@@ -10,16 +10,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.store import core_rows
 from broker.store.tables import Account, ClientAccount
 
 
 async def note(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> None:
     """Idempotent, also under concurrency (ON CONFLICT DO NOTHING)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    await session.execute(
+    await core_rows.execute(
+        session,
         insert(ClientAccount)
         .values(client_id=client_id, account_id=account_id, first_seen_at=at)
-        .on_conflict_do_nothing(index_elements=["client_id", "account_id"])
+        .on_conflict_do_nothing(index_elements=["client_id", "account_id"]),
     )
 
 

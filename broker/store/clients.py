@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.store.core_rows import ModelColumns
+from broker.store.database import Database
 from broker.store.tables import Client
 
 
@@ -27,6 +33,35 @@ async def list_all(session: AsyncSession) -> list[Client]:
 async def get_enabled(session: AsyncSession, client_id: str) -> Client | None:
     client = await get(session, client_id)
     return client if client is not None and client.disabled_at is None else None
+
+
+@functools.cache
+def _columns() -> ModelColumns:
+    return ModelColumns(Client)
+
+
+@functools.cache
+def _enabled_statement() -> Any:
+    return select(*_columns().columns).where(
+        col(Client.client_id) == bindparam("client_id"), col(Client.disabled_at).is_(None)
+    )
+
+
+async def enabled(db: Database, client_id: str) -> Client | None:
+    """``get_enabled`` without a session, for every token-endpoint call and authorization (issue 7)."""
+    rows = await db.rows(_enabled_statement(), {"client_id": client_id})
+    return _columns().instance(rows[0]) if rows else None
+
+
+@functools.cache
+def _by_client_id_statement() -> Any:
+    return select(*_columns().columns).where(col(Client.client_id) == bindparam("client_id"))
+
+
+async def by_client_id(db: Database, client_id: str) -> Client | None:
+    """``get`` without a session (the login page names the client asking). Read-only."""
+    rows = await db.rows(_by_client_id_statement(), {"client_id": client_id})
+    return _columns().instance(rows[0]) if rows else None
 
 
 async def get_many(session: AsyncSession, client_ids: list[str]) -> list[Client]:

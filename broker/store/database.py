@@ -186,6 +186,7 @@ class Database:
         if self.engine.dialect.name == "postgresql":
             reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reads = async_sessionmaker(reads, expire_on_commit=False, info=info)
+        self._read_engine = reads
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -200,6 +201,14 @@ class Database:
         with _translated_errors():
             async with self._reads() as session, session.begin():
                 yield session
+
+    async def rows(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
+        """One Core read statement on a pooled connection, without an ORM session (the hottest reads).
+
+        Same isolation as ``read()``: no BEGIN on PostgreSQL, a snapshot transaction on SQLite."""
+        with _translated_errors():
+            async with self._read_engine.connect() as connection:
+                return list((await connection.execute(statement, parameters)).all())
 
     async def ping(self) -> None:
         with _translated_errors():

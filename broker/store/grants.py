@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from broker.store import client_accounts
+from broker.store import client_accounts, core_rows
+from broker.store.core_rows import ModelColumns
 from broker.store.tables import AccessToken, AuthorizationCode
 from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    await session.execute(insert(AuthorizationCode).values(row_of(code)))
+    await core_rows.execute(session, insert(AuthorizationCode).values(row_of(code)))
     await client_accounts.note(session, code.client_id, code.account_id, code.created_at)
+
+
+@functools.cache
+def _code_columns() -> ModelColumns:
+    return ModelColumns(AuthorizationCode)
+
+
+@functools.cache
+def _claim_code_statement() -> Any:
+    return (
+        update(AuthorizationCode)
+        .where(
+            col(AuthorizationCode.code_hash) == bindparam("code_hash_"),
+            col(AuthorizationCode.client_id) == bindparam("client_id_"),
+            col(AuthorizationCode.used).is_(False),
+        )
+        .values(used=True)
+        .returning(*_code_columns().columns)
+    )
 
 
 async def claim_code(session: AsyncSession, code_hash: str, client_id: str) -> AuthorizationCode | None:
     """Marks the client's code used and returns it, in one statement; exactly one of any number of
     concurrent callers gets it. None: unknown, another client's, or already used (ask get_code which)."""
-    statement = (
-        update(AuthorizationCode)
-        .where(
-            col(AuthorizationCode.code_hash) == code_hash,
-            col(AuthorizationCode.client_id) == client_id,
-            col(AuthorizationCode.used).is_(False),
-        )
-        .values(used=True)
-        .returning(AuthorizationCode)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    parameters = {"code_hash_": code_hash, "client_id_": client_id}
+    row = (await core_rows.execute(session, _claim_code_statement(), parameters)).first()
+    return _code_columns().instance(row) if row is not None else None
 
 
 async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode | None:
@@ -40,7 +53,7 @@ async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode |
 
 
 async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
-    await session.execute(insert(AccessToken).values(row_of(token)))
+    await core_rows.execute(session, insert(AccessToken).values(row_of(token)))
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:

@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broker.store import core_rows
+from broker.store.core_rows import ModelColumns
 from broker.store.tables import RefreshToken
 from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, token: RefreshToken) -> None:
-    await session.execute(insert(RefreshToken).values(row_of(token)))
+    await core_rows.execute(session, insert(RefreshToken).values(row_of(token)))
 
 
 async def get(session: AsyncSession, token_hash: str) -> RefreshToken | None:
     return await session.get(RefreshToken, token_hash)
 
 
+@functools.cache
+def _columns() -> ModelColumns:
+    return ModelColumns(RefreshToken)
+
+
+@functools.cache
+def _spend_statement() -> Any:
+    return (
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.token_hash) == bindparam("token_hash_"),
+            col(RefreshToken.client_id) == bindparam("client_id_"),
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > bindparam("at_"),
+        )
+        .values(rotated_at=bindparam("at_"))
+        .returning(*_columns().columns)
+    )
+
+
 async def spend(session: AsyncSession, token_hash: str, client_id: str, at: datetime) -> RefreshToken | None:
     """Spends the client's live refresh token and returns it, in one statement; of any number of concurrent
     callers exactly one gets it. None: unknown, another client's, spent, revoked or expired."""
-    statement = (
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.token_hash) == token_hash,
-            col(RefreshToken.client_id) == client_id,
-            col(RefreshToken.rotated_at).is_(None),
-            col(RefreshToken.revoked_at).is_(None),
-            col(RefreshToken.expires_at) > at,
-        )
-        .values(rotated_at=at)
-        .returning(RefreshToken)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    parameters = {"token_hash_": token_hash, "client_id_": client_id, "at_": at}
+    row = (await core_rows.execute(session, _spend_statement(), parameters)).first()
+    return _columns().instance(row) if row is not None else None
 
 
 async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> int:

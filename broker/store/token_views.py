@@ -15,6 +15,9 @@ from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from broker.store import core_rows
+from broker.store.core_rows import ModelColumns
+from broker.store.database import Database
 from broker.store.tables import AccessToken, Account, AccountRole, Client, UpstreamLink
 
 
@@ -40,20 +43,35 @@ def _roles(rows: list[Any], position: int) -> list[str]:
     return sorted({row[position] for row in rows if row[position] is not None})
 
 
+@functools.cache
+def _account_columns() -> ModelColumns:
+    return ModelColumns(Account)
+
+
 # Built once: constructing a statement (the EXISTS above especially) costs more than executing it.
 @functools.cache
 def _account_statement() -> Any:
     return (
-        select(Account, _linked(), col(AccountRole.role))
+        select(*_account_columns().columns, _linked(), col(AccountRole.role))
+        .select_from(Account)
         .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
         .where(col(Account.id) == bindparam("account_id"))
     )
 
 
 @functools.cache
+def _access_token_parts() -> tuple[ModelColumns, ModelColumns, ModelColumns]:
+    return ModelColumns(AccessToken), ModelColumns(Account), ModelColumns(Client)
+
+
+@functools.cache
 def _access_token_statement() -> Any:
+    # Core, not ORM entities: executed on a pooled connection with its compiled form cached, the rows
+    # skip the session, its identity map and the ORM's loading (issue 7: most of userinfo's store cost).
+    token, account, client = _access_token_parts()
     return (
-        select(AccessToken, Account, Client, _linked(), col(AccountRole.role))
+        select(*token.columns, *account.columns, *client.columns, _linked(), col(AccountRole.role))
+        .select_from(AccessToken)
         .join(Account, col(Account.id) == col(AccessToken.account_id))
         .outerjoin(
             Client,
@@ -65,15 +83,23 @@ def _access_token_statement() -> Any:
 
 
 async def account_view(session: AsyncSession, account_id: int) -> AccountView | None:
-    rows = list((await session.execute(_account_statement(), {"account_id": account_id})).all())
+    """In the session's transaction (the token endpoint's claim of a code or refresh token)."""
+    rows = list((await core_rows.execute(session, _account_statement(), {"account_id": account_id})).all())
     if not rows:
         return None
-    return AccountView(rows[0][0], bool(rows[0][1]), _roles(rows, 2))
+    columns = _account_columns()
+    n = len(columns)
+    return AccountView(columns.instance(rows[0][:n]), bool(rows[0][n]), _roles(rows, n + 1))
 
 
-async def access_token_view(session: AsyncSession, jti: str) -> AccessTokenView | None:
-    rows = list((await session.execute(_access_token_statement(), {"jti": jti})).all())
+async def access_token_view(db: Database, jti: str) -> AccessTokenView | None:
+    rows = await db.rows(_access_token_statement(), {"jti": jti})
     if not rows:
         return None
-    token, account, client, linked = rows[0][:4]
-    return AccessTokenView(token, AccountView(account, bool(linked), _roles(rows, 4)), client)
+    token, account, client = _access_token_parts()
+    first = rows[0]
+    a, b = len(token), len(token) + len(account)
+    c = b + len(client)
+    holder = AccountView(account.instance(first[a:b]), bool(first[c]), _roles(rows, c + 1))
+    # No enabled client: the outer join's columns are NULL.
+    return AccessTokenView(token.instance(first[:a]), holder, client.instance_or_none(first[b:c]))

@@ -39,3 +39,30 @@ async def test_discovery_advertises_what_works(stack: Stack, http: httpx.AsyncCl
         assert answer.status_code in (400, 401), (endpoint, answer.status_code)
     assert (await http.get(metadata["end_session_endpoint"])).status_code == 200
     assert (await http.get(metadata["jwks_uri"])).status_code == 200
+
+
+async def test_jwks_and_discovery_answered_before_the_routing_carry_every_response_header(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    # broker/api/documents.py answers these two outside FastAPI's routing: what every response carries
+    # (request id, security headers, its latency series under the route's template) must still be there.
+    for path, cache in (
+        ("/jwks", "public, max-age="),
+        ("/.well-known/openid-configuration", "public, max-age=3600"),
+    ):
+        given = await http.get(f"{stack.broker_url}{path}", headers={"X-Request-ID": "rp-req-7"})
+        made = await http.get(f"{stack.broker_url}{path}")
+        for response in (given, made):
+            assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["cache-control"].startswith(cache)
+        assert given.headers["x-request-id"] == "rp-req-7"
+        assert len(made.headers["x-request-id"]) == 22 and made.headers["x-request-id"] != "rp-req-7"
+        assert given.content == made.content
+    keys = (await http.get(f"{stack.broker_url}/jwks")).json()["keys"]
+    assert keys and all("kid" in key and "d" not in key for key in keys)
+    # Another method still reaches the routes, which refuse it as before.
+    assert (await http.post(f"{stack.broker_url}/jwks")).status_code == 405
+    metrics = (await http.get(f"{stack.broker_url}/metrics")).text
+    assert 'route="/jwks"' in metrics and 'route="/.well-known/openid-configuration"' in metrics

@@ -1,0 +1,55 @@
+"""Model objects rebuilt from the rows of Core statements, for the hottest reads (issue 7).
+
+A Core statement run on a pooled connection (``Database.rows``) skips the ORM session, its identity map
+and its loading machinery, which cost more than the round trip itself; these objects are built the way the
+ORM's loader builds them, outside any session, and are only read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
+from sqlmodel import SQLModel
+
+
+async def execute(
+    session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> Result[Any]:
+    """A Core statement in the session's transaction, on its connection: without the ORM's statement
+    handling (its DML and loading states were a tenth of a token request each, bench/README.md)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # what the session's autoflush would have done first
+    connection = await session.connection()
+    return await connection.execute(statement, parameters)
+
+
+class ModelColumns:
+    """A model's columns for a Core ``select``, and its instance rebuilt from them."""
+
+    def __init__(self, model: type[SQLModel]) -> None:
+        table: Any = model.__table__  # type: ignore[attr-defined]
+        # The ORM's own queries configure the mappers first; an instance built before that (the first
+        # request of a process may be one of these reads) would have attributes without their handlers.
+        configure_mappers()
+        mapper = inspect(model)
+        # The primary key first: a NULL there is how an outer join says "no row".
+        self.columns = list(table.primary_key) + [c for c in table.columns if not c.primary_key]
+        self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
+        self._new = mapper.class_manager.new_instance  # what the ORM's loader itself calls
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def instance(self, values: Any) -> Any:
+        """The values' object, as the ORM would load it, outside any session (read-only use)."""
+        instance = self._new()
+        instance.__dict__.update(zip(self.keys, values, strict=True))
+        return instance
+
+    def instance_or_none(self, values: Any) -> Any:
+        """``None`` for an outer join's missing row (its primary key NULL)."""
+        return self.instance(values) if values[0] is not None else None
