@@ -46,6 +46,17 @@ class UpstreamAdapter(ABC):
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    def code_request(self, redirect_uri: str, state: str) -> dict[str, str]:
+        """The parameters every upstream's authorization request carries (RFC 6749 §4.1.1); each shape adds
+        what it supports (nonce, PKCE, acr_values)."""
+        return {
+            "response_type": "code",
+            "client_id": self.config.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": self.config.scope,
+            "state": state,
+        }
+
     async def check_ready(self) -> None:
         """Raises UpstreamError when what a login needs beforehand is unavailable (``/readyz``). Shapes
         without a metadata document need nothing beforehand."""

@@ -20,13 +20,7 @@ class OAuth2UserinfoAdapter(UpstreamAdapter):
     ) -> str:
         self.http.breaker.check_start()
         assert self.config.authorization_endpoint is not None  # completed by the configuration
-        params = {
-            "response_type": "code",
-            "client_id": self.config.client_id,
-            "redirect_uri": redirect_uri,
-            "scope": self.config.scope,
-            "state": state,
-        }
+        params = self.code_request(redirect_uri, state)
         if self.config.pkce:
             params |= {
                 "code_challenge": create_s256_code_challenge(code_verifier),

@@ -46,14 +46,7 @@ class OidcAdapter(UpstreamAdapter):
         self.http.breaker.check_start()
         # While the circuit is half-open, the discovery document is fetched again: that call is the probe.
         metadata = await self.metadata(force=self.http.breaker.is_open)
-        params: dict[str, str] = {
-            "response_type": "code",
-            "client_id": self.config.client_id,
-            "redirect_uri": redirect_uri,
-            "scope": self.config.scope,
-            "state": state,
-            "nonce": nonce,
-        }
+        params = self.code_request(redirect_uri, state) | {"nonce": nonce}
         if self.config.pkce:
             params |= {
                 "code_challenge": create_s256_code_challenge(code_verifier),

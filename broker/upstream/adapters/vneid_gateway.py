@@ -29,13 +29,7 @@ class VneidGatewayAdapter(UpstreamAdapter):
     ) -> str:
         self.http.breaker.check_start()
         assert self.config.authorization_endpoint is not None  # completed by the configuration
-        params = {
-            "response_type": "code",
-            "client_id": self.config.client_id,
-            "redirect_uri": redirect_uri,
-            "scope": self.config.scope,
-            "state": state,
-        }
+        params = self.code_request(redirect_uri, state)
         return str(add_params_to_uri(self.config.authorization_endpoint, list(params.items())))
 
     async def exchange(
