@@ -148,6 +148,11 @@ def _uses_secret(method: str) -> bool:
     return method in client_auth.SECRET_METHODS
 
 
+def new_client_id() -> str:
+    """64 random bits as four hex groups: a 9-digit run would be masked in logs as an identification number."""
+    return "rp-" + "-".join(secrets.token_hex(2) for _ in range(4))
+
+
 async def create(
     registry: Registry,
     *,
@@ -160,7 +165,7 @@ async def create(
         name=name, redirect_uris=list(redirect_uris), id_token_signed_response_alg=id_token_alg, **options
     )
     sector = await _validate(registry, metadata)
-    client_id = "rp-" + secrets.token_hex(8)
+    client_id = new_client_id()
     secret = client_auth.new_secret() if _uses_secret(metadata.token_endpoint_auth_method) else None
     client = Client(client_id=client_id, name=name.strip(), created_at=registry.clock())
     _apply(client, metadata, sector)
