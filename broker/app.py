@@ -29,6 +29,7 @@ from broker.login import backchannel, ssf_push
 from broker.login.keys import KeyRingSource, KeyTiming, ensure_signing_keys, follow_rotations
 from broker.metrics import Metrics
 from broker.observed_http import ObservedTransport, relying_party_endpoint, vneid_endpoint
+from broker.outbound.endpoints import PublicAddressTransport
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
 from broker.registry import Registry
@@ -73,6 +74,12 @@ def build_registry(
         settings.rp_connect_timeout_seconds,
         settings.rp_read_timeout_seconds,
         transport=ObservedTransport(None, metrics, "relying_party", relying_party_endpoint),
+        push_transport=ObservedTransport(
+            None if settings.ssf_push_allow_private_addresses else PublicAddressTransport(),
+            metrics,
+            "relying_party",
+            relying_party_endpoint,
+        ),
     )
     return Registry(
         settings=settings,

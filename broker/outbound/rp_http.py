@@ -17,16 +17,26 @@ class FetchFailed(Exception):
 
 class RelyingPartyHttp:
     def __init__(
-        self, connect_timeout: float, read_timeout: float, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        connect_timeout: float,
+        read_timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        push_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            follow_redirects=False,
-            transport=transport,
+        """``push_transport`` carries the SETs pushed to endpoints that relying parties chose themselves
+        (it refuses internal addresses at connect time); the rest goes to endpoints an operator registered."""
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport)
+        self._push = (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=push_transport)
+            if push_transport is not None
+            else self._http
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._push is not self._http:
+            await self._push.aclose()
 
     async def get_json(self, url: str) -> Any:
         try:
@@ -55,7 +65,7 @@ class RelyingPartyHttp:
         if authorization:
             headers["Authorization"] = authorization
         try:
-            response = await self._http.post(url, content=token.encode("ascii"), headers=headers)
+            response = await self._push.post(url, content=token.encode("ascii"), headers=headers)
         except httpx.HTTPError as exc:
             raise FetchFailed(type(exc).__name__) from exc
         body: Any = None
