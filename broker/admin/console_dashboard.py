@@ -15,10 +15,13 @@ from typing import Any
 from broker.admin import report_formats, reports
 from broker.admin.console_auth import Officer
 from broker.admin.roles import Role
+from broker.domain.accounts import AccountType
+from broker.domain.roadmap import Point, projected_date
 from broker.registry import Registry
 from broker.settings import VIETNAM
 from broker.store import audit
 from broker.store import console as console_store
+from broker.store import reports as report_store
 
 MAY_SEE = frozenset({Role.AUDITOR, Role.OPS_ADMIN})
 TREND_DAYS = 30
@@ -32,6 +35,7 @@ DOWNLOADS = {
 class TrendPoint:
     day: date
     not_cleaned: int  # citizen accounts not linked to VNeID at the end of that day
+    measured: bool = True  # that day's snapshot (or today's count); False: estimated from links and imports
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Bar:
     width: float
     height: float
     label: str
+    measured: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,40 +76,60 @@ def may_see(officer: Officer) -> bool:
 
 
 async def cleanup_figures(registry: Registry) -> CleanupFigures:
-    """THE adapter over broker.admin.reports."""
-    report = await reports.cleanup(registry)
+    """THE adapter over broker.admin.reports.
+
+    Each day of the trend is that day's snapshot (``broker report snapshot``, the figures the province
+    reported) where one was taken; a day without one is estimated by walking back from today's count
+    through the links and imports since (merges are not replayed), and drawn as an estimate. The projected
+    date is the report's roadmap over the snapshots once there are two; before that, the pace of links over
+    the last 30 days."""
+    report = await reports.cleanup_report(registry)
     today = registry.clock().astimezone(VIETNAM).date()
     first = today - timedelta(days=TREND_DAYS - 1)
     since = datetime(first.year, first.month, first.day, tzinfo=VIETNAM)
     async with registry.db.read() as session:
         per_day = await console_store.citizens_linked_per_day(session, since)
         created = await console_store.citizens_created_per_day(session, since)
-    remaining = int(report["citizens_not_cleaned"])
-    # Walk back from today: before a day's links those accounts were still to clean, and before a day's
-    # imports those accounts did not exist yet (an estimate: merges are not replayed).
+        snapshots = await report_store.snapshots(session, first)
+    measured: dict[date, int] = {}
+    for row in snapshots:
+        if row.account_type == AccountType.CITIZEN:
+            measured[row.day] = measured.get(row.day, 0) + row.not_cleaned
+    now_left = report.by_type.get(AccountType.CITIZEN, reports.Counts()).not_linked
+    remaining = now_left
     trend: list[TrendPoint] = []
     for offset in range(TREND_DAYS):
         day = today - timedelta(days=offset)
-        trend.append(TrendPoint(day, remaining))
+        if offset == 0:
+            trend.append(TrendPoint(day, now_left, measured=True))  # today: the live count
+        elif day in measured:
+            trend.append(TrendPoint(day, measured[day], measured=True))
+        else:
+            trend.append(TrendPoint(day, remaining, measured=False))
         key = day.isoformat()
         remaining = max(0, remaining + per_day.get(key, 0) - created.get(key, 0))
     trend.reverse()
-    linked = sum(per_day.values())
-    now_left = int(report["citizens_not_cleaned"])
-    projected = None
-    if now_left == 0:
-        projected = today
-    elif linked > 0:
-        projected = today + timedelta(days=-(-now_left * TREND_DAYS // linked))
     return CleanupFigures(
-        datetime.fromisoformat(report["generated_at"]),
-        list(report["units"]),
-        dict(report["totals"]),
+        report.generated_at,
+        [row.to_json() for row in report.rows],
+        report.totals.to_json(),
         now_left,
-        int(report["citizens_without_number"]),
+        report.by_type.get(AccountType.CITIZEN, reports.Counts()).without_number,
         trend,
-        projected,
+        _projected(
+            today, now_left, sum(per_day.values()), reports.series_of(snapshots, None).get(reports.TOTAL)
+        ),
     )
+
+
+def _projected(today: date, now_left: int, linked_lately: int, snapshots: list[Point] | None) -> date | None:
+    if now_left == 0:
+        return today
+    if snapshots is not None and len(snapshots) >= 2:
+        return projected_date(snapshots)
+    if linked_lately > 0:
+        return today + timedelta(days=-(-now_left * TREND_DAYS // linked_lately))
+    return None
 
 
 async def dashboard(registry: Registry) -> tuple[CleanupFigures, Chart]:
@@ -122,6 +147,7 @@ def chart(trend: list[TrendPoint], width: int = 720, height: int = 240) -> Chart
             width=round(slot * 0.7, 2),
             height=round(height * point.not_cleaned / top, 2),
             label=f"{point.day.day}/{point.day.month}: {point.not_cleaned}",
+            measured=point.measured,
         )
         for index, point in enumerate(trend)
     ]

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,21 @@ async def registry(database_url: str) -> AsyncIterator[Registry]:
         await built.db.dispose()
 
 
+CHAU = VerifiedIdentity(
+    issuer="https://vneid.example",
+    subject="chau",
+    identification_number="038303004567",
+    old_identification_number=None,
+    name="Lê Minh Châu",
+    birthdate=date(2003, 11, 2),
+    gender="female",
+    level=2,
+    acr="urn:vneid:loa:level2",
+    amr=("pwd",),
+    auth_time=LINKED,
+)
+
+
 def classes(**counts: int) -> dict[str, int]:
     names = ("clean_unlinked", "cmnd_only", "no_id", "invalid_id", "inconsistent_id", "duplicate_suspect")
     return {name: counts.get(name, 0) for name in names}
@@ -145,22 +161,7 @@ async def test_as_of_a_day_before_the_freeze_and_the_link(registry: Registry) ->
 async def test_snapshots_are_idempotent_per_day_and_feed_the_roadmap(registry: Registry) -> None:
     assert await reports.take_snapshot(registry) == await reports.take_snapshot(registry)
     registry.clock.advance(days=1)  # type: ignore[attr-defined]
-    await account_for(
-        registry,
-        VerifiedIdentity(
-            issuer="https://vneid.example",
-            subject="chau",
-            identification_number="038303004567",
-            old_identification_number=None,
-            name="Lê Minh Châu",
-            birthdate=date(2003, 11, 2),
-            gender="female",
-            level=2,
-            acr="urn:vneid:loa:level2",
-            amr=("pwd",),
-            auth_time=LINKED,
-        ),
-    )
+    await account_for(registry, CHAU)
     await reports.take_snapshot(registry)
 
     series = await reports.trend(registry, Level.PROVINCE)
@@ -173,6 +174,27 @@ async def test_snapshots_are_idempotent_per_day_and_feed_the_roadmap(registry: R
         "linked_share": round(2 / 7, 4),
         "projected_date": "2024-07-08",
     }
+
+
+async def test_the_console_dashboard_draws_the_snapshots_and_their_roadmap(registry: Registry) -> None:
+    from broker.admin.console_dashboard import cleanup_figures
+
+    await reports.take_snapshot(registry)  # 2/7: six citizens' accounts not cleaned
+    registry.clock.advance(days=1)  # type: ignore[attr-defined]
+    await account_for(registry, replace(CHAU, auth_time=registry.clock()))
+    await reports.take_snapshot(registry)  # 3/7: five
+    registry.clock.advance(days=1)  # type: ignore[attr-defined]
+
+    figures = await cleanup_figures(registry)
+
+    by_day = {point.day: point for point in figures.trend}
+    assert len(figures.trend) == 30 and figures.trend[-1].day == date(2024, 7, 4)
+    assert (by_day[date(2024, 7, 2)].not_cleaned, by_day[date(2024, 7, 2)].measured) == (6, True)
+    assert (by_day[date(2024, 7, 3)].not_cleaned, by_day[date(2024, 7, 3)].measured) == (5, True)
+    assert (by_day[date(2024, 7, 4)].not_cleaned, by_day[date(2024, 7, 4)].measured) == (5, True)  # live
+    assert not by_day[date(2024, 7, 1)].measured  # no snapshot that day: an estimate, drawn as one
+    # The report's roadmap over the snapshots (a link a day, five to go), not the 30-day pace (75 days).
+    assert figures.projected_date == date(2024, 7, 8)
 
 
 def test_the_cli_prints_json_csv_a_table_and_a_workbook_with_vietnamese_headers(
