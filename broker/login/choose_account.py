@@ -12,7 +12,7 @@ from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
-from broker.login import flow_guard
+from broker.login import flow_guard, upstream_logout
 from broker.login.complete import complete
 from broker.login.link_account import link_identity
 from broker.login.outcomes import Outcome, Redirect
@@ -109,7 +109,12 @@ async def choose(
         if not moved:
             # This flow's other submit finished first (and merged and linked already): the same place.
             return Redirect(_authorize_again(registry, flow))
-        return await complete(registry, session, flow.id)
+        outcome = await complete(registry, session, flow.id)
+        if isinstance(outcome, Redirect):
+            # The identity kept on the flow carries the upstream and its logout URL: the session the
+            # choice opens is ended at the upstream too, as a login without a choice is.
+            await upstream_logout.remember(registry, session, outcome, identity)
+        return outcome
 
 
 async def _survivor(session: Session, account: Account) -> Account:

@@ -14,7 +14,10 @@ import pytest
 
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
-from tests.support.html_forms import form_posting_to
+from tests.support.chooser import keep_account
+from tests.support.citizens import BINH
+from tests.support.html_forms import form_posting_to, form_with
+from tests.support.legacy import csv_text, row
 from tests.support.op import AN, CHAU, redirect_to
 from tests.support.upstream_stacks import ModeStacks
 
@@ -125,3 +128,35 @@ async def test_an_upstream_without_a_logout_uri_changes_nothing_in_logout(
     confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
     form = form_posting_to(confirm_page, "/logout/confirm")
     assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+
+
+async def test_a_case_3_citizen_who_chose_an_account_is_logged_out_at_the_portal_too(
+    stacks: ModeStacks, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    stack = stacks.single("oauth2-userinfo", vneid_logout="back-channel")
+    await stack.import_legacy(
+        csv_text(
+            # One CCCD in two systems (the portal gives no old CMND to match by).
+            row("b-1", BINH, full_name="Trần Thị Bình", birth_date="1990-07-25", cccd=BINH),
+            row(
+                "b-2",
+                "binh.tran@example.vn",
+                source_system="motcua-huyen",
+                full_name="Trần Thị Bình",
+                birth_date="1990-07-25",
+                cccd=BINH,
+            ),
+        )
+    )
+    rp = await stack.register_client()
+    _, to_upstream = await _upstream(browser, stack, rp)
+    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
+    chooser = await browser.follow(await browser.http.get(back.headers["location"]))
+    assert "Bạn có nhiều tài khoản cũ" in chooser.text
+    keep = int(form_with(chooser.text, str(chooser.url), "keep").fields["keep"])
+    assert redirect_to(await keep_account(browser, chooser, keep), rp).query["code"]
+
+    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
+    form = form_posting_to(confirm_page, "/logout/confirm")
+    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert await _upstream_logouts(http, stack) == 1
