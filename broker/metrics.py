@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,8 +42,8 @@ def multiprocess_dir() -> str | None:
 
 
 class HashQueue:
-    """The password-hashing pool's queue, for whoever runs the pool (``with metrics.hash_queue.waiting():``
-    around the wait for a slot, ``with metrics.hash_queue.running():`` around the hash itself)."""
+    """The password-hashing pool's queue (``broker.password_pool`` sets the gauges as attempts come and go,
+    and observes each attempt's time, queue wait included)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.waiting_gauge = Gauge(
@@ -66,16 +64,6 @@ class HashQueue:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        with self.waiting_gauge.track_inprogress():
-            yield
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        with self.running_gauge.track_inprogress():
-            yield
 
 
 class Metrics:

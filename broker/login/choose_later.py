@@ -11,10 +11,10 @@ from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.domain.matching import LegacyFacts, match_score
 from broker.errors import LoginFlowError
-from broker.login import flow_guard
+from broker.login import flow_guard, upstream_logout
 from broker.login.complete import complete
 from broker.login.link_account import link_identity
-from broker.login.outcomes import Outcome
+from broker.login.outcomes import Outcome, Redirect
 from broker.registry import Registry
 from broker.store import accounts, audit, legacy, reviews
 from broker.store.tables import ReviewItem
@@ -74,4 +74,7 @@ async def decide_later(registry: Registry, flow_id: str | None, browser: str | N
             sub=best.sub,
             details={"candidates": len(flow.candidate_account_ids)},
         )
-        return await complete(registry, session, flow.id)
+        outcome = await complete(registry, session, flow.id)
+        if isinstance(outcome, Redirect):
+            await upstream_logout.remember(registry, session, outcome, identity)  # as choose_account does
+        return outcome

@@ -130,8 +130,9 @@ async def test_an_upstream_without_a_logout_uri_changes_nothing_in_logout(
     assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
 
 
-async def test_a_case_3_citizen_who_chose_an_account_is_logged_out_at_the_portal_too(
-    stacks: ModeStacks, browser: Browser, http: httpx.AsyncClient
+@pytest.mark.parametrize("choice", ["keep", "later"])
+async def test_a_case_3_citizen_who_chose_or_put_off_the_choice_is_logged_out_at_the_portal_too(
+    stacks: ModeStacks, browser: Browser, http: httpx.AsyncClient, choice: str
 ) -> None:
     stack = stacks.single("oauth2-userinfo", vneid_logout="back-channel")
     await stack.import_legacy(
@@ -153,8 +154,13 @@ async def test_a_case_3_citizen_who_chose_an_account_is_logged_out_at_the_portal
     back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
     chooser = await browser.follow(await browser.http.get(back.headers["location"]))
     assert "Bạn có nhiều tài khoản cũ" in chooser.text
-    keep = int(form_with(chooser.text, str(chooser.url), "keep").fields["keep"])
-    assert redirect_to(await keep_account(browser, chooser, keep), rp).query["code"]
+    if choice == "keep":
+        keep = int(form_with(chooser.text, str(chooser.url), "keep").fields["keep"])
+        chosen = await keep_account(browser, chooser, keep)
+    else:  # "Để sau": logged in to the likeliest account, the pair left to an officer
+        later = form_posting_to(chooser, "/login/choose/later")
+        chosen = await browser.http.post(later.action, data=later.fields)
+    assert redirect_to(chosen, rp).query["code"]
 
     confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
     form = form_posting_to(confirm_page, "/logout/confirm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from broker.app import build_registry, close_registry
 from broker.metrics import Metrics
+from broker.password_pool import PasswordPool
 from broker.settings import Settings
 from tests.conftest import DEMO_PASSWORD, StackFactory
 from tests.support.browser import Browser, redeem
@@ -174,13 +176,25 @@ async def test_the_pool_gauge_follows_connections_in_use(database_url: str) -> N
     assert value(registry.metrics.exposition().decode(), "broker_db_pool_timeouts_total") == 0
 
 
-def test_the_hashing_pool_can_report_its_queue() -> None:
+async def test_the_hashing_pool_reports_its_queue() -> None:
     metrics = Metrics()
-    with metrics.hash_queue.waiting(), metrics.hash_queue.waiting(), metrics.hash_queue.running():
+    pool = PasswordPool(workers=1, queue=64, observed=metrics.hash_queue)
+    release = threading.Event()
+    try:
+        # Three attempts on one worker: the first holds it until released, two wait.
+        attempts = [asyncio.ensure_future(pool._run(release.wait)) for _ in range(3)]
+        await asyncio.sleep(0)
         text = metrics.exposition().decode()
-        assert value(text, "broker_password_hash_waiting") == 2
         assert value(text, "broker_password_hash_running") == 1
-    assert value(metrics.exposition().decode(), "broker_password_hash_waiting") == 0
+        assert value(text, "broker_password_hash_waiting") == 2
+        release.set()
+        await asyncio.gather(*attempts)
+    finally:
+        release.set()
+        pool.close()
+    text = metrics.exposition().decode()
+    assert value(text, "broker_password_hash_running") == value(text, "broker_password_hash_waiting") == 0
+    assert value(text, "broker_password_hash_seconds_count") == 3
 
 
 def test_several_workers_answer_metrics_for_all(tmp_path: Path, sqlite_databases) -> None:  # type: ignore[no-untyped-def]
