@@ -184,6 +184,14 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.certificate_expiry = Gauge(
+            "broker_tls_certificate_expiry_timestamp_seconds",
+            "When the TLS certificate of the issuer's or an upstream's host expires (Unix time; checked "
+            "in the background every BROKER_CERTIFICATE_CHECK_SECONDS).",
+            ["host"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self.database_up = Gauge(
             "broker_database_up",
             "1 when the last background check reached the database, else 0.",

@@ -11,6 +11,7 @@ from datetime import UTC
 
 from broker.admin import reports
 from broker.errors import StoreUnavailable
+from broker.outbound import certificates
 from broker.registry import Registry
 from broker.store import gauges
 
@@ -46,8 +47,35 @@ async def refresh(registry: Registry) -> None:
     metrics.gauges_refreshed.set(time.time())
 
 
+def certificate_hosts(registry: Registry) -> list[tuple[str, int]]:
+    """The issuer's host and every upstream endpoint's host served over https (configuration, never input)."""
+    urls: list[str | None] = [registry.settings.issuer]
+    for config in registry.settings.upstream_configs():
+        urls += [
+            config.issuer,
+            config.authorization_endpoint,
+            config.token_endpoint,
+            config.userinfo_endpoint,
+        ]
+    return certificates.https_hosts(urls)
+
+
+async def refresh_certificates(registry: Registry) -> None:
+    """Reads each host's certificate; a host that cannot be reached keeps its last reading (and is logged):
+    an unreachable upstream is VNeIDFailing's to report, not a certificate's."""
+    timeout = registry.settings.vneid_connect_timeout_seconds
+    for host, port in certificate_hosts(registry):
+        try:
+            expiry = await certificates.not_after(host, port, timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            log.warning("TLS certificate of %s:%d not read: %s", host, port, type(exc).__name__)
+            continue
+        registry.metrics.certificate_expiry.labels(f"{host}:{port}").set(expiry.timestamp())
+
+
 async def run_refresher(registry: Registry) -> None:
     """Refreshes until cancelled; a database outage shows as ``broker_database_up 0``, not a dead task."""
+    certificates_due = 0.0
     while True:
         try:
             await refresh(registry)
@@ -55,4 +83,10 @@ async def run_refresher(registry: Registry) -> None:
             log.warning("background gauges: database unavailable")
         except Exception:
             log.exception("background gauges failed")
+        if time.monotonic() >= certificates_due:
+            certificates_due = time.monotonic() + registry.settings.certificate_check_seconds
+            try:
+                await refresh_certificates(registry)
+            except Exception:
+                log.exception("certificate check failed")
         await asyncio.sleep(registry.settings.metrics_refresh_seconds)
