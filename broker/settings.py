@@ -170,6 +170,8 @@ class Settings(BaseSettings):
     # Gauges computed from the database (review queue, clean-up classes, key age) are refreshed this
     # often in the background, never per scrape.
     metrics_refresh_seconds: float = Field(default=30.0, gt=0)
+    # The clean-up counts among them count every account (a GROUP BY): less often.
+    cleanup_gauges_refresh_seconds: float = Field(default=300.0, gt=0)
     # The TLS certificates of the issuer's and the upstreams' hosts are read this often (a handshake each).
     certificate_check_seconds: float = Field(default=6 * 3600.0, gt=0)
 

@@ -40,7 +40,7 @@ def value(text: str, name: str, **labels: str) -> float:
 async def test_a_login_is_counted_by_upstream_method_account_type_outcome_and_reason(
     make_stack: StackFactory, http: httpx.AsyncClient
 ) -> None:
-    stack = make_stack(metrics_refresh_seconds=0.2)
+    stack = make_stack(metrics_refresh_seconds=0.2, cleanup_gauges_refresh_seconds=0.2)
     rp = await stack.register_client()
     await stack.import_legacy(
         csv_text(
