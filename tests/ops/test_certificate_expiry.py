@@ -135,7 +135,7 @@ def test_the_issuer_s_and_the_upstreams_certificates_are_exposed_with_their_expi
     broker = BrokerProcess(env, tmp_path / "log").wait_ready()
     try:
         seen: dict[str, float] = {}
-        for _ in range(100):  # the first reading is taken at start-up, in the background
+        for _ in range(300):  # the first reading is taken at start-up, in the background
             seen = _expiries(httpx.get(f"{broker.url}/metrics").text)
             if len(seen) == 2:
                 break
