@@ -25,6 +25,9 @@ AN, AN_CMND = "001085012345", "012345678"
 CHAU = "038303004567"
 
 
+REFRESHED = "broker_gauges_refreshed_timestamp_seconds"
+
+
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -128,7 +131,12 @@ async def test_random_paths_and_client_ids_do_not_grow_the_series(
     await http.get(f"{stack.broker_url}/no-such-page-warm-up")
     await http.get(f"{stack.broker_url}/static/warm-up.css")
     await http.get(f"{stack.broker_url}/metrics")  # the scrape's own series exist from now on
-    before = len(samples((await http.get(f"{stack.broker_url}/metrics")).text))
+    # And the background gauges' series, once their first refresh ran (late on a loaded machine).
+    deadline = time.monotonic() + 30
+    while not value(scraped := (await http.get(f"{stack.broker_url}/metrics")).text, REFRESHED):
+        assert time.monotonic() < deadline, "the background gauges never refreshed"
+        await asyncio.sleep(0.1)
+    before = len(samples(scraped))
     for _ in range(30):
         noise = uuid.uuid4().hex
         await http.get(f"{stack.broker_url}/authorize", params={"client_id": noise, "redirect_uri": noise})
