@@ -44,7 +44,7 @@ def test_promtool_checks_the_rules() -> None:
         [_tool("promtool"), "check", "rules", str(ALERTS)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 11 rules found" in result.stdout
+    assert "SUCCESS: 12 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_of_the_alerts_pass() -> None:
