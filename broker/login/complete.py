@@ -26,10 +26,12 @@ async def complete(
     loaded: LoginFlow | None = None,
     requirement: LoginFlowRequirement | Unread | None = UNREAD,
     upstream: tuple[str, str | None] | None = None,
+    linked: bool | None = None,
 ) -> Outcome:
     """``loaded``: the flow as this transaction left it, when the caller has it (not read again);
     ``requirement``: the flow's requirement, when the caller read it already; ``upstream``: the upstream
-    and its logout URL, kept with the session (``upstream_logout.noted``)."""
+    and its logout URL, kept with the session (``upstream_logout.noted``); ``linked``: True when the
+    caller's transaction found or made the account's link."""
     flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
@@ -38,7 +40,7 @@ async def complete(
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()
     method = LoginMethod.LEGACY_PASSWORD if flow.acr == ACR_LEGACY else LoginMethod.VNEID
-    decision = await account_state.may_log_in(registry, session, account, method, now)
+    decision = await account_state.may_log_in(registry, session, account, method, now, linked)
     if not decision.allowed:
         # Disabled or merged meanwhile (or by a path that did not ask): no session, no code.
         await flows.move(session, flow.id, FlowState.FAILED, now, failure_reason=decision.reason.value)

@@ -82,9 +82,12 @@ async def resolve_in(
     """``account_for`` in the caller's transaction (the login callback's one transaction): a StoreConflict
     (a concurrent first login linked first) rolls it back, and the caller runs it again."""
     now = registry.clock()
-    known = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
-    if known is not None:
-        decision = await account_state.may_log_in(registry, session, known, LoginMethod.VNEID, now)
+    found = await accounts.find_by_upstream_with_level(session, identity.issuer, identity.subject)
+    if found is not None:
+        known, previous_level = found
+        decision = await account_state.may_log_in(  # found by its link: linked
+            registry, session, known, LoginMethod.VNEID, now, linked=True
+        )
         if not decision.allowed:
             await audit.append(
                 session,
@@ -100,7 +103,7 @@ async def resolve_in(
         await events.identifier_change(session, known, identity.identification_number, now)
         _complete(known, identity)
         known.updated_at = now
-        await events.level_change(session, known, identity.issuer, identity.subject, identity.level, now)
+        await events.level_changed(session, known, previous_level, identity.level, now)
         await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
         await _unfreeze(session, known, registry)
         # A Case 3 group still waiting for an officer (or for the citizen's later decision).
@@ -249,7 +252,7 @@ async def _link(
     await events.identifier_change(session, account, identity.identification_number, now)
     _complete(account, identity)
     account.updated_at = now
-    await cleanup.reclassify(session, [account.id], now)  # issue 9: the account is now "linked"
+    await cleanup.reclassify_linked(session, account, now)  # issue 9: the account is now "linked"
     await events.append(session, "account.linked", account.sub, now)
     await audit.append(
         session,

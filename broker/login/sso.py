@@ -103,14 +103,15 @@ def login_needed(
 
 
 async def require_assurance(
-    registry: Registry, flow: LoginFlow, identity: VerifiedIdentity
-) -> LoginFlowRequirement | None:
-    """Refuses, at the RP's redirect URI, an upstream login below the level the flow requires; else the
-    flow's requirement (for ``open_session``, not read twice)."""
-    async with registry.db.read() as session:
-        requirement = await flow_requirements.get(session, flow.id)
+    registry: Registry,
+    flow: LoginFlow,
+    requirement: LoginFlowRequirement | None,
+    identity: VerifiedIdentity,
+) -> None:
+    """Refuses, at the RP's redirect URI, an upstream login below the level the flow's ``requirement``
+    asks for."""
     if requirement is None or assurance.level_of(identity.acr) >= requirement.min_level:
-        return requirement
+        return
     async with registry.db.transaction() as session:
         await flows.move(session, flow.id, FlowState.FAILED, registry.clock(), failure_reason="acr_not_met")
     registry.metrics.logins.labels("vneid", "acr_not_met").inc()

@@ -31,12 +31,12 @@ log = logging.getLogger(__name__)
 
 
 async def finish(registry: Registry, params: Mapping[str, str], browser: str | None) -> Outcome:
-    flow = await flow_guard.load(registry, params.get("state"), browser)
+    flow, requirement = await flow_guard.load_with_requirement(registry, params.get("state"), browser)
     if flow.state != FlowState.UPSTREAM_PENDING or not flow.upstream_nonce or not flow.upstream_code_verifier:
         raise LoginFlowError("flow_not_pending")
     try:
         identity = await _identity(registry, flow, params)
-        requirement = await sso.require_assurance(registry, flow, identity)
+        await sso.require_assurance(registry, flow, requirement, identity)
         try:
             settled = await _log_in(registry, flow, identity, requirement)
         except StoreConflict:
@@ -93,7 +93,7 @@ async def _log_in(
         )
         await cleanup.after_vneid_login(  # issue 9: class follows the link; a new account gets a unit
             session,
-            account.id,
+            account,
             registry.settings.client_unit_codes.get(flow.client_id),
             identity.extra.get("unit_code"),
             now,
@@ -128,6 +128,7 @@ async def _log_in(
                 loaded=flow,
                 requirement=requirement,
                 upstream=upstream_logout.noted(registry, identity),
+                linked=True,  # it logged in through its link, found or made in this transaction
             )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)
