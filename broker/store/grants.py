@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from broker.store import client_accounts, core_rows
 from broker.store.core_rows import ModelColumns
-from broker.store.tables import AccessToken, AuthorizationCode
+from broker.store.tables import AccessToken, AuthorizationCode, RefreshToken
 from broker.store.types import row_of
 
 
@@ -54,6 +54,20 @@ async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode |
 
 async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
     await core_rows.execute(session, insert(AccessToken).values(row_of(token)))
+
+
+async def add_tokens(session: AsyncSession, access: AccessToken, refresh: RefreshToken | None) -> None:
+    """An access token and its refresh token: on PostgreSQL one statement (a data-modifying WITH), so
+    a code exchange or a refresh writes both in one round trip (issue 7)."""
+    if refresh is None:
+        await add_access_token(session, access)
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        first = insert(AccessToken).values(row_of(access)).cte("access_token_row")
+        await core_rows.execute(session, insert(RefreshToken).values(row_of(refresh)).add_cte(first))
+        return
+    await add_access_token(session, access)
+    await core_rows.execute(session, insert(RefreshToken).values(row_of(refresh)))
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:
