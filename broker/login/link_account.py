@@ -159,7 +159,12 @@ async def _verified_elsewhere(
     holder = await accounts.holder_of_number(session, identity.identification_number)
     if holder is None or holder.id is None:
         return None
-    if any(link.issuer == identity.issuer for link in await accounts.links_of(session, holder.id)):
+    links = await accounts.links_of(session, holder.id)
+    if any(link.issuer == identity.issuer and link.subject == identity.subject for link in links):
+        # This very identity, linked by a concurrent first login that committed after this transaction
+        # looked for it: run again, and it is found by its link (not a changed subject).
+        raise StoreConflict("linked by a concurrent first login")
+    if any(link.issuer == identity.issuer for link in links):
         raise IdentityRefused(
             "upstream_subject_changed", "this upstream linked the number to another subject"
         )
