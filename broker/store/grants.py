@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from broker.store import client_accounts, core_rows
+from broker.store import client_accounts, core_rows, token_views
 from broker.store.core_rows import ModelColumns
 from broker.store.tables import AccessToken, AuthorizationCode, RefreshToken
+from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
 
@@ -46,6 +47,24 @@ async def claim_code(session: AsyncSession, code_hash: str, client_id: str) -> A
     parameters = {"code_hash_": code_hash, "client_id_": client_id}
     row = (await core_rows.execute(session, _claim_code_statement(), parameters)).first()
     return _code_columns().instance(row) if row is not None else None
+
+
+@functools.cache
+def _claim_code_with_account_statement() -> Any:
+    return token_views.with_account(_claim_code_statement())
+
+
+async def claim_code_with_account(
+    session: AsyncSession, code_hash: str, client_id: str
+) -> tuple[AuthorizationCode, AccountView | None] | None:
+    """``claim_code`` and the code's account view (``token_views.account_view``): on PostgreSQL in one
+    statement. None: nothing claimed (ask get_code why); a view of None: the account no longer exists."""
+    if session.get_bind().dialect.name != "postgresql":
+        code = await claim_code(session, code_hash, client_id)
+        return None if code is None else (code, await token_views.account_view(session, code.account_id))
+    parameters = {"code_hash_": code_hash, "client_id_": client_id}
+    statement = _claim_code_with_account_statement()
+    return await token_views.claimed_with_account(session, statement, parameters, _code_columns())
 
 
 async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode | None:
