@@ -13,7 +13,7 @@ from broker.login import flow_guard
 from broker.login.ids import digest, new_token
 from broker.oidc import authorize
 from broker.registry import Registry
-from broker.store import flows, grants, sessions
+from broker.store import flows, grants
 from broker.store.database import Session
 from broker.store.tables import AuthorizationCode, LoginFlow
 
@@ -52,8 +52,7 @@ async def issue(
             sid=sid,
         ),
     )
-    if sid is not None:
-        await sessions.add_participant(session, sid, flow.client_id, now)
+    # The code carries ``sid``: its insert also makes the client a participant of that session.
     return authorize.response_url(
         flow.redirect_uri, {"code": code, "state": flow.rp_state, "iss": registry.settings.issuer}
     )

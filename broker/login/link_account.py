@@ -32,6 +32,7 @@ from broker.store.tables import Account, LegacyAccount, ReviewItem, UpstreamLink
 class Resolved:
     account: Account
     notice: str | None = None  # "review_notice": a doubtful duplicate went to an officer
+    created: bool = False  # Case 1: the account was made by this transaction
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ async def resolve_in(
         return same_person
     candidates = await _candidates(session, identity)
     if not candidates:
-        return Resolved(await _create(session, identity, registry))
+        return Resolved(await _create(session, identity, registry), created=True)
     if len(candidates) == 1:
         account, records = next(iter(candidates.values()))
         return Resolved(await _link(session, account, records, identity, registry, "number_match"))

@@ -97,6 +97,7 @@ async def _log_in(
             registry.settings.client_unit_codes.get(flow.client_id),
             identity.extra.get("unit_code"),
             now,
+            created=resolution.created,
         )
         await audit.append(
             session,

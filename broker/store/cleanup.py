@@ -84,10 +84,17 @@ async def after_vneid_login(
     client_unit: str | None,
     claimed_unit: str | None,
     at: datetime,
+    created: bool = False,
 ) -> None:
     """After a VNeID login: the account's class follows its new link, and an account without a unit (one
     created at this first login) takes the RP's unit, else VNeID's address unit, else ``unknown``.
-    ``account``: as this transaction loaded or created it (linked: the login came through its link)."""
+    ``account``: as this transaction loaded or created it (linked: the login came through its link);
+    ``created``: by this transaction, so seen by no one else and named by no legacy record (issue 7: its
+    unit and class go out with the one UPDATE of the account, nothing read)."""
+    if created:
+        account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
+        _classify(account, None, True, at.astimezone(VIETNAM).date())
+        return
     if account.unit_code is None:  # the UPDATE's own condition guards a unit set meanwhile
         await session.execute(
             update(Account)

@@ -19,8 +19,14 @@ from broker.store.tables import LoginFlow, LoginFlowRequirement
 from broker.store.types import row_of
 
 
-async def add(session: AsyncSession, flow: LoginFlow) -> None:
-    await core_rows.execute(session, insert(LoginFlow).values(row_of(flow)))
+async def add(
+    session: AsyncSession, flow: LoginFlow, requirement: LoginFlowRequirement | None = None
+) -> None:
+    """The flow and, if given, its requirement (one statement on PostgreSQL)."""
+    statements = [insert(LoginFlow).values(row_of(flow))]
+    if requirement is not None:
+        statements.append(insert(LoginFlowRequirement).values(row_of(requirement)))
+    await core_rows.execute_together(session, *statements)
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:

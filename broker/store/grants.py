@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from broker.store import client_accounts, core_rows, token_views
+from broker.store import client_accounts, core_rows, sessions, token_views
 from broker.store.core_rows import ModelColumns
 from broker.store.tables import AccessToken, AuthorizationCode, RefreshToken
 from broker.store.token_views import AccountView
@@ -18,8 +18,15 @@ from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    await core_rows.execute(session, insert(AuthorizationCode).values(row_of(code)))
-    await client_accounts.note(session, code.client_id, code.account_id, code.created_at)
+    """The code, the note that its client knows the account (the event feed's) and, for a code of an SSO
+    session, the client's place in that session: one statement on PostgreSQL."""
+    statements = [
+        insert(AuthorizationCode).values(row_of(code)),
+        client_accounts.note_statement(session, code.client_id, code.account_id, code.created_at),
+    ]
+    if code.sid is not None:
+        statements.append(sessions.participant_statement(session, code.sid, code.client_id, code.created_at))
+    await core_rows.execute_together(session, *statements)
 
 
 @functools.cache
