@@ -14,19 +14,27 @@ from broker.store.database import Session
 from broker.store.tables import Account
 
 
-async def standing_of(session: Session, account: Account) -> tuple[AccountStatus, bool]:
+async def standing_of(
+    session: Session, account: Account, linked: bool | None = None
+) -> tuple[AccountStatus, bool]:
+    """``linked``: True when the caller's transaction found or made the account's link (not read again)."""
     status = AccountStatus(account.status)
     if status is not AccountStatus.ACTIVE:
         return status, False  # frozen, merged and disabled are decided by the status alone
     assert account.id is not None
-    return status, await accounts.has_link(session, account.id)
+    return status, linked if linked is not None else await accounts.has_link(session, account.id)
 
 
 async def may_log_in(
-    registry: Registry, session: Session, account: Account, method: LoginMethod, at: datetime
+    registry: Registry,
+    session: Session,
+    account: Account,
+    method: LoginMethod,
+    at: datetime,
+    linked: bool | None = None,
 ) -> Decision:
     """THE policy (broker.domain.policy.may_log_in), asked about a stored account."""
-    status, linked = await standing_of(session, account)
+    status, linked = await standing_of(session, account, linked)
     return policy.may_log_in(
         AccountType(account.account_type), method, status, linked, at, registry.settings.policy_rules()
     )

@@ -14,7 +14,7 @@ from broker.login.ids import digest, new_token
 from broker.login.mint import may_refresh
 from broker.oidc import assurance, authorize, scopes
 from broker.registry import Registry
-from broker.store import clients, flow_requirements, flows
+from broker.store import clients, flows
 from broker.store.tables import Client, LoginFlow, LoginFlowRequirement, SsoSession
 
 
@@ -68,9 +68,9 @@ async def start(
         assert current is not None
         return RedirectToClient(await _answer_from_session(registry, flow, current))
     async with registry.db.transaction() as session:
-        await flows.add(session, flow)
-        await flow_requirements.add(
+        await flows.add(
             session,
+            flow,
             LoginFlowRequirement(
                 flow_id=flow.id,
                 min_level=min_level,

@@ -10,14 +10,29 @@ from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import account_state, issue_code, sso
 from broker.login.outcomes import Outcome, Page, Redirect
+from broker.login.sso import UNREAD, Unread
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
 from broker.store import accounts, audit, flows
 from broker.store.database import Session
+from broker.store.tables import LoginFlow, LoginFlowRequirement
 
 
-async def complete(registry: Registry, session: Session, flow_id: str) -> Outcome:
-    flow = await flows.get(session, flow_id)
+async def complete(
+    registry: Registry,
+    session: Session,
+    flow_id: str,
+    *,
+    loaded: LoginFlow | None = None,
+    requirement: LoginFlowRequirement | Unread | None = UNREAD,
+    upstream: tuple[str, str | None] | None = None,
+    linked: bool | None = None,
+) -> Outcome:
+    """``loaded``: the flow as this transaction left it, when the caller has it (not read again);
+    ``requirement``: the flow's requirement, when the caller read it already; ``upstream``: the upstream
+    and its logout URL, kept with the session (``upstream_logout.noted``); ``linked``: True when the
+    caller's transaction found or made the account's link."""
+    flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
     account = await accounts.get(session, flow.account_id)
@@ -25,7 +40,7 @@ async def complete(registry: Registry, session: Session, flow_id: str) -> Outcom
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()
     method = LoginMethod.LEGACY_PASSWORD if flow.acr == ACR_LEGACY else LoginMethod.VNEID
-    decision = await account_state.may_log_in(registry, session, account, method, now)
+    decision = await account_state.may_log_in(registry, session, account, method, now, linked)
     if not decision.allowed:
         # Disabled or merged meanwhile (or by a path that did not ask): no session, no code.
         await flows.move(session, flow.id, FlowState.FAILED, now, failure_reason=decision.reason.value)
@@ -41,7 +56,15 @@ async def complete(registry: Registry, session: Session, flow_id: str) -> Outcom
         registry.metrics.logins.labels(method.value, decision.reason).inc()
         return Page("account_refused", flow.id, reason=decision.reason)
     opened = await sso.open_session(
-        registry, session, flow, account, auth_time=flow.auth_time, acr=flow.acr, amr=list(flow.amr)
+        registry,
+        session,
+        flow,
+        account,
+        auth_time=flow.auth_time,
+        acr=flow.acr,
+        amr=list(flow.amr),
+        requirement=requirement,
+        upstream=upstream,
     )
-    url = await issue_code.issue(registry, session, flow.id, sid=opened.sid)
+    url = await issue_code.issue(registry, session, flow.id, sid=opened.sid, loaded=flow)
     return Redirect(url, opened.cookie)

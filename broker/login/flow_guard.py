@@ -12,13 +12,26 @@ from broker.login.ids import digest
 from broker.registry import Registry
 from broker.store import flows
 from broker.store.database import Session
-from broker.store.tables import LoginFlow
+from broker.store.tables import LoginFlow, LoginFlowRequirement
 
 
 async def load(registry: Registry, flow_id: str | None, browser: str | None) -> LoginFlow:
     if not flow_id or not browser:
         raise LoginFlowError("flow_missing")
-    flow = await flows.by_id(registry.db, flow_id)
+    return _checked(registry, await flows.by_id(registry.db, flow_id), browser)
+
+
+async def load_with_requirement(
+    registry: Registry, flow_id: str | None, browser: str | None
+) -> tuple[LoginFlow, LoginFlowRequirement | None]:
+    """``load`` and the flow's requirement, in one statement (the VNeID steps need both)."""
+    if not flow_id or not browser:
+        raise LoginFlowError("flow_missing")
+    found = await flows.by_id_with_requirement(registry.db, flow_id)
+    return _checked(registry, found[0] if found else None, browser), found[1] if found else None
+
+
+def _checked(registry: Registry, flow: LoginFlow | None, browser: str) -> LoginFlow:
     if flow is None:
         raise LoginFlowError("flow_unknown")
     # Login CSRF (RFC 9700 §4.7): a state that belongs to another browser is refused.

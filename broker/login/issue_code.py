@@ -13,14 +13,21 @@ from broker.login import flow_guard
 from broker.login.ids import digest, new_token
 from broker.oidc import authorize
 from broker.registry import Registry
-from broker.store import flows, grants, sessions
+from broker.store import flows, grants
 from broker.store.database import Session
-from broker.store.tables import AuthorizationCode
+from broker.store.tables import AuthorizationCode, LoginFlow
 
 
-async def issue(registry: Registry, session: Session, flow_id: str, sid: str | None = None) -> str:
-    """``sid``: the SSO session the code belongs to; the client joins it (to hear of its logout)."""
-    flow = await flows.get(session, flow_id)
+async def issue(
+    registry: Registry,
+    session: Session,
+    flow_id: str,
+    sid: str | None = None,
+    loaded: LoginFlow | None = None,
+) -> str:
+    """``sid``: the SSO session the code belongs to; the client joins it (to hear of its logout).
+    ``loaded``: the flow as this transaction left it, when the caller has it (not read again)."""
+    flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()
@@ -45,8 +52,7 @@ async def issue(registry: Registry, session: Session, flow_id: str, sid: str | N
             sid=sid,
         ),
     )
-    if sid is not None:
-        await sessions.add_participant(session, sid, flow.client_id, now)
+    # The code carries ``sid``: its insert also makes the client a participant of that session.
     return authorize.response_url(
         flow.redirect_uri, {"code": code, "state": flow.rp_state, "iss": registry.settings.issuer}
     )

@@ -32,6 +32,7 @@ from broker.store.tables import Account, LegacyAccount, ReviewItem, UpstreamLink
 class Resolved:
     account: Account
     notice: str | None = None  # "review_notice": a doubtful duplicate went to an officer
+    created: bool = False  # Case 1: the account was made by this transaction
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class MustChoose:
 
 
 @dataclass(frozen=True)
-class _Refused:
+class Refused:
+    """The policy refused the account the identity logs in to (the refusal is audited in the transaction)."""
+
     reason: str
 
 
@@ -56,7 +59,12 @@ async def account_for(
         resolved = await _resolve(registry, identity, link_account_id)
     except StoreConflict:
         resolved = await _resolve(registry, identity, link_account_id)
-    if isinstance(resolved, _Refused):
+    return allowed(registry, resolved)
+
+
+def allowed(registry: Registry, resolved: Resolved | MustChoose | Refused) -> Resolved | MustChoose:
+    """Raises PolicyRefused for a refusal (its audit row committed), counting it."""
+    if isinstance(resolved, Refused):
         registry.metrics.logins.labels(LoginMethod.VNEID.value, resolved.reason).inc()
         raise PolicyRefused(resolved.reason)
     return resolved
@@ -64,70 +72,81 @@ async def account_for(
 
 async def _resolve(
     registry: Registry, identity: VerifiedIdentity, link_account_id: int | None
-) -> Resolved | MustChoose | _Refused:
-    now = registry.clock()
+) -> Resolved | MustChoose | Refused:
     async with registry.db.transaction() as session:
-        known = await accounts.find_by_upstream(session, identity.issuer, identity.subject)
-        if known is not None:
-            decision = await account_state.may_log_in(registry, session, known, LoginMethod.VNEID, now)
-            if not decision.allowed:
-                await audit.append(
-                    session,
-                    at=now,
-                    actor=f"citizen:{known.sub}",
-                    action="login.vneid",
-                    outcome="refused",
-                    reason=decision.reason,
-                    sub=known.sub,
-                    details={"identification_number": mask(identity.identification_number)},
-                )
-                return _Refused(decision.reason.value)
-            await events.identifier_change(session, known, identity.identification_number, now)
-            _complete(known, identity)
-            known.updated_at = now
-            await events.level_change(session, known, identity.issuer, identity.subject, identity.level, now)
-            await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
-            await _unfreeze(session, known, registry)
-            # A Case 3 group still waiting for an officer (or for the citizen's later decision).
-            return Resolved(known, notice="review_reminder" if known.needs_review else None)
-        if link_account_id is not None:
-            proven = await _proven_by_password(session, identity, link_account_id, registry)
-            if proven is not None:
-                return proven
-        same_person = await _verified_elsewhere(session, identity, registry)
-        if same_person is not None:
-            return same_person
-        candidates = await _candidates(session, identity)
-        if not candidates:
-            return Resolved(await _create(session, identity, registry))
-        if len(candidates) == 1:
-            account, records = next(iter(candidates.values()))
-            return Resolved(await _link(session, account, records, identity, registry, "number_match"))
-        doubtful = {
-            account_id: diff
-            for account_id, (_, records) in candidates.items()
-            if (diff := _differences(records, identity))
-        }
-        if not doubtful:
-            return MustChoose(sorted(candidates))
-        best = max(candidates.values(), key=lambda pair: (_score(pair[1], identity), -(pair[0].id or 0)))
-        await reviews.add(
-            session,
-            ReviewItem(
-                kind="duplicate_accounts",
-                account_ids=sorted(candidates),
-                details={
-                    "identification_number": mask(identity.identification_number),
-                    "old_identification_number": mask(identity.old_identification_number),
-                    "differences": {str(k): v for k, v in doubtful.items()},
-                    "logged_in_to": best[0].sub,
-                },
-                created_at=now,
-            ),
+        return await resolve_in(registry, session, identity, link_account_id)
+
+
+async def resolve_in(
+    registry: Registry, session: Session, identity: VerifiedIdentity, link_account_id: int | None
+) -> Resolved | MustChoose | Refused:
+    """``account_for`` in the caller's transaction (the login callback's one transaction): a StoreConflict
+    (a concurrent first login linked first) rolls it back, and the caller runs it again."""
+    now = registry.clock()
+    found = await accounts.find_by_upstream_with_level(session, identity.issuer, identity.subject)
+    if found is not None:
+        known, previous_level = found
+        decision = await account_state.may_log_in(  # found by its link: linked
+            registry, session, known, LoginMethod.VNEID, now, linked=True
         )
-        account = await _link(session, best[0], best[1], identity, registry, "duplicate_to_review")
-        account.needs_review = True  # later logins remind the citizen until an officer decides
-        return Resolved(account, notice="review_notice")
+        if not decision.allowed:
+            await audit.append(
+                session,
+                at=now,
+                actor=f"citizen:{known.sub}",
+                action="login.vneid",
+                outcome="refused",
+                reason=decision.reason,
+                sub=known.sub,
+                details={"identification_number": mask(identity.identification_number)},
+            )
+            return Refused(decision.reason.value)
+        await events.identifier_change(session, known, identity.identification_number, now)
+        _complete(known, identity)
+        known.updated_at = now
+        await events.level_changed(session, known, previous_level, identity.level, now)
+        await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
+        await _unfreeze(session, known, registry)
+        # A Case 3 group still waiting for an officer (or for the citizen's later decision).
+        return Resolved(known, notice="review_reminder" if known.needs_review else None)
+    if link_account_id is not None:
+        proven = await _proven_by_password(session, identity, link_account_id, registry)
+        if proven is not None:
+            return proven
+    same_person = await _verified_elsewhere(session, identity, registry)
+    if same_person is not None:
+        return same_person
+    candidates = await _candidates(session, identity)
+    if not candidates:
+        return Resolved(await _create(session, identity, registry), created=True)
+    if len(candidates) == 1:
+        account, records = next(iter(candidates.values()))
+        return Resolved(await _link(session, account, records, identity, registry, "number_match"))
+    doubtful = {
+        account_id: diff
+        for account_id, (_, records) in candidates.items()
+        if (diff := _differences(records, identity))
+    }
+    if not doubtful:
+        return MustChoose(sorted(candidates))
+    best = max(candidates.values(), key=lambda pair: (_score(pair[1], identity), -(pair[0].id or 0)))
+    await reviews.add(
+        session,
+        ReviewItem(
+            kind="duplicate_accounts",
+            account_ids=sorted(candidates),
+            details={
+                "identification_number": mask(identity.identification_number),
+                "old_identification_number": mask(identity.old_identification_number),
+                "differences": {str(k): v for k, v in doubtful.items()},
+                "logged_in_to": best[0].sub,
+            },
+            created_at=now,
+        ),
+    )
+    account = await _link(session, best[0], best[1], identity, registry, "duplicate_to_review")
+    account.needs_review = True  # later logins remind the citizen until an officer decides
+    return Resolved(account, notice="review_notice")
 
 
 async def _verified_elsewhere(
@@ -141,7 +160,12 @@ async def _verified_elsewhere(
     holder = await accounts.holder_of_number(session, identity.identification_number)
     if holder is None or holder.id is None:
         return None
-    if any(link.issuer == identity.issuer for link in await accounts.links_of(session, holder.id)):
+    links = await accounts.links_of(session, holder.id)
+    if any(link.issuer == identity.issuer and link.subject == identity.subject for link in links):
+        # This very identity, linked by a concurrent first login that committed after this transaction
+        # looked for it: run again, and it is found by its link (not a changed subject).
+        raise StoreConflict("linked by a concurrent first login")
+    if any(link.issuer == identity.issuer for link in links):
         raise IdentityRefused(
             "upstream_subject_changed", "this upstream linked the number to another subject"
         )
@@ -234,7 +258,7 @@ async def _link(
     await events.identifier_change(session, account, identity.identification_number, now)
     _complete(account, identity)
     account.updated_at = now
-    await cleanup.reclassify(session, [account.id], now)  # issue 9: the account is now "linked"
+    await cleanup.reclassify_linked(session, account, now)  # issue 9: the account is now "linked"
     await events.append(session, "account.linked", account.sub, now)
     await audit.append(
         session,
@@ -256,17 +280,15 @@ async def _link(
 
 async def _create(session: Session, identity: VerifiedIdentity, registry: Registry) -> Account:
     now = registry.clock()
-    account = await accounts.add(
-        session,
-        Account(
-            sub=new_subject(),
-            account_type=AccountType.CITIZEN,
-            status=AccountStatus.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        ),
+    account = Account(
+        sub=new_subject(),
+        account_type=AccountType.CITIZEN,
+        status=AccountStatus.ACTIVE,
+        created_at=now,
+        updated_at=now,
     )
-    _complete(account, identity)
+    _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
+    account = await accounts.add(session, account)
     assert account.id is not None
     await _add_link(session, account, identity, now)
     await audit.append(

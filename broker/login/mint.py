@@ -12,7 +12,7 @@ from broker.login.ids import digest, new_token
 from broker.oidc import scopes, tokens
 from broker.oidc.keys import KeyRing
 from broker.registry import Registry
-from broker.store import grants, refresh_tokens, roles
+from broker.store import grants, roles
 from broker.store.database import Session
 from broker.store.tables import AccessToken, Account, Client, RefreshToken
 
@@ -75,19 +75,16 @@ async def mint(
         "RS256",
         typ="at+jwt",
     )
-    await grants.add_access_token(
-        session,
-        AccessToken(
-            jti=jti,
-            grant_id=grant.grant_id,
-            client_id=client.client_id,
-            account_id=account_id,
-            scope=grant.scope,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-            sid=grant.sid,
-            offline=grant.offline,
-        ),
+    access_row = AccessToken(
+        jti=jti,
+        grant_id=grant.grant_id,
+        client_id=client.client_id,
+        account_id=account_id,
+        scope=grant.scope,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        sid=grant.sid,
+        offline=grant.offline,
     )
     alg = client.id_token_signed_response_alg
     id_token = ring.sign(
@@ -117,8 +114,9 @@ async def mint(
     }
     if refresh_expires_at is not None:
         refresh_token = new_token()
-        await refresh_tokens.add(
+        await grants.add_tokens(
             session,
+            access_row,
             RefreshToken(
                 token_hash=digest(refresh_token),
                 grant_id=grant.grant_id,
@@ -136,6 +134,8 @@ async def mint(
         )
         response["refresh_token"] = refresh_token
         registry.metrics.tokens_issued.labels("refresh_token", grant_type).inc()
+    else:
+        await grants.add_tokens(session, access_row, None)
     registry.metrics.tokens_issued.labels("access_token", grant_type).inc()
     registry.metrics.tokens_issued.labels("id_token", grant_type).inc()
     return response

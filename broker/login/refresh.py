@@ -18,7 +18,7 @@ from broker.login.issuance import check_may_issue_view
 from broker.login.mint import Grant, may_refresh, mint
 from broker.oidc import scopes
 from broker.registry import Registry
-from broker.store import grants, refresh_tokens, token_views
+from broker.store import grants, refresh_tokens
 from broker.store.tables import Client
 
 
@@ -33,8 +33,8 @@ async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) ->
     ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
-        token = await refresh_tokens.spend(session, token_hash, client.client_id, now)
-        if token is None:
+        spent_now = await refresh_tokens.spend_with_account(session, token_hash, client.client_id, now)
+        if spent_now is None:
             spent = await refresh_tokens.get(session, token_hash)
             if spent is None or spent.client_id != client.client_id:
                 raise InvalidGrant("the refresh token is invalid")
@@ -44,8 +44,8 @@ async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) ->
             await grants.revoke_grant(session, spent.grant_id, now)
             reused = True
         else:
+            token, holder = spent_now
             scope = _narrowed_scope(token.scope, form.get("scope"))
-            holder = await token_views.account_view(session, token.account_id)
             if holder is None:
                 raise InvalidGrant("the account no longer exists")
             check_may_issue_view(registry, holder, now)

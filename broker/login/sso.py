@@ -23,7 +23,14 @@ from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
 from broker.store import accounts, audit, flow_requirements, flows, sessions
 from broker.store.database import Session
-from broker.store.tables import Account, LoginFlow, SsoSession
+from broker.store.tables import Account, LoginFlow, LoginFlowRequirement, SsoSession
+
+
+class Unread:
+    """A value the caller has not read (as opposed to one it read and found absent)."""
+
+
+UNREAD = Unread()
 
 
 @dataclass(frozen=True)
@@ -95,10 +102,14 @@ def login_needed(
     return None
 
 
-async def require_assurance(registry: Registry, flow: LoginFlow, identity: VerifiedIdentity) -> None:
-    """Refuses, at the RP's redirect URI, an upstream login below the level the flow requires."""
-    async with registry.db.read() as session:
-        requirement = await flow_requirements.get(session, flow.id)
+async def require_assurance(
+    registry: Registry,
+    flow: LoginFlow,
+    requirement: LoginFlowRequirement | None,
+    identity: VerifiedIdentity,
+) -> None:
+    """Refuses, at the RP's redirect URI, an upstream login below the level the flow's ``requirement``
+    asks for."""
     if requirement is None or assurance.level_of(identity.acr) >= requirement.min_level:
         return
     async with registry.db.transaction() as session:
@@ -119,14 +130,21 @@ async def open_session(
     auth_time: datetime,
     acr: str,
     amr: list[str],
+    requirement: LoginFlowRequirement | Unread | None = UNREAD,
+    upstream: tuple[str, str | None] | None = None,
 ) -> Opened:
     """After an upstream login: renews the browser's session of the same account (same ``sid``, so its
-    relying parties stay in it), or ends another account's session and opens a new one."""
+    relying parties stay in it), or ends another account's session and opens a new one.
+
+    ``requirement``: the flow's, when the caller read it already; ``upstream``: the upstream the login
+    came through and its logout URL (issue 10), kept with the session."""
     now = registry.clock()
     cookie = new_token()
     amr = list(amr) or ["pwd"]
     expires_at = now + timedelta(seconds=registry.settings.sso_session_ttl_seconds)
-    requirement = await flow_requirements.get(session, flow.id)
+    noted = {"upstream_id": upstream[0], "upstream_logout_uri": upstream[1]} if upstream else {}
+    if isinstance(requirement, Unread):
+        requirement = await flow_requirements.get(session, flow.id)
     prior = (
         await sessions.get(session, requirement.prior_sid) if requirement and requirement.prior_sid else None
     )
@@ -140,6 +158,7 @@ async def open_session(
             acr=acr,
             amr=amr,
             expires_at=expires_at,
+            **noted,
         ):
             return Opened(prior.sid, cookie)
         if prior.account_id != account.id:
@@ -159,6 +178,8 @@ async def open_session(
             amr=amr,
             created_at=now,
             expires_at=expires_at,
+            upstream_id=upstream[0] if upstream else None,
+            upstream_logout_uri=upstream[1] if upstream else None,
         ),
     )
     return Opened(sid, cookie)

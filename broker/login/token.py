@@ -14,7 +14,7 @@ from broker.login.issuance import check_may_issue_view
 from broker.login.mint import Grant, account_claims, may_refresh, mint
 from broker.oidc import client_auth, pkce
 from broker.registry import Registry
-from broker.store import grants, refresh_tokens, token_views
+from broker.store import grants, refresh_tokens
 from broker.store.tables import AuthorizationCode, Client
 
 SUPPORTED_GRANTS = ("authorization_code", "refresh_token")
@@ -46,8 +46,8 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
     ring = await registry.keyring()
     reused = False
     async with registry.db.transaction() as session:
-        code = await grants.claim_code(session, code_hash, client.client_id)
-        if code is None:
+        claimed = await grants.claim_code_with_account(session, code_hash, client.client_id)
+        if claimed is None:
             spent = await grants.get_code(session, code_hash)
             if spent is None or spent.client_id != client.client_id:
                 raise InvalidGrant("the code is invalid")
@@ -57,8 +57,8 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
             reused = True
         else:
             # A refusal below rolls the claim back with everything else: the code stays unused.
+            code, holder = claimed
             _check_code(code, form, now)
-            holder = await token_views.account_view(session, code.account_id)
             if holder is None:
                 raise InvalidGrant("the account no longer exists")
             check_may_issue_view(registry, holder, now)

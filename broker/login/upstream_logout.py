@@ -13,28 +13,24 @@ import logging
 from urllib.parse import urlsplit
 
 from broker.domain.identity import VerifiedIdentity
-from broker.login.ids import digest
-from broker.login.outcomes import Redirect
 from broker.registry import Registry
 from broker.store import upstream_sessions
-from broker.store.database import Session
 from broker.upstream.config import UpstreamConfig
 
 log = logging.getLogger(__name__)
 
 
-async def remember(
-    registry: Registry, session: Session, outcome: Redirect, identity: VerifiedIdentity
-) -> None:
-    """After a login that opened a session: note the upstream and, if it gave one, its logout URL."""
+def noted(registry: Registry, identity: VerifiedIdentity) -> tuple[str, str | None] | None:
+    """What a session this login opens keeps of its upstream: its id and, if it gave one, its logout URL
+    (written with the session itself, ``sso.open_session``)."""
     upstream_id = identity.extra.get("upstream")
-    if outcome.session_cookie is None or upstream_id is None:
-        return
+    if upstream_id is None:
+        return None
     adapter = registry.upstreams.get(upstream_id)
     uri = identity.extra.get("logout_uri")
     if adapter is None or adapter.config.logout == "none" or not _same_origin(uri, adapter.config):
         uri = None
-    await upstream_sessions.remember(session, digest(outcome.session_cookie), upstream_id, uri)
+    return upstream_id, uri
 
 
 async def after_end(registry: Registry, sid: str) -> str | None:

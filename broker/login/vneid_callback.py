@@ -15,38 +15,61 @@ from dataclasses import replace
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
-from broker.errors import LoginFlowError, UpstreamCancelled, UpstreamError
+from broker.errors import LoginFlowError, StoreConflict, UpstreamCancelled, UpstreamError
 from broker.login import flow_guard, sso, upstream_logout
 from broker.login.complete import complete
-from broker.login.link_account import MustChoose, account_for
-from broker.login.outcomes import Outcome, Page, Redirect
+from broker.login.link_account import MustChoose, Refused, allowed, resolve_in
+from broker.login.outcomes import Outcome, Page
 from broker.login.vneid_start import redirect_uri
 from broker.oidc import assurance
 from broker.registry import Registry
 from broker.store import audit, cleanup
-from broker.store.tables import LoginFlow
+from broker.store.tables import LoginFlow, LoginFlowRequirement
 from broker.upstream.mapping import to_verified
 
 log = logging.getLogger(__name__)
 
 
 async def finish(registry: Registry, params: Mapping[str, str], browser: str | None) -> Outcome:
-    flow = await flow_guard.load(registry, params.get("state"), browser)
+    flow, requirement = await flow_guard.load_with_requirement(registry, params.get("state"), browser)
     if flow.state != FlowState.UPSTREAM_PENDING or not flow.upstream_nonce or not flow.upstream_code_verifier:
         raise LoginFlowError("flow_not_pending")
     try:
         identity = await _identity(registry, flow, params)
-        await sso.require_assurance(registry, flow, identity)
-        resolution = await account_for(registry, identity, flow.link_account_id)
+        await sso.require_assurance(registry, flow, requirement, identity)
+        try:
+            settled = await _log_in(registry, flow, identity, requirement)
+        except StoreConflict:
+            # Concurrent first logins of one person race on the unique (issuer, subject) link: one wins,
+            # the other runs again and finds the winner's account.
+            settled = await _log_in(registry, flow, identity, requirement)
     except UpstreamCancelled:
         registry.metrics.logins.labels("vneid", "cancelled").inc()
         raise
     except UpstreamError as refused:
         await _audit_refusal(registry, flow, refused)
         raise
+    if isinstance(settled, Refused):
+        allowed(registry, settled)  # raises PolicyRefused, its audit row committed
+    assert not isinstance(settled, Refused)
+    return settled
+
+
+async def _log_in(
+    registry: Registry,
+    flow: LoginFlow,
+    identity: VerifiedIdentity,
+    requirement: LoginFlowRequirement | None,
+) -> Outcome | Refused:
+    """The account resolved, the flow authenticated, the session opened and the code issued in one
+    transaction (issue 7: it was three, each with its own BEGIN, COMMIT and reads of what the one before
+    had just written)."""
     now = registry.clock()
-    if isinstance(resolution, MustChoose):
-        async with registry.db.transaction() as session:
+    async with registry.db.transaction() as session:
+        resolution = await resolve_in(registry, session, identity, flow.link_account_id)
+        if isinstance(resolution, Refused):
+            return resolution  # its audit row commits with the transaction
+        if isinstance(resolution, MustChoose):
             await flow_guard.advance(
                 session,
                 flow.id,
@@ -55,9 +78,9 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
                 pending_identity=identity.to_json(),
                 candidate_account_ids=resolution.candidate_ids,
             )
-        return Page("choose_account", flow.id)
-    account = resolution.account
-    async with registry.db.transaction() as session:
+            return Page("choose_account", flow.id)
+        account = resolution.account
+        amr = list(identity.amr) or ["pwd"]
         await flow_guard.advance(
             session,
             flow.id,
@@ -66,14 +89,15 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
             account_id=account.id,
             auth_time=identity.auth_time,
             acr=identity.acr,
-            amr=list(identity.amr) or ["pwd"],
+            amr=amr,
         )
         await cleanup.after_vneid_login(  # issue 9: class follows the link; a new account gets a unit
             session,
-            account.id,
+            account,
             registry.settings.client_unit_codes.get(flow.client_id),
             identity.extra.get("unit_code"),
             now,
+            created=resolution.created,
         )
         await audit.append(
             session,
@@ -88,13 +112,25 @@ async def finish(registry: Registry, params: Mapping[str, str], browser: str | N
                 "upstream": identity.extra.get("upstream"),
             },
         )
-        outcome: Outcome = (
-            Page(resolution.notice, flow.id)
-            if resolution.notice
-            else await complete(registry, session, flow.id)
-        )
-        if isinstance(outcome, Redirect):
-            await upstream_logout.remember(registry, session, outcome, identity)
+        if resolution.notice:
+            outcome: Outcome = Page(resolution.notice, flow.id)
+        else:
+            # What the advance just wrote, on the flow this request loaded: not read back.
+            flow.state, flow.account_id, flow.auth_time = (
+                FlowState.AUTHENTICATED,
+                account.id,
+                identity.auth_time,
+            )
+            flow.acr, flow.amr = identity.acr, amr
+            outcome = await complete(
+                registry,
+                session,
+                flow.id,
+                loaded=flow,
+                requirement=requirement,
+                upstream=upstream_logout.noted(registry, identity),
+                linked=True,  # it logged in through its link, found or made in this transaction
+            )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)
     return outcome

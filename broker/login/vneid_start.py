@@ -10,7 +10,6 @@ from broker.login import flow_guard
 from broker.login.ids import new_token
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
-from broker.store import flow_requirements
 
 CALLBACK_PATH = "/login/vneid/callback"
 
@@ -27,7 +26,7 @@ async def start(
     adapter = registry.upstreams.get(upstream_id or None)
     if adapter is None:
         raise LoginFlowError("upstream_unknown")
-    flow = await flow_guard.load(registry, flow_id, browser)
+    flow, requirement = await flow_guard.load_with_requirement(registry, flow_id, browser)
     nonce, verifier = new_token(), new_token()
     # After a legacy password, going to VNeID means "link my VNeID to this account": the password is the
     # proof, bound to this flow and used once.
@@ -46,7 +45,6 @@ async def start(
             link_account_id=link_to,
             upstream_id=adapter.id,
         )
-        requirement = await flow_requirements.get(session, flow.id)
     # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
     fresh = bool(flow.prompt and "login" in flow.prompt.split()) or bool(
         requirement and requirement.force_login

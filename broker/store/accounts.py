@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.errors import StoreConflict
+from broker.store import core_rows
 from broker.store.tables import Account, AccountAlias, UpstreamLink, VerifiedNumber
+
+
+async def find_by_upstream_with_level(
+    session: AsyncSession, issuer: str, subject: str
+) -> tuple[Account, int] | None:
+    """The linked account and the level its link last recorded (one statement, issue 7)."""
+    statement = (
+        select(Account, col(UpstreamLink.level))
+        .join(UpstreamLink, col(UpstreamLink.account_id) == col(Account.id))
+        .where(col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def find_by_upstream(session: AsyncSession, issuer: str, subject: str) -> Account | None:
@@ -42,15 +58,12 @@ async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
 
 
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:
-    link = (
-        await session.execute(
-            select(UpstreamLink).where(
-                col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject
-            )
-        )
-    ).scalar_one()
-    link.level = level
-    link.last_login_at = at
+    statement = (
+        update(UpstreamLink)
+        .where(col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject)
+        .values(level=level, last_login_at=at)
+    )
+    await core_rows.execute(session, statement)  # one UPDATE, no read of the link first
 
 
 async def get_by_sub_or_alias(session: AsyncSession, sub: str) -> Account | None:
@@ -127,12 +140,18 @@ async def hold_number(
 
     Another surviving account holding it (a first login of the same person through another upstream
     committed first) is a StoreConflict, so this transaction rolls back and the caller's retry finds that
-    account; two inserts racing surface as the same conflict when the second flushes, here."""
-    if await session.get(VerifiedNumber, identification_number) is None:
-        session.add(
-            VerifiedNumber(identification_number=identification_number, account_id=account_id, created_at=at)
-        )
-        await session.flush()
+    account; of two inserts racing, the second waits for the first to commit, then finds the number held:
+    the same conflict, here."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One statement when the number is new (issue 7): the insert itself says whether it was.
+    statement = (
+        insert(VerifiedNumber)
+        .values(identification_number=identification_number, account_id=account_id, created_at=at)
+        .on_conflict_do_nothing(index_elements=["identification_number"])
+        .returning(col(VerifiedNumber.account_id))
+    )
+    if (await core_rows.execute(session, statement)).first() is not None:
         return
     holder = await holder_of_number(session, identification_number)
     if holder is not None and holder.id != account_id:

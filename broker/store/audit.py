@@ -3,7 +3,11 @@ and every record is chained to the one before by hash (broker.domain.audit_chain
 
 Appends are serialised so that the chain has one head: on PostgreSQL a transaction-scoped advisory lock,
 taken before the head is read and held until commit (so ids are also handed out in chain order); on SQLite
-every writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``).
+every writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``). So that the
+lock is held for as short a time as possible (issue 7: a login's transaction went on for a dozen statements
+after its audit row, and every concurrent login queued behind it), ``append`` only queues the row on the
+session; the transaction's rows are chained and written together at its commit (the lock, the head, one
+INSERT, then COMMIT). A rolled-back transaction writes none of them, as before.
 
 It is also where logins, links and merges are counted and logged (issue 12): every path that decides
 one writes its audit row here, so metrics and log lines come from one place and only once the
@@ -31,6 +35,7 @@ log = logging.getLogger("broker.audit")
 
 OBSERVER = "audit_observer"  # Session.info key: a callable given every committed AuditFact
 _PENDING = "audit_pending"
+_QUEUED = "audit_queued"  # Session.info key: the rows this transaction will append at its commit
 
 
 @dataclass(frozen=True)
@@ -63,23 +68,26 @@ def _report_committed(session: SyncSession) -> None:
         observer(fact)
 
 
+@event.listens_for(SyncSession, "before_commit")
+def _write_queued(session: SyncSession) -> None:
+    # Called inside the AsyncSession's greenlet: the synchronous ``execute`` awaits the driver as usual.
+    rows = session.info.pop(_QUEUED, None)
+    if rows:
+        _write(session, rows)
+
+
 @event.listens_for(SyncSession, "after_rollback")
 def _forget_rolled_back(session: SyncSession) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_QUEUED, None)
 
 
-def _observe(
-    session: AsyncSession,
-    action: str,
-    outcome: str,
-    reason: str | None,
-    account_type: Any,
-    details: dict[str, Any],
-) -> None:
+def _observe(session: SyncSession, row: dict[str, Any], account_type: Any) -> None:
+    details = row["details"]
     upstream = details.get("upstream") if isinstance(details.get("upstream"), str) else None
     kind = str(getattr(account_type, "value", account_type)) if account_type is not None else None
-    fact = AuditFact(action, outcome, reason, kind, upstream)
-    session.sync_session.info.setdefault(_PENDING, []).append(fact)
+    fact = AuditFact(row["action"], row["outcome"], row["reason"], kind, upstream)
+    session.info.setdefault(_PENDING, []).append(fact)
 
 
 # pg_advisory_xact_lock key of the chain's head ("audi" in ASCII): one lock, for every replica.
@@ -99,6 +107,13 @@ def _head_and_account_type_statement() -> Any:
     return select(head, kind)
 
 
+@functools.cache
+def _account_types_statement() -> Any:
+    return select(col(Account.sub), col(Account.account_type)).where(
+        col(Account.sub).in_(bindparam("subs", expanding=True))
+    )
+
+
 async def append(
     session: AsyncSession,
     *,
@@ -110,39 +125,57 @@ async def append(
     sub: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    """Queues the row: it is chained and written when the session's transaction commits."""
+    row = {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "reason": reason,
+        "sub": sub,
+        "details": details or {},
+    }
+    session.sync_session.info.setdefault(_QUEUED, []).append(row)
+
+
+async def write_queued(session: AsyncSession) -> None:
+    """Writes the rows queued so far now, for a reader of the trail inside the same transaction."""
+    rows = session.sync_session.info.pop(_QUEUED, None)
+    if rows:
+        await session.run_sync(_write, rows)
+
+
+def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     observed = OBSERVER in session.info
-    account_type = None
-    if observed and sub and action.startswith("login."):
-        row = (await session.execute(_head_and_account_type_statement(), {"sub": sub})).one()
-        head, account_type = row[0], row[1]
+    # The login counter's label: the account type of each login row's subject.
+    subs = sorted({row["sub"] for row in rows if row["sub"] and row["action"].startswith("login.")})
+    kinds: dict[str, Any] = {}
+    if observed and len(subs) == 1:
+        found = session.execute(_head_and_account_type_statement(), {"sub": subs[0]}).one()
+        head, kinds[subs[0]] = found[0], found[1]
     else:
-        head = (await session.execute(_head_statement())).scalar_one_or_none()
+        head = session.execute(_head_statement()).scalar_one_or_none()
+        if observed and subs:
+            kinds.update(session.execute(_account_types_statement(), {"subs": subs}).tuples().all())
     previous = head or audit_chain.GENESIS
-    details = details or {}
-    content = audit_chain.canonical(
-        at=at, actor=actor, action=action, outcome=outcome, reason=reason, sub=sub, details=details
-    )
-    # A plain INSERT: the row is never read back here, so the ORM's unit of work would be pure cost.
-    await session.execute(
-        insert(AuditEntry).values(
-            at=at,
-            actor=actor,
-            action=action,
-            outcome=outcome,
-            reason=reason,
-            sub=sub,
-            details=details,
-            prev_hash=previous,
-            chain_hash=audit_chain.link(previous, content),
-        )
-    )
+    values = []
+    for row in rows:
+        content = audit_chain.canonical(**row)
+        chain_hash = audit_chain.link(previous, content)
+        values.append(row | {"prev_hash": previous, "chain_hash": chain_hash})
+        previous = chain_hash
+    # A plain INSERT of every row at once: they are never read back here, so the ORM's unit of work would
+    # be pure cost.
+    session.execute(insert(AuditEntry).values(values[0] if len(values) == 1 else values))
     if observed:
-        _observe(session, action, outcome, reason, account_type, details)
+        for row in rows:
+            _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)
 
 
 async def entries(session: AsyncSession, action: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+    await write_queued(session)
     statement = select(AuditEntry).order_by(col(AuditEntry.id)).limit(limit)
     if action:
         statement = statement.where(col(AuditEntry.action) == action)
@@ -166,6 +199,7 @@ class Verification:
 
 async def verify(session: AsyncSession, batch: int = 1000) -> Verification:
     """Walks the whole trail in id order, a batch at a time (memory stays flat however long it is)."""
+    await write_queued(session)
     expected = audit_chain.GENESIS
     checked = 0
     async for entry in _in_order(session, batch):

@@ -4,7 +4,7 @@ freeze and reconcile call, and the unit of an account created at a first VNeID l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,39 +46,62 @@ async def reclassify(session: AsyncSession, account_ids: Sequence[int | None], a
             records[each.account_id] = each  # the oldest record wins: descending order
         for account in found:
             assert account.id is not None
-            record = records.get(account.id)
-            facts = Facts(
-                account_type=account.account_type,
-                cccd=account.identification_number or (record.cccd if record else None),
-                cmnd=account.old_identification_number or (record.cmnd if record else None),
-                birth_date=account.birthdate or (record.birth_date if record else None),
-                gender=account.gender or (record.gender if record else None),
-                tax_code=account.tax_code,
-                linked=account.id in linked,
-                merged=account.merged_into_id is not None or account.status == AccountStatus.MERGED,
-                duplicate_suspect=account.cleanup_class == Cleanup.DUPLICATE_SUSPECT,
-            )
-            account.cleanup_class = classify(facts, today).value
-            account.name_key = name_key(account.name or (record.full_name if record else None))
+            _classify(account, records.get(account.id), account.id in linked, today)
+
+
+async def reclassify_linked(session: AsyncSession, account: Account, at: datetime) -> None:
+    """``reclassify`` for one account this transaction loaded (or created) and that is linked: only its
+    oldest legacy record is read (issue 7: a login read the account and its links again)."""
+    statement = (
+        select(LegacyAccount)
+        .where(col(LegacyAccount.account_id) == account.id)
+        .order_by(col(LegacyAccount.id))
+        .limit(1)
+    )
+    record = (await session.execute(statement)).scalars().first()
+    _classify(account, record, True, at.astimezone(VIETNAM).date())
+
+
+def _classify(account: Account, record: LegacyAccount | None, linked: bool, today: date) -> None:
+    facts = Facts(
+        account_type=account.account_type,
+        cccd=account.identification_number or (record.cccd if record else None),
+        cmnd=account.old_identification_number or (record.cmnd if record else None),
+        birth_date=account.birthdate or (record.birth_date if record else None),
+        gender=account.gender or (record.gender if record else None),
+        tax_code=account.tax_code,
+        linked=linked,
+        merged=account.merged_into_id is not None or account.status == AccountStatus.MERGED,
+        duplicate_suspect=account.cleanup_class == Cleanup.DUPLICATE_SUSPECT,
+    )
+    account.cleanup_class = classify(facts, today).value
+    account.name_key = name_key(account.name or (record.full_name if record else None))
 
 
 async def after_vneid_login(
     session: AsyncSession,
-    account_id: int | None,
+    account: Account,
     client_unit: str | None,
     claimed_unit: str | None,
     at: datetime,
+    created: bool = False,
 ) -> None:
     """After a VNeID login: the account's class follows its new link, and an account without a unit (one
-    created at this first login) takes the RP's unit, else VNeID's address unit, else ``unknown``."""
-    if account_id is None:
+    created at this first login) takes the RP's unit, else VNeID's address unit, else ``unknown``.
+    ``account``: as this transaction loaded or created it (linked: the login came through its link);
+    ``created``: by this transaction, so seen by no one else and named by no legacy record (issue 7: its
+    unit and class go out with the one UPDATE of the account, nothing read)."""
+    if created:
+        account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
+        _classify(account, None, True, at.astimezone(VIETNAM).date())
         return
-    await session.execute(
-        update(Account)
-        .where(col(Account.id) == account_id, col(Account.unit_code).is_(None))
-        .values(unit_code=units.for_first_login(client_unit, claimed_unit))
-    )
-    await reclassify(session, [account_id], at)
+    if account.unit_code is None:  # the UPDATE's own condition guards a unit set meanwhile
+        await session.execute(
+            update(Account)
+            .where(col(Account.id) == account.id, col(Account.unit_code).is_(None))
+            .values(unit_code=units.for_first_login(client_unit, claimed_unit))
+        )
+    await reclassify_linked(session, account, at)
 
 
 async def unclassified(session: AsyncSession, limit: int) -> list[int]:

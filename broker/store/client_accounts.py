@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +17,16 @@ from broker.store.tables import Account, ClientAccount
 
 async def note(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> None:
     """Idempotent, also under concurrency (ON CONFLICT DO NOTHING)."""
+    await core_rows.execute(session, note_statement(session, client_id, account_id, at))
+
+
+def note_statement(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> Any:
+    """``note`` as a statement, to run with others (``core_rows.execute_together``)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    await core_rows.execute(
-        session,
+    return (
         insert(ClientAccount)
         .values(client_id=client_id, account_id=account_id, first_seen_at=at)
-        .on_conflict_do_nothing(index_elements=["client_id", "account_id"]),
+        .on_conflict_do_nothing(index_elements=["client_id", "account_id"])
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.store import client_accounts
-from broker.store.tables import Account, AccountEvent, ClientAccount, SsoSession, UpstreamLink
+from broker.store.tables import Account, AccountEvent, ClientAccount, SsoSession
 
 # Any constant shared by the sequencers of every replica: pg_advisory_xact_lock serialises them.
 _SEQUENCER_LOCK = 0x55F_0E7E
@@ -57,17 +57,11 @@ async def identifier_change(
         )
 
 
-async def level_change(
-    session: AsyncSession, account: Account, issuer: str, subject: str, level: int, at: datetime
+async def level_changed(
+    session: AsyncSession, account: Account, previous: int | None, level: int, at: datetime
 ) -> None:
-    """Before the link's level is updated: a different VNeID level is an assurance-level change."""
-    previous = (
-        await session.execute(
-            select(UpstreamLink.level).where(
-                col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject
-            )
-        )
-    ).scalar_one_or_none()
+    """Before the link's level is updated: a VNeID level different from the one the link recorded
+    (``previous``, read by the caller in this transaction) is an assurance-level change."""
     if previous is not None and previous != level:
         await append(
             session, "account.level_changed", account.sub, at, previous_level=previous, current_level=level

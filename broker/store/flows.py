@@ -6,6 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -14,12 +15,18 @@ from broker.domain.login_flow import FlowState, sources_of
 from broker.store import core_rows
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
-from broker.store.tables import LoginFlow
+from broker.store.tables import LoginFlow, LoginFlowRequirement
 from broker.store.types import row_of
 
 
-async def add(session: AsyncSession, flow: LoginFlow) -> None:
-    await core_rows.execute(session, insert(LoginFlow).values(row_of(flow)))
+async def add(
+    session: AsyncSession, flow: LoginFlow, requirement: LoginFlowRequirement | None = None
+) -> None:
+    """The flow and, if given, its requirement (one statement on PostgreSQL)."""
+    statements = [insert(LoginFlow).values(row_of(flow))]
+    if requirement is not None:
+        statements.append(insert(LoginFlowRequirement).values(row_of(requirement)))
+    await core_rows.execute_together(session, *statements)
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:
@@ -40,6 +47,37 @@ async def by_id(db: Database, flow_id: str) -> LoginFlow | None:
     """``get`` without a session: every step of a login loads its flow first (issue 7). Read-only."""
     rows = await db.rows(_by_id_statement(), {"flow_id": flow_id})
     return _columns().instance(rows[0]) if rows else None
+
+
+@functools.cache
+def _requirement_columns() -> ModelColumns:
+    return ModelColumns(LoginFlowRequirement)
+
+
+@functools.cache
+def _with_requirement_statement() -> Any:
+    joined = sa.outerjoin(
+        LoginFlow.__table__,  # type: ignore[attr-defined]
+        LoginFlowRequirement.__table__,  # type: ignore[attr-defined]
+        col(LoginFlowRequirement.flow_id) == col(LoginFlow.id),
+    )
+    return (
+        select(*_columns().columns, *_requirement_columns().columns)
+        .select_from(joined)
+        .where(col(LoginFlow.id) == bindparam("flow_id"))
+    )
+
+
+async def by_id_with_requirement(
+    db: Database, flow_id: str
+) -> tuple[LoginFlow, LoginFlowRequirement | None] | None:
+    """``by_id`` and the flow's requirement (written with it at /authorize, never changed) in one
+    statement: the VNeID steps need both. Read-only."""
+    rows = await db.rows(_with_requirement_statement(), {"flow_id": flow_id})
+    if not rows:
+        return None
+    split = len(_columns())
+    return _columns().instance(rows[0][:split]), _requirement_columns().instance_or_none(rows[0][split:])
 
 
 async def move(session: AsyncSession, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:

@@ -10,15 +10,23 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from broker.store import client_accounts, core_rows
+from broker.store import client_accounts, core_rows, sessions, token_views
 from broker.store.core_rows import ModelColumns
-from broker.store.tables import AccessToken, AuthorizationCode
+from broker.store.tables import AccessToken, AuthorizationCode, RefreshToken
+from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    await core_rows.execute(session, insert(AuthorizationCode).values(row_of(code)))
-    await client_accounts.note(session, code.client_id, code.account_id, code.created_at)
+    """The code, the note that its client knows the account (the event feed's) and, for a code of an SSO
+    session, the client's place in that session: one statement on PostgreSQL."""
+    statements = [
+        insert(AuthorizationCode).values(row_of(code)),
+        client_accounts.note_statement(session, code.client_id, code.account_id, code.created_at),
+    ]
+    if code.sid is not None:
+        statements.append(sessions.participant_statement(session, code.sid, code.client_id, code.created_at))
+    await core_rows.execute_together(session, *statements)
 
 
 @functools.cache
@@ -48,12 +56,44 @@ async def claim_code(session: AsyncSession, code_hash: str, client_id: str) -> A
     return _code_columns().instance(row) if row is not None else None
 
 
+@functools.cache
+def _claim_code_with_account_statement() -> Any:
+    return token_views.with_account(_claim_code_statement())
+
+
+async def claim_code_with_account(
+    session: AsyncSession, code_hash: str, client_id: str
+) -> tuple[AuthorizationCode, AccountView | None] | None:
+    """``claim_code`` and the code's account view (``token_views.account_view``): on PostgreSQL in one
+    statement. None: nothing claimed (ask get_code why); a view of None: the account no longer exists."""
+    if session.get_bind().dialect.name != "postgresql":
+        code = await claim_code(session, code_hash, client_id)
+        return None if code is None else (code, await token_views.account_view(session, code.account_id))
+    parameters = {"code_hash_": code_hash, "client_id_": client_id}
+    statement = _claim_code_with_account_statement()
+    return await token_views.claimed_with_account(session, statement, parameters, _code_columns())
+
+
 async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode | None:
     return await session.get(AuthorizationCode, code_hash)
 
 
 async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
     await core_rows.execute(session, insert(AccessToken).values(row_of(token)))
+
+
+async def add_tokens(session: AsyncSession, access: AccessToken, refresh: RefreshToken | None) -> None:
+    """An access token and its refresh token: on PostgreSQL one statement (a data-modifying WITH), so
+    a code exchange or a refresh writes both in one round trip (issue 7)."""
+    if refresh is None:
+        await add_access_token(session, access)
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        first = insert(AccessToken).values(row_of(access)).cte("access_token_row")
+        await core_rows.execute(session, insert(RefreshToken).values(row_of(refresh)).add_cte(first))
+        return
+    await add_access_token(session, access)
+    await core_rows.execute(session, insert(RefreshToken).values(row_of(refresh)))
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:

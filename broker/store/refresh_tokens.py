@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broker.store import core_rows
+from broker.store import core_rows, token_views
 from broker.store.core_rows import ModelColumns
 from broker.store.tables import RefreshToken
+from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
 
@@ -51,6 +52,24 @@ async def spend(session: AsyncSession, token_hash: str, client_id: str, at: date
     parameters = {"token_hash_": token_hash, "client_id_": client_id, "at_": at}
     row = (await core_rows.execute(session, _spend_statement(), parameters)).first()
     return _columns().instance(row) if row is not None else None
+
+
+@functools.cache
+def _spend_with_account_statement() -> Any:
+    return token_views.with_account(_spend_statement())
+
+
+async def spend_with_account(
+    session: AsyncSession, token_hash: str, client_id: str, at: datetime
+) -> tuple[RefreshToken, AccountView | None] | None:
+    """``spend`` and the token's account view (``token_views.account_view``): on PostgreSQL in one
+    statement. None: nothing spent (ask ``get`` why); a view of None: the account no longer exists."""
+    if session.get_bind().dialect.name != "postgresql":
+        token = await spend(session, token_hash, client_id, at)
+        return None if token is None else (token, await token_views.account_view(session, token.account_id))
+    parameters = {"token_hash_": token_hash, "client_id_": client_id, "at_": at}
+    statement = _spend_with_account_statement()
+    return await token_views.claimed_with_account(session, statement, parameters, _columns())
 
 
 async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> int:

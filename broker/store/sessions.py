@@ -57,14 +57,18 @@ async def end(session: AsyncSession, sid: str, at: datetime) -> bool:
 
 async def add_participant(session: AsyncSession, sid: str, client_id: str, at: datetime) -> None:
     """Records that ``client_id`` took part in the session; idempotent, also under concurrency."""
+    await session.execute(participant_statement(session, sid, client_id, at))
+
+
+def participant_statement(session: AsyncSession, sid: str, client_id: str, at: datetime) -> Any:
+    """``add_participant`` as a statement, to run with others (``core_rows.execute_together``)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
+    return (
         insert(SsoSessionClient)
         .values(sid=sid, client_id=client_id, created_at=at)
         .on_conflict_do_nothing(index_elements=["sid", "client_id"])
     )
-    await session.execute(statement)
 
 
 async def participants(session: AsyncSession, sid: str) -> list[str]:

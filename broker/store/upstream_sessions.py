@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from broker.store.tables import SsoSession
-
-
-async def remember(session: AsyncSession, cookie_hash: str, upstream_id: str, logout_uri: str | None) -> None:
-    statement = (
-        update(SsoSession)
-        .where(col(SsoSession.cookie_hash) == cookie_hash)
-        .values(upstream_id=upstream_id, upstream_logout_uri=logout_uri)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(statement)
 
 
 async def take_logout_uri(session: AsyncSession, sid: str) -> tuple[str | None, str | None]:
