@@ -109,12 +109,9 @@ async def choose(
         if not moved:
             # This flow's other submit finished first (and merged and linked already): the same place.
             return Redirect(_authorize_again(registry, flow))
-        outcome = await complete(registry, session, flow.id)
-        if isinstance(outcome, Redirect):
-            # The identity kept on the flow carries the upstream and its logout URL: the session the
-            # choice opens is ended at the upstream too, as a login without a choice is.
-            await upstream_logout.remember(registry, session, outcome, identity)
-        return outcome
+        # The identity kept on the flow carries the upstream and its logout URL: the session this opens
+        # is ended at the upstream too, as one a login without a choice opens is.
+        return await complete(registry, session, flow.id, upstream=upstream_logout.noted(registry, identity))
 
 
 async def _survivor(session: Session, account: Account) -> Account:

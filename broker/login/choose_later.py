@@ -14,7 +14,7 @@ from broker.errors import LoginFlowError
 from broker.login import flow_guard, upstream_logout
 from broker.login.complete import complete
 from broker.login.link_account import link_identity
-from broker.login.outcomes import Outcome, Redirect
+from broker.login.outcomes import Outcome
 from broker.registry import Registry
 from broker.store import accounts, audit, legacy, reviews
 from broker.store.tables import ReviewItem
@@ -74,7 +74,5 @@ async def decide_later(registry: Registry, flow_id: str | None, browser: str | N
             sub=best.sub,
             details={"candidates": len(flow.candidate_account_ids)},
         )
-        outcome = await complete(registry, session, flow.id)
-        if isinstance(outcome, Redirect):
-            await upstream_logout.remember(registry, session, outcome, identity)  # as choose_account does
-        return outcome
+        # As choose_account: the session keeps the upstream's logout URL the identity brought.
+        return await complete(registry, session, flow.id, upstream=upstream_logout.noted(registry, identity))
