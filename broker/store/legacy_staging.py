@@ -213,9 +213,9 @@ class StagedImport:
         return ChunkResult(created, updated, duplicates)
 
     async def _load(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        raw = await self._connection.get_raw_connection()
+        driver: Any = raw.driver_connection
         if self._postgres:
-            raw = await self._connection.get_raw_connection()
-            driver: Any = raw.driver_connection
             await driver.copy_records_to_table("imp_staging", records=rows, columns=list(COLUMNS))
             # Statistics for the planner: a temporary table has none, and a wrong guess joins it row by row.
             await self._sql("ANALYZE imp_staging")
@@ -224,8 +224,6 @@ class StagedImport:
             # thread): the parser is another process, so nothing waits on the interpreter's lock meanwhile.
             # Profiled at 100,000 rows: 3 s, where reading the chunk as one JSON document (json.dumps here,
             # then ``value ->> n`` 26 times a row in SQLite) took 9 s.
-            raw = await self._connection.get_raw_connection()
-            driver: Any = raw.driver_connection
             marks = ", ".join("?" for _ in COLUMNS)
             await driver.executemany(
                 f"INSERT INTO imp_staging ({', '.join(COLUMNS)}) VALUES ({marks})",
