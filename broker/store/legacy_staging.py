@@ -149,9 +149,11 @@ class StagedImport:
         )
         async with self._transaction():
             if not self._postgres:
-                # This connection only: room for the indexes a large import walks. (The staging tables stay
-                # in SQLite's temporary file: the file's keys, kept for the whole import, grow with it.)
+                # This connection only: room for the indexes a large import walks, and for the temporary
+                # tables (their own cache, 2 MB by default: the file's keys, kept for the whole import, and
+                # the sort of the stored digests then went to the temporary file page by page).
                 await self._sql("PRAGMA cache_size = -32768")
+                await self._sql("PRAGMA temp.cache_size = -24576")
             await self._sql(f"CREATE TEMPORARY TABLE imp_staging ({columns})")
             # A first import into an empty table: every key not repeated in the file is new, so no row
             # need be looked up (another import running at the same time would fail on the unique key).
@@ -198,7 +200,7 @@ class StagedImport:
                 await self._sql("DELETE FROM imp_staging")
             await self._load(rows)
             duplicates = await self._set_aside_duplicates()
-            unchanged = (await self._drop_unchanged()).rowcount
+            unchanged = await self._drop_unchanged()
             if len(rows) - len(duplicates) - unchanged <= 0:
                 return ChunkResult(0, 0, duplicates)  # a re-import: nothing new, nothing changed
             changed = (await self._find_changed()).rowcount if self._may_change else 0
@@ -249,15 +251,24 @@ class StagedImport:
         await self._sql("INSERT INTO imp_seen SELECT source_system, legacy_id, line FROM imp_staging")
         return duplicates
 
-    async def _drop_unchanged(self) -> Any:
-        """Unchanged rows leave the staging table: those the parser knew, and those with the stored digest."""
+    async def _drop_unchanged(self) -> int:
+        """Unchanged rows leave the staging table: those the parser knew, and those with the stored digest
+        (by the unique key's index: written as ``OR EXISTS``, PostgreSQL hashed the whole table instead)."""
+        dropped = int((await self._sql("DELETE FROM imp_staging WHERE known")).rowcount)
         if not self._may_change:
-            return await self._sql("DELETE FROM imp_staging WHERE known")
-        return await self._sql(
-            "DELETE FROM imp_staging WHERE known OR EXISTS (SELECT 1 FROM legacy_accounts l"
-            " WHERE l.source_system = imp_staging.source_system AND l.legacy_id = imp_staging.legacy_id"
-            " AND l.content_hash = imp_staging.content_hash)"
-        )
+            return dropped
+        if self._postgres:
+            same = await self._sql(
+                "DELETE FROM imp_staging s USING legacy_accounts l WHERE l.source_system = s.source_system"
+                " AND l.legacy_id = s.legacy_id AND l.content_hash = s.content_hash"
+            )
+        else:
+            same = await self._sql(
+                "DELETE FROM imp_staging WHERE EXISTS (SELECT 1 FROM legacy_accounts l"
+                " WHERE l.source_system = imp_staging.source_system AND l.legacy_id = imp_staging.legacy_id"
+                " AND l.content_hash = imp_staging.content_hash)"
+            )
+        return dropped + int(same.rowcount)
 
     async def _find_changed(self) -> Any:
         """Each remaining row that names a stored key is a change: its legacy row and account, by index."""
