@@ -6,7 +6,8 @@
 Each step runs the real command (`broker legacy import FILE`, the same file again, `broker legacy
 reconcile`, `broker report cleanup --by commune --format json`) as a child process on a new database, and
 prints its wall time, rows per second and the peak resident memory of the command's whole process tree
-(the command and the parser it starts; the database server is not counted), sampled every 50 ms. The
+(the command and the parser it starts; the database server is not counted), sampled every 50 ms, and
+the CPU seconds of that tree (the machine is shared: CPU time says what wall time under load cannot). The
 report is also timed in-process (without the interpreter's start-up). ``--logins N`` then times N first
 VNeID logins and N repeat logins in-process: the broker's callback work after the token exchange
 (``account_for``, which looks legacy accounts up by number, and the clean-up step), for citizens of the
@@ -23,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,6 +47,7 @@ class Step:
     peak_rss_mb: float
     rows: int
     output: str
+    cpu_seconds: float = 0.0  # user + system of the command's process tree (not the database server)
 
     @property
     def rate(self) -> float:
@@ -54,6 +57,7 @@ class Step:
 def run(name: str, args: list[str], env: dict[str, str], rows: int) -> Step:
     """Runs a command, sampling the resident memory of it and all its descendants."""
     out = tempfile.TemporaryFile("w+", encoding="utf-8")  # a pipe would fill up and stall the command
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.DEVNULL, text=True)
     watched = psutil.Process(process.pid)
@@ -66,12 +70,14 @@ def run(name: str, args: list[str], env: dict[str, str], rows: int) -> Step:
             pass
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     out.seek(0)
     output = out.read()
     out.close()
     if process.returncode != 0:
         raise SystemExit(f"{name} failed with status {process.returncode}")
-    return Step(name, seconds, peak / 2**20, rows, output)
+    return Step(name, seconds, peak / 2**20, rows, output, cpu)
 
 
 def last_json(output: str) -> dict[str, object]:
@@ -217,9 +223,13 @@ def bench(kind: str, url: str, export: Path, rows: int, logins: int = 0) -> list
     )
     in_process = asyncio.run(report_in_process(url))
     print(f"\n{kind}: {rows:,} rows; import {first}; re-import changed {changed} rows")
-    print(f"{'step':<22}{'wall s':>10}{'rows/s':>12}{'peak RSS MB':>14}")
+    print(f"{'step':<22}{'wall s':>10}{'rows/s':>12}{'peak RSS MB':>14}{'CPU s':>8}")
     for step in steps:
-        print(f"{step.name:<22}{step.seconds:>10.1f}{step.rate:>12,.0f}{step.peak_rss_mb:>14.0f}")
+        print(
+            f"{step.name:<22}{step.seconds:>10.1f}{step.rate:>12,.0f}{step.peak_rss_mb:>14.0f}"
+            f"{step.cpu_seconds:>8.1f}"
+        )
+    print(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     print(f"{'report (in-process)':<22}{in_process:>10.2f}")
     print(f"reconcile: {last_json(steps[2].output)}")
     if logins:

@@ -154,6 +154,10 @@ class StagedImport:
                 # the sort of the stored digests then went to the temporary file page by page).
                 await self._sql("PRAGMA cache_size = -32768")
                 await self._sql("PRAGMA temp.cache_size = -24576")
+                # Checkpoints every 64 MB of log instead of 4 MB: each one writes pages back and waits for
+                # the disk (fsync); a chunk of new accounts touched enough pages for several (at 100,000
+                # rows: 27 s -> 17 s). Durability is unchanged: every commit is in the log as before.
+                await self._sql("PRAGMA wal_autocheckpoint = 16384")
             await self._sql(f"CREATE TEMPORARY TABLE imp_staging ({columns})")
             # A first import into an empty table: every key not repeated in the file is new, so no row
             # need be looked up (another import running at the same time would fail on the unique key).
@@ -371,3 +375,5 @@ async def staged_import(db: Database, now: datetime, *, dry_run: bool = False) -
                 async with staged._transaction():
                     await staged._sql("DROP TABLE IF EXISTS imp_staging")
                     await staged._sql("DROP TABLE IF EXISTS imp_seen")
+                    if not staged._postgres:
+                        await staged._sql("PRAGMA wal_autocheckpoint = 1000")  # the pool's default again
