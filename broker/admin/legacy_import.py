@@ -116,6 +116,8 @@ async def import_legacy_csv(
                     _count(report, prepared, await staged.apply(prepared.rows), reject_file)
                 tell(prepared.size)
                 del prepared  # before the next chunk arrives: one chunk in memory, not two
+            if report.created + report.updated:
+                await staged.refresh_statistics()
     except UnreadableFile as unreadable:
         report.unreadable = True
         report.errors.insert(0, unreadable.error)
