@@ -47,6 +47,12 @@ class Citizen(BaseModel):
     email: str | None = None
     address: Address | None = None
 
+    @field_validator("address", mode="before")
+    @classmethod
+    def _address_as_text(cls, value: object) -> object:
+        # A seed may give the address as plain text, as seeds did before the claim existed.
+        return {"formatted": value} if isinstance(value, str) else value
+
     @field_validator("birthdate", mode="before")
     @classmethod
     def _iso_date_only(cls, value: object) -> object:
