@@ -23,6 +23,16 @@ class CitizenSeedError(ValueError):
     """The seed file cannot be used; the message names the file, the record and the fault."""
 
 
+class Address(BaseModel):
+    """The citizen's registered address, as an OIDC ``address`` claim (Core §5.1.1) with the commune's
+    code in the 2024 list of administrative units beside the standard members."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    formatted: str = Field(min_length=1)
+    commune_code: str | None = Field(default=None, pattern=r"[0-9]{5}")
+
+
 class Citizen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -35,6 +45,13 @@ class Citizen(BaseModel):
     old_identification_number: str | None = None
     phone_number: str | None = None
     email: str | None = None
+    address: Address | None = None
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _address_as_text(cls, value: object) -> object:
+        # A seed may give the address as plain text, as seeds did before the claim existed.
+        return {"formatted": value} if isinstance(value, str) else value
 
     @field_validator("birthdate", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ IDENTITY_CLAIMS = (
     "gender",
     "phone_number",
     "email",
+    "address",
 )
 ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash")
 SUPPORTED_SCOPES = ("openid", "profile", "vneid")
@@ -50,5 +51,6 @@ def identity_claims(citizen: Citizen) -> dict[str, Any]:
         "gender": citizen.gender,
         "phone_number": citizen.phone_number,
         "email": citizen.email,
+        "address": citizen.address.model_dump(exclude_none=True) if citizen.address else None,
     }
     return {name: value for name, value in claims.items() if value is not None}

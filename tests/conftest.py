@@ -125,7 +125,7 @@ StackFactory = Callable[..., Stack]
 def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
     started: list[LiveServer] = []
 
-    def make(clock: Clock | None = None, **broker_overrides: Any) -> Stack:
+    def make(clock: Clock | None = None, citizens_file: Path | None = None, **broker_overrides: Any) -> Stack:
         vneid_port, broker_port = free_port(), free_port()
         vneid_url, broker_url = f"http://127.0.0.1:{vneid_port}", f"http://127.0.0.1:{broker_port}"
         vneid_settings = MockSettings(
@@ -133,6 +133,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             key_file=tmp_path / "vneid" / "signing_key.pem",
             redirect_uris=[f"{broker_url}/login/vneid/callback"],
             test_controls=True,
+            **({"citizens_file": citizens_file} if citizens_file is not None else {}),
         )
         settings = Settings(
             database_url=database_url,

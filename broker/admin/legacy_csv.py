@@ -199,6 +199,18 @@ class _LineTap:
 
 
 def _csv_rows(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Rejected]:
+    for item in csv_cells(stream):
+        if isinstance(item, Rejected):
+            yield item
+        else:
+            line, text, cells = item
+            yield _checked(line, text, dict(zip(HEADER, cells, strict=True)), today)
+
+
+def csv_cells(stream: Iterable[str]) -> Iterator[tuple[int, str, list[str]] | Rejected]:
+    """Each data row's line number, original text and cells in ``HEADER`` order (extra columns left out),
+    unchecked; or a ``Rejected`` row of the wrong width. Raises ``UnreadableFile`` where reading cannot
+    go on."""
     tap = _LineTap(stream)
     reader = csv.reader(tap)
     try:
@@ -213,6 +225,8 @@ def _csv_rows(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Reject
             )
         tap.text()
         width = len(header)
+        positions = list(columns.values())
+        in_order = positions == list(range(len(HEADER)))
         next_line = reader.line_num + 1
         for cells in reader:
             line, next_line = next_line, reader.line_num + 1
@@ -225,7 +239,7 @@ def _csv_rows(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Reject
                     line, text, (RowError(line, None, f"{len(cells)} cells where the header has {width}"),)
                 )
                 continue
-            yield _checked(line, text, {name: cells[index] for name, index in columns.items()}, today)
+            yield line, text, (cells if in_order and width == len(HEADER) else [cells[i] for i in positions])
     except UnicodeDecodeError as error:
         raise UnreadableFile(RowError(reader.line_num + 1, None, "the file is not valid UTF-8")) from error
     except csv.Error as error:

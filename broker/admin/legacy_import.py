@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from broker.admin.legacy_csv import RowError, UnreadableFile, open_source, records
-from broker.admin.legacy_parse import Prepared, chunks, parse_apart, prepare
+from broker.admin.legacy_csv import RowError, UnreadableFile, open_source
+from broker.admin.legacy_parse import KnownDigests, Prepared, parse_apart, prepared_chunks
 from broker.registry import Registry
 from broker.settings import VIETNAM
 from broker.store import audit
@@ -106,13 +106,18 @@ async def import_legacy_csv(
     tell = progress or (lambda _: None)
     try:
         async with staged_import(registry.db, now, dry_run=dry_run) as staged:
-            async for prepared in _prepared_chunks(source, today, size):
+            known = KnownDigests()
+            async for digest in staged.stored_digests():
+                known.add(digest)
+            async for prepared in _prepared_chunks(source, today, size, known):
                 for bad in prepared.rejected:
                     _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
                 if prepared.rows:
                     _count(report, prepared, await staged.apply(prepared.rows), reject_file)
                 tell(prepared.size)
                 del prepared  # before the next chunk arrives: one chunk in memory, not two
+            if report.created + report.updated:
+                await staged.refresh_statistics()
     except UnreadableFile as unreadable:
         report.unreadable = True
         report.errors.insert(0, unreadable.error)
@@ -136,19 +141,21 @@ async def import_legacy_csv(
     return report
 
 
-async def _prepared_chunks(source: TextIO | Path, today: date, size: int) -> AsyncIterator[Prepared]:
+async def _prepared_chunks(
+    source: TextIO | Path, today: date, size: int, known: KnownDigests
+) -> AsyncIterator[Prepared]:
     """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
     interpreter's work) and the database's work run on two cores at once; a thread would share the
     interpreter's lock with the database driver and slow both."""
     if not _large(source):
         with open_source(source) as stream:
             jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
-            for chunk in chunks(records(stream, today, jsonl=jsonl), size):
-                yield prepare(chunk, today)
+            for prepared in prepared_chunks(stream, today, size, jsonl=jsonl, known=known):
+                yield prepared
         return
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=parse_apart, args=(str(source), today, size, sender), daemon=True)
+    worker = context.Process(target=parse_apart, args=(str(source), today, size, sender, known), daemon=True)
     worker.start()
     sender.close()
     try:

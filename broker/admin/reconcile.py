@@ -28,13 +28,12 @@ async def reconcile(registry: Registry) -> dict[str, int]:
         async with registry.db.read() as session:
             groups, cccd_after = await store.same_cccd_page(session, cccd_after, batch)
         await _file(registry, groups, summary)
-    name_after: Any = None
-    while True:
+    async with registry.db.read() as session:
+        keys = await store.cmnd_and_cccd_keys(session)
+    for start in range(0, len(keys), batch):
         async with registry.db.read() as session:
-            groups, name_after = await store.cmnd_and_cccd_page(session, name_after, batch)
+            groups = await store.cmnd_and_cccd_groups(session, keys[start : start + batch])
         await _file(registry, groups, summary)
-        if name_after is None:
-            break
     async with registry.db.transaction() as session:
         await audit.append(
             session, at=now, actor="cli", action="legacy.reconcile", outcome="done", details=summary

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, bindparam, insert, text, tuple_, update
+from sqlalchemy import insert, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -76,33 +76,34 @@ async def same_cccd_page(session: AsyncSession, after: str, limit: int) -> tuple
     return groups, numbers[-1]
 
 
-async def cmnd_and_cccd_page(
-    session: AsyncSession, after: tuple[str, date] | None, limit: int
-) -> tuple[list[Group], tuple[str, date] | None]:
-    """Groups of a CMND-only account and a CCCD account with one name key and birth date."""
-    start = "AND (c.name_key, c.birthdate) > (:name, :born)" if after is not None else ""
+async def cmnd_and_cccd_keys(session: AsyncSession) -> list[tuple[str, date]]:
+    """Every (name key, birth date) that a CMND-only account shares with a CCCD account, in order. One
+    statement for the whole run: paged by key (LIMIT after a key), each page re-read every CMND-only
+    account and sorted them again (EXPLAIN at 100,000 accounts: 0.4 s a page; some 30 pages at a million)."""
     statement = text(
         "SELECT c.name_key, c.birthdate FROM accounts c WHERE c.account_type = 'citizen'"
         " AND c.merged_into_id IS NULL AND c.status <> 'merged' AND c.name_key IS NOT NULL"
         " AND c.birthdate IS NOT NULL AND c.identification_number IS NULL"
-        f" AND c.old_identification_number IS NOT NULL {start}"
+        " AND c.old_identification_number IS NOT NULL"
         " AND EXISTS (SELECT 1 FROM accounts k WHERE k.name_key = c.name_key"
         " AND k.birthdate = c.birthdate AND k.identification_number IS NOT NULL"
         " AND k.account_type = 'citizen' AND k.merged_into_id IS NULL AND k.status <> 'merged')"
-        " GROUP BY c.name_key, c.birthdate ORDER BY c.name_key, c.birthdate LIMIT :limit"
+        " GROUP BY c.name_key, c.birthdate ORDER BY c.name_key, c.birthdate"
     )
-    params: dict[str, Any] = {"limit": limit}
-    if after is not None:
-        statement = statement.bindparams(bindparam("born", type_=Date()))
-        params.update(name=after[0], born=after[1])
-    keys = (await session.execute(statement, params)).all()
-    if not keys:
-        return [], None
-    pairs = [(name, born if isinstance(born, date) else date.fromisoformat(str(born))) for name, born in keys]
+    return [
+        (name, born if isinstance(born, date) else date.fromisoformat(str(born)))
+        for name, born in (await session.execute(statement)).all()
+    ]
+
+
+async def cmnd_and_cccd_groups(session: AsyncSession, pairs: Sequence[tuple[str, date]]) -> list[Group]:
+    """The groups of these keys: a CMND-only account and a CCCD account with one name key and birth date."""
+    if not pairs:
+        return []
     members: dict[tuple[str, date], list[int]] = {}
     statement_members = (
         select(col(Account.name_key), col(Account.birthdate), col(Account.id))
-        .where(tuple_(col(Account.name_key), col(Account.birthdate)).in_(pairs))
+        .where(tuple_(col(Account.name_key), col(Account.birthdate)).in_(list(pairs)))
         .where(col(Account.account_type) == "citizen", col(Account.merged_into_id).is_(None))
         .where(col(Account.status) != "merged")
         .where(
@@ -114,11 +115,10 @@ async def cmnd_and_cccd_page(
     for name, born, account_id in (await session.execute(statement_members)).all():
         if name is not None and born is not None and account_id is not None:
             members.setdefault((name, born), []).append(account_id)
-    groups = [
+    return [
         Group("cmnd_and_cccd", _digest("cmnd_and_cccd", name, born.isoformat()), ids, {})
         for (name, born), ids in members.items()
     ]
-    return groups, pairs[-1]
 
 
 async def file_groups(session: AsyncSession, groups: Sequence[Group], at: datetime) -> tuple[int, int]:
@@ -135,22 +135,27 @@ async def file_groups(session: AsyncSession, groups: Sequence[Group], at: dateti
     fresh = [group for group in groups if group.key not in known]
     if not fresh:
         return 0, 0
-    items = [
-        ReviewItem(
-            kind="duplicate_suspect",
-            account_ids=group.account_ids,
-            details={"rule": group.rule, **group.details},
-            created_at=at,
-        )
-        for group in fresh
-    ]
-    session.add_all(items)
-    await session.flush()
+    # Core inserts, ids returned in order: the ORM's unit of work spent ~0.6 ms a group building and
+    # flushing objects (profiled: 74,000 groups at a million accounts).
+    created = await session.execute(
+        insert(ReviewItem).returning(col(ReviewItem.id), sort_by_parameter_order=True),
+        [
+            {
+                "kind": "duplicate_suspect",
+                "status": "open",
+                "account_ids": group.account_ids,
+                "details": {"rule": group.rule, **group.details},
+                "created_at": at,
+            }
+            for group in fresh
+        ],
+    )
+    item_ids = list(created.scalars())
     await session.execute(
         insert(ReconcileGroup),
         [
-            {"group_key": group.key, "review_item_id": item.id, "created_at": at}
-            for group, item in zip(fresh, items, strict=True)
+            {"group_key": group.key, "review_item_id": item_id, "created_at": at}
+            for group, item_id in zip(fresh, item_ids, strict=True)
         ],
     )
     ids = sorted({account_id for group in fresh for account_id in group.account_ids})

@@ -28,6 +28,7 @@ MAPPED_FIELDS = (
     "account_type",
     "level",
     "logout_uri",
+    "unit_code",
 )
 
 # Each adapter's defaults, from the public client code described in docs/upstreams.md.
@@ -42,6 +43,7 @@ _DEFAULT_CLAIMS: dict[AdapterType, dict[str, Any]] = {
         "gender": "gender",
         "level": "acr",
         "levels": {"urn:vneid:loa:level1": 1, "urn:vneid:loa:level2": 2, "1": 1, "2": 2},
+        "unit_code": "address.commune_code",
     },
     "oauth2-userinfo": {
         "subject": "sub",
@@ -108,6 +110,9 @@ class ClaimMapping(BaseModel):
     levels: dict[str, int] = {}
     default_level: int = Field(default=1, ge=1, le=2)
     logout_uri: str | None = None
+    # The commune of the citizen's address (a code of the 2024 list), for accounts created at a first
+    # login (issue 9). A dotted name reads a member of an object claim: "address.commune_code".
+    unit_code: str | None = None
     # A login whose mapped identity lacks one of these is refused (a page with the hotline, an audit row).
     required: list[str] = ["identification_number"]
 

@@ -19,7 +19,7 @@ from broker.upstream.config import ClaimMapping, UpstreamConfig
 
 def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) -> VerifiedIdentity:
     rules = config.mapping
-    values = {name: _text(raw.claims.get(claim)) for name, claim in _claim_names(rules).items()}
+    values = {name: _text(_claim(raw.claims, claim)) for name, claim in _claim_names(rules).items()}
     missing = [name for name in rules.required if values.get(name) is None]
     if missing:
         raise IdentityRefused(f"claim_missing:{missing[0]}", f"upstream {config.id} gave no {missing[0]}")
@@ -48,7 +48,11 @@ def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) ->
         acr=str(raw.claims.get(rules.level, "")) if rules.level else "",
         amr=raw.amr,
         auth_time=raw.auth_time or now,
-        extra={"upstream": config.id, **({"logout_uri": uri} if (uri := values.get("logout_uri")) else {})},
+        extra={
+            "upstream": config.id,
+            **({"logout_uri": uri} if (uri := values.get("logout_uri")) else {}),
+            **({"unit_code": unit} if (unit := values.get("unit_code")) else {}),
+        },
     )
 
 
@@ -62,8 +66,19 @@ def _claim_names(rules: ClaimMapping) -> dict[str, str]:
         "account_type": rules.account_type,
         "level": rules.level,
         "logout_uri": rules.logout_uri,
+        "unit_code": rules.unit_code,
     }
     return {name: claim for name, claim in names.items() if claim}
+
+
+def _claim(claims: dict[str, Any], name: str) -> Any:
+    """A claim by name; a dotted name that is not a claim itself reads members of object claims."""
+    if name in claims or "." not in name:
+        return claims.get(name)
+    value: Any = claims
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _level(value: Any, rules: ClaimMapping) -> int:

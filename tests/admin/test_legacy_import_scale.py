@@ -5,6 +5,7 @@ duplicates (a real process, killed with SIGKILL), on both databases."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 import os
@@ -98,6 +99,38 @@ async def test_a_reimport_changes_nothing_and_a_newer_overlapping_export_only_wh
     touched = {key for key in stamps if after[key] != stamps[key]}
     assert touched == {f"id-{n}" for n in range(51, 61)}
     assert len(renamed) == 10
+
+
+async def test_a_key_repeated_in_a_reimport_is_rejected_whether_or_not_its_row_is_stored(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """A re-import sends rows found among the stored ones as their key and digest only: a key given twice
+    is still rejected, the first occurrence winning, and the reject file still has the row as written."""
+    await import_legacy_csv(registry, io.StringIO(export(range(1, 4))))
+    lines = export(range(1, 4)).splitlines()  # header, id-1, id-2, id-3: all stored as they are
+    changed_2 = export(range(2, 3), changed={2}).splitlines()[1]
+    text = "\n".join([*lines, lines[1], changed_2, lines[3]]) + "\n"  # lines 5-7 repeat keys of 2-4
+    rejects = tmp_path / "rejects.csv"
+    path = tmp_path / "again.csv"
+    path.write_text(text, encoding="utf-8")
+
+    report = await import_legacy_csv(registry, path, rejects=rejects)
+
+    assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 0, 3, 3)
+    assert sorted((error.line, error.message) for error in report.errors) == [
+        (5, "(source_system, legacy_id) already given on line 2"),
+        (6, "(source_system, legacy_id) already given on line 3"),
+        (7, "(source_system, legacy_id) already given on line 4"),
+    ]
+    written = list(csv.reader(io.StringIO(rejects.read_text(encoding="utf-8"))))
+    assert [original for _, _, original in written[1:]] == [lines[1], changed_2, lines[3]]
+    async with registry.db.read() as session:
+        names = set((await session.execute(select(Account.name))).scalars())
+    assert names == {
+        "Người Dân 1",
+        "Người Dân 2",
+        "Người Dân 3",
+    }  # the change on a repeated key was not applied
 
 
 async def test_json_lines_carry_the_same_fields(registry: Registry, tmp_path: Path) -> None:
