@@ -95,7 +95,8 @@ async def cleanup_figures(registry: Registry) -> CleanupFigures:
     for row in snapshots:
         if row.account_type == AccountType.CITIZEN:
             measured[row.day] = measured.get(row.day, 0) + row.not_cleaned
-    now_left = report.by_type.get(AccountType.CITIZEN, reports.Counts()).not_linked
+    citizens = report.by_type.get(AccountType.CITIZEN, reports.Counts())
+    now_left = citizens.not_linked
     remaining = now_left
     trend: list[TrendPoint] = []
     for offset in range(TREND_DAYS):
@@ -114,7 +115,7 @@ async def cleanup_figures(registry: Registry) -> CleanupFigures:
         [row.to_json() for row in report.rows],
         report.totals.to_json(),
         now_left,
-        report.by_type.get(AccountType.CITIZEN, reports.Counts()).without_number,
+        citizens.without_number,
         trend,
         _projected(
             today, now_left, sum(per_day.values()), reports.series_of(snapshots, None).get(reports.TOTAL)
