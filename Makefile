@@ -35,8 +35,9 @@ run: $(STAMP)
 	$(BIN)/python scripts/dev_run.py
 
 ## make test: lint, types, architecture contracts, and the whole test suite (SQLite and PostgreSQL)
+## one pytest-xdist worker per core, at most four (each its own databases and block of loopback ports)
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -107,7 +107,11 @@ def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    freeze_heap: bool = False,
 ) -> FastAPI:
+    """``freeze_heap``: for the process that owns the app (``broker serve``), never for an app one of
+    many in a process (tests, embedding), whose garbage ``gc.freeze()`` would keep forever."""
     settings = settings or Settings()
     registry = build_registry(settings, clock, upstream_transport)
     db = registry.db
@@ -127,7 +131,8 @@ def create_app(
         # What start-up built (modules, routes, compiled statements, the key ring) lives as long as the
         # process: kept out of the collector's full passes, which walked all of it again and again
         # (7 % of userinfo's CPU in the profile, bench/README.md).
-        gc.freeze()
+        if freeze_heap:
+            gc.freeze()
         yield
         for task in (worker, keys, refresher, signals):
             if task is not None:

@@ -14,6 +14,7 @@ import httpx
 
 from broker import logs
 from broker.metrics import Metrics
+from broker.outbound import tls
 
 # Names the endpoint of a call from the request alone, from a fixed vocabulary (bounded labels).
 EndpointNamer = Callable[[httpx.Request], str]
@@ -44,7 +45,7 @@ class ObservedTransport(httpx.AsyncBaseTransport):
         upstream: str,
         endpoint_of: EndpointNamer,
     ) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
+        self._inner = inner or httpx.AsyncHTTPTransport(verify=tls.client_context())
         self._metrics = metrics
         self._upstream = upstream
         self._endpoint_of = endpoint_of

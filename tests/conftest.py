@@ -15,13 +15,15 @@ import pytest
 from broker.admin import clients
 from broker.app import build_registry, close_registry, create_app
 from broker.clock import Clock
+from broker.outbound import tls
 from broker.settings import Settings
 from broker.store.database import Database
+from mock_vneid import keys as mock_keys
 from mock_vneid.app import create_app as create_mock_vneid
 from mock_vneid.settings import MockSettings
 from tests.support.browser import Browser, RelyingParty
 from tests.support.databases import POSTGRES_URL, PostgresDatabases, SqliteDatabases
-from tests.support.servers import LiveServer, free_port
+from tests.support.servers import LiveServer, free_port, stop_all
 
 DEMO_PASSWORD = "Vneid@2024"
 
@@ -121,16 +123,26 @@ class Stack:
 StackFactory = Callable[..., Stack]
 
 
+@pytest.fixture(scope="session")
+def vneid_key_pem(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One mock VNeID signing key for the session's stacks: an RSA key takes 50-200 ms to generate."""
+    return mock_keys.load_or_create(tmp_path_factory.mktemp("vneid-key") / "signing_key.pem").private_pem()
+
+
 @pytest.fixture
-def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
+def make_stack(tmp_path: Path, database_url: str, vneid_key_pem: bytes) -> Iterator[StackFactory]:
     started: list[LiveServer] = []
+    key_file = tmp_path / "vneid" / "signing_key.pem"
+    key_file.parent.mkdir(exist_ok=True)
+    key_file.write_bytes(vneid_key_pem)
+    key_file.chmod(0o600)
 
     def make(clock: Clock | None = None, citizens_file: Path | None = None, **broker_overrides: Any) -> Stack:
         vneid_port, broker_port = free_port(), free_port()
         vneid_url, broker_url = f"http://127.0.0.1:{vneid_port}", f"http://127.0.0.1:{broker_port}"
         vneid_settings = MockSettings(
             issuer=vneid_url,
-            key_file=tmp_path / "vneid" / "signing_key.pem",
+            key_file=key_file,
             redirect_uris=[f"{broker_url}/login/vneid/callback"],
             test_controls=True,
             **({"citizens_file": citizens_file} if citizens_file is not None else {}),
@@ -149,8 +161,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         return Stack(vneid, broker, settings, vneid_settings)
 
     yield make
-    for server in reversed(started):
-        server.stop()
+    stop_all(reversed(started))
 
 
 @pytest.fixture
@@ -167,7 +178,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, verify=tls.client_context()) as client:
         yield client
 
 

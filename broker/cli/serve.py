@@ -80,7 +80,7 @@ def serve(
         return
     from broker.app import create_app
 
-    uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+    uvicorn.run(create_app(settings, freeze_heap=True), **options)  # type: ignore[arg-type]
 
 
 def worker_app() -> FastAPI:
@@ -90,4 +90,4 @@ def worker_app() -> FastAPI:
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from broker.outbound import tls
 from broker.outbound.rp_http import FetchFailed
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -119,9 +120,9 @@ class PublicAddressTransport(httpx.AsyncHTTPTransport):
     def __init__(
         self, resolve: Resolver = system_resolver, internal: Callable[[str], bool] = _internal
     ) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=tls.client_context(), trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=tls.client_context(),
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,

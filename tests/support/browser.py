@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from broker.outbound import tls
 from tests.support.html_forms import form_with
 
 SCOPE = "openid profile identification account"
@@ -45,7 +46,9 @@ class Redirect:
 class Browser:
     """One person's browser: its own cookie jar, never following redirects on its own."""
 
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
+    http: httpx.AsyncClient = field(
+        default_factory=lambda: httpx.AsyncClient(timeout=30, verify=tls.client_context())
+    )
 
     async def close(self) -> None:
         await self.http.aclose()
