@@ -134,6 +134,8 @@ def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+# The staging columns the chunk's statements join or filter on (PostgreSQL samples only these).
+_JOINED = ("line", "source_system", "legacy_id", "content_hash", "sub", "legacy_row")
 # Filled by the import itself for changed rows: the legacy row and account the staging row updates.
 _WORK_COLUMNS = ("legacy_row", "account_id")
 
@@ -238,6 +240,10 @@ class StagedImport:
                 # the planner's estimates, left alone, read whole tables (EXPLAIN in bench/README.md).
                 await self._sql("SET LOCAL enable_hashjoin = off")
                 await self._sql("SET LOCAL enable_mergejoin = off")
+                # The chunk's commit need not wait for the disk: after a crash the database is consistent
+                # and holds the chunks whose commit reached the log; running the import again finishes the
+                # job (the same guarantee as a killed import). Other transactions keep their setting.
+                await self._sql("SET LOCAL synchronous_commit = off")
                 await self._sql("TRUNCATE imp_staging")
             else:
                 await self._sql("DELETE FROM imp_staging")
@@ -273,7 +279,9 @@ class StagedImport:
         if self._postgres:
             await driver.copy_records_to_table("imp_staging", records=rows, columns=list(COLUMNS))
             # Statistics for the planner: a temporary table has none, and a wrong guess joins it row by row.
-            await self._sql("ANALYZE imp_staging")
+            # Only the row count and the columns the statements join or filter on: all 28 columns took
+            # 71 ms a chunk, 2.9 of a 200,000-row import's 19 s (statements timed one by one).
+            await self._sql(f"ANALYZE imp_staging ({', '.join(_JOINED)})")
         else:
             # One prepared statement run for every row by the driver (sqlite3's executemany, in aiosqlite's
             # thread): the parser is another process, so nothing waits on the interpreter's lock meanwhile.
