@@ -161,8 +161,11 @@ async def login_latency(url: str, export: Path, count: int) -> None:
                 resolved = await account_for(registry, identity)
                 if not isinstance(resolved, MustChoose):
                     async with registry.db.transaction() as session:
+                        # The callback does this in account_for's transaction: the account attached as
+                        # loaded there, without reading it again.
+                        account = await session.merge(resolved.account, load=False)
                         await cleanup.after_vneid_login(
-                            session, resolved.account.id, None, None, registry.clock()
+                            session, account, None, None, registry.clock(), created=resolved.created
                         )
                 timings[phase].append((time.perf_counter() - wall, time.process_time() - cpu))
     finally:

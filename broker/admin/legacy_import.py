@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from array import array
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -107,13 +109,17 @@ async def import_legacy_csv(
     try:
         async with staged_import(registry.db, now, dry_run=dry_run) as staged:
             known = KnownDigests()
-            async for digest in staged.stored_digests():
-                known.add(digest)
+            await staged.stored_digests(known.add)
+            claims = _Claims(len(known))
             async for prepared in _prepared_chunks(source, today, size, known):
                 for bad in prepared.rejected:
                     _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
+                repeats = claims.known_rows(prepared)
+                result = ChunkResult(0, 0, [])
                 if prepared.rows:
-                    _count(report, prepared, await staged.apply(prepared.rows), reject_file)
+                    claim = partial(claims.changed_rows, known=known, repeats=repeats)
+                    result = await staged.apply(prepared.rows, claim)
+                _count(report, prepared, result, repeats, reject_file)
                 tell(prepared.size)
                 del prepared  # before the next chunk arrives: one chunk in memory, not two
             if report.created + report.updated:
@@ -180,14 +186,77 @@ def _large(source: TextIO | Path) -> bool:
     return isinstance(source, Path) and source.stat().st_size >= PARSE_APART_FROM_BYTES
 
 
-def _count(report: ImportReport, prepared: Prepared, result: ChunkResult, reject_file: RejectFile) -> None:
-    for line, first in result.duplicates:
-        message = f"(source_system, legacy_id) already given on line {first}"
-        error = RowError(line, "legacy_id", message)
-        _reject(report, reject_file, line, f"legacy_id: {message}", prepared.texts.get(line, ""), (error,))
+class _Claims:
+    """Which line first gave the key of each stored row, by the position of the row's digest among those
+    stored when the import started (4 bytes a stored row; 0: not given yet). Rows the parser found among
+    the stored ones never reach the database, so their keys are checked for repeats here: a known row
+    whose stored row an earlier line gave (the same row again, or a changed row with its key) is a repeat,
+    and so is a changed row whose stored row an earlier known row gave."""
+
+    def __init__(self, stored: int) -> None:
+        self._first = array("I", bytes(4 * stored))
+
+    def known_rows(self, prepared: Prepared) -> dict[int, int]:
+        """Claims the chunk's known rows; returns the repeats among them, {line: first line}."""
+        repeats: dict[int, int] = {}
+        first = self._first
+        for line, position in zip(prepared.known_lines, prepared.known_positions, strict=True):
+            if first[position]:
+                repeats[line] = first[position]
+            else:
+                first[position] = line
+        return repeats
+
+    def changed_rows(
+        self,
+        replaced: list[tuple[int, str]],
+        known: KnownDigests,
+        repeats: dict[int, int],
+    ) -> list[tuple[int, int]]:
+        """Claims changed rows by the stored digest each replaces; returns those to set aside as repeats.
+        A known row of the same chunk with a later line loses its claim to the changed row (first
+        occurrence wins) and joins ``repeats``."""
+        set_aside: list[tuple[int, int]] = []
+        first = self._first
+        for line, digest in replaced:
+            position = known.position(digest)
+            if position < 0:
+                continue  # a row this import wrote (its key is in the database's own list) or no digest
+            if not first[position]:
+                first[position] = line
+            elif first[position] < line:
+                set_aside.append((line, first[position]))
+            else:  # a known row later in this chunk claimed it first
+                displaced = first[position]
+                first[position] = line
+                for later, earlier in list(repeats.items()):
+                    if earlier == displaced:
+                        repeats[later] = line
+                repeats[displaced] = line
+        return set_aside
+
+
+def _count(
+    report: ImportReport,
+    prepared: Prepared,
+    result: ChunkResult,
+    known_repeats: dict[int, int],
+    reject_file: RejectFile,
+) -> None:
+    for line, first in sorted([*result.duplicates, *known_repeats.items()]):
+        _repeated(report, reject_file, prepared, line, first)
     report.created += result.created
     report.updated += result.updated
     report.unchanged += len(prepared.rows) - len(result.duplicates) - result.created - result.updated
+    report.unchanged += len(prepared.known_lines) - len(known_repeats)
+
+
+def _repeated(
+    report: ImportReport, reject_file: RejectFile, prepared: Prepared, line: int, first: int
+) -> None:
+    message = f"(source_system, legacy_id) already given on line {first}"
+    error = RowError(line, "legacy_id", message)
+    _reject(report, reject_file, line, f"legacy_id: {message}", prepared.texts.get(line, ""), (error,))
 
 
 def _reject(

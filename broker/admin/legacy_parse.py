@@ -13,7 +13,7 @@ import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from multiprocessing.connection import Connection
@@ -47,12 +47,16 @@ def utc_naive(at: datetime | None) -> datetime | None:
 
 @dataclass
 class Prepared:
-    """One chunk ready for the database: staging rows, the text of each (for a late reject), the rejects."""
+    """One chunk ready for the database: staging rows, the text of each (for a late reject), the rejects;
+    and the rows found among the stored ones (``KnownDigests``), which go to no staging table: their lines
+    and the positions of their digests among the stored ones."""
 
     size: int
     rows: list[tuple[Any, ...]]
     texts: dict[int, str]
     rejected: list[Rejected]
+    known_lines: array[int] = field(default_factory=lambda: array("I"))
+    known_positions: array[int] = field(default_factory=lambda: array("I"))
 
 
 def prepare(chunk: list[LegacyRow | Rejected], today: date) -> Prepared:
@@ -133,7 +137,6 @@ def staging_values(row: LegacyRow, today: date, sub: str) -> tuple[Any, ...]:
         row.cmnd if row.cmnd is not None and len(row.cmnd) in (9, 12) and row.cmnd.isdigit() else None,
         classify(facts, today).value,
         name_key(row.full_name),
-        False,  # known: a row given whole
     )
 
 
@@ -143,7 +146,8 @@ def prepared_chunks(
     """The file as chunks of ``size`` rows (rejected ones included) ready for the staging table.
 
     A CSV row whose digest is among ``known`` (the stored rows' when the import started) is that stored
-    row exactly, so it was valid: only its key and digest are sent, unchecked (a re-import's common case).
+    row exactly, so it was valid and is unchanged: only its line and its digest's position are sent,
+    unchecked (a re-import's common case); the importer checks such rows for repeated keys itself.
     Other rows take ``_FastRows``' way first; a row it does not pass whole goes through the contract's
     checks (``legacy_csv._checked``), which say why it is rejected, or accept it as the fast way would
     have: the fast way decides nothing on its own but the common case."""
@@ -155,6 +159,7 @@ def prepared_chunks(
     rows: list[tuple[Any, ...]] = []
     texts: dict[int, str] = {}
     rejected: list[Rejected] = []
+    known_lines, known_positions = array("I"), array("I")
     subs: list[str] = []
     count = 0
     for item in csv_cells(stream):
@@ -164,11 +169,15 @@ def prepared_chunks(
         else:
             line, text, cells = item
             stripped = [cell.strip() for cell in cells]
-            digest = hashlib.blake2b("\x1f".join(stripped).encode(), digest_size=16).hexdigest()
-            values: tuple[Any, ...] | None
-            if known is not None and digest in known:
-                values = known_row(line, stripped[0], stripped[1], digest)
+            raw = hashlib.blake2b("\x1f".join(stripped).encode(), digest_size=16).digest()
+            values: tuple[Any, ...] | None = None
+            position = known.position_of(raw) if known is not None else -1
+            if position >= 0:
+                known_lines.append(line)
+                known_positions.append(position)
+                texts[line] = text  # for the reject file, should its key turn out to be repeated
             else:
+                digest = raw.hex()
                 if not subs:
                     subs = subjects(size)  # made when a chunk first needs one: a re-import needs none
                 sub = subs[len(rows)]
@@ -183,10 +192,11 @@ def prepared_chunks(
                 rows.append(values)
                 texts[line] = text
         if count >= size:
-            yield Prepared(count, rows, texts, rejected)
+            yield Prepared(count, rows, texts, rejected, known_lines, known_positions)
             rows, texts, rejected, count, subs = [], {}, [], 0, []
+            known_lines, known_positions = array("I"), array("I")
     if count:
-        yield Prepared(count, rows, texts, rejected)
+        yield Prepared(count, rows, texts, rejected, known_lines, known_positions)
 
 
 class KnownDigests:
@@ -206,25 +216,29 @@ class KnownDigests:
         return len(self._high)
 
     def __contains__(self, digest: object) -> bool:
-        if not self._high or not isinstance(digest, str):
-            return False
-        high, low = int(digest[:16], 16), int(digest[16:32], 16)
+        return isinstance(digest, str) and self.position(digest) >= 0
+
+    def position(self, digest: str | None) -> int:
+        """Where ``digest`` stands among the stored ones, else -1. Keys are unique and a digest covers the
+        key, so a position names one stored row: its key."""
+        if digest is None or len(digest) != 32:
+            return -1
+        try:
+            return self.position_of(bytes.fromhex(digest))
+        except ValueError:
+            return -1
+
+    def position_of(self, raw: bytes) -> int:
+        """``position`` of a digest as its 16 bytes (half the parser's cost of the hexadecimal form)."""
+        if not self._high:
+            return -1
+        high, low = int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:16], "big")
         index = bisect_left(self._high, high)
         while index < len(self._high) and self._high[index] == high:
             if self._low[index] == low:
-                return True
+                return index
             index += 1
-        return False
-
-
-def known_row(line: int, source_system: str, legacy_id: str, digest: str) -> tuple[Any, ...]:
-    """The staging values of a row found among the stored ones: its key and digest, nothing else (the
-    columns of ``broker.store.legacy_staging.COLUMNS``, ``known`` last)."""
-    return (line, source_system, legacy_id, *_NOTHING_BEFORE_DIGEST, digest, *_NOTHING_AFTER_DIGEST, True)
-
-
-_NOTHING_BEFORE_DIGEST = (None,) * 16  # username .. source_created_at
-_NOTHING_AFTER_DIGEST = (None,) * 5  # sub .. name_key
+        return -1
 
 
 _LIMITS = [MAX_LENGTH.get(name, 1_000_000) for name in HEADER]
@@ -301,7 +315,6 @@ class _FastRows:
                 kind, cccd_value, cmnd_value, birth_date, gender_value, tax_value, self._today
             ).value,
             self._name_key(name) if name else None,
-            False,  # known: a row given whole
         )
 
     def _date(self, value: str) -> date | None:

@@ -49,8 +49,8 @@ def upgrade_and_seal(settings: Settings, revision: str = "head") -> int:
 
 
 async def _seal_clear_keys(settings: Settings) -> int:
-    from broker.app import build_registry, close_registry
     from broker.store import keys
+    from broker.wiring import build_registry, close_registry
 
     registry = build_registry(settings)
     try:

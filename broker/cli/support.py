@@ -36,7 +36,7 @@ def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
 @asynccontextmanager
 async def command_registry() -> AsyncIterator[Any]:
     """A registry for one CLI command, without the HTTP app around it."""
-    from broker.app import build_registry, close_registry
+    from broker.wiring import build_registry, close_registry
 
     registry = build_registry(Settings())
     try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -60,11 +61,26 @@ async def buckets(session: AsyncSession, as_of: datetime) -> list[Bucket]:
             col(Account.needs_review),
         )
     )
+    if session.get_bind().dialect.name != "postgresql":
+        return _buckets(await session.execute(statement))
+    # EXPLAIN ANALYZE at 1,000,000 accounts: the planner expects ~158,000 groups (there are ~3,300), so
+    # within the default 4 MB of work_mem it sorted all the rows on disk (external merge, 40 MB) before
+    # grouping, and the high estimated cost had JIT compile the plan (0.6 s): 5.0 s in all. A hash of the
+    # groups in memory (6.5 MB), without JIT: 1.2 s. Reads run without a transaction (autocommit), so the
+    # settings are the session's, and put back before the connection returns to the pool.
+    await session.execute(text("SET work_mem = '64MB'"))
+    await session.execute(text("SET jit = off"))
+    try:
+        return _buckets(await session.execute(statement))
+    finally:
+        await session.execute(text("RESET work_mem"))
+        await session.execute(text("RESET jit"))
+
+
+def _buckets(result: Any) -> list[Bucket]:
     return [
         Bucket(unit, kind, cls, bool(is_linked), bool(is_merged), bool(is_frozen), bool(review), int(count))
-        for unit, kind, cls, is_linked, is_merged, is_frozen, review, count in await session.execute(
-            statement
-        )
+        for unit, kind, cls, is_linked, is_merged, is_frozen, review, count in result
     ]
 
 

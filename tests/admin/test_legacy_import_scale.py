@@ -223,3 +223,31 @@ def database_counts(database_url: str) -> tuple[int, int, int]:
             await registry.db.dispose()
 
     return asyncio.run(run())
+
+
+@pytest.mark.parametrize("batch_rows", [1, 100])
+async def test_a_stored_row_after_a_change_of_its_key_is_the_repeat(
+    registry: Registry, tmp_path: Path, batch_rows: int
+) -> None:
+    """Rows found among the stored ones are checked for repeated keys without the database: a changed row
+    comes first and wins, and the stored row given again after it (in its chunk or a later one) is the
+    repeat, reported with the changed row's line."""
+    await import_legacy_csv(registry, io.StringIO(export(range(1, 4))))
+    lines = export(range(1, 4)).splitlines()  # header, id-1, id-2, id-3: all stored as they are
+    changed_2 = export(range(2, 3), changed={2}).splitlines()[1]
+    rejects = tmp_path / "rejects.csv"
+    path = tmp_path / "again.csv"
+    path.write_text("\n".join([lines[0], changed_2, lines[1], lines[2], lines[2]]) + "\n", encoding="utf-8")
+
+    report = await import_legacy_csv(registry, path, rejects=rejects, batch_rows=batch_rows)
+
+    assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 1, 1, 2)
+    assert [(error.line, error.message) for error in report.errors] == [
+        (4, "(source_system, legacy_id) already given on line 2"),
+        (5, "(source_system, legacy_id) already given on line 2"),
+    ]
+    written = list(csv.reader(io.StringIO(rejects.read_text(encoding="utf-8"))))
+    assert [original for _, _, original in written[1:]] == [lines[2], lines[2]]
+    async with registry.db.read() as session:
+        names = set((await session.execute(select(Account.name))).scalars())
+    assert names == {"Người Dân 1", "Người Dân 2 (đã sửa)", "Người Dân 3"}
