@@ -48,9 +48,11 @@ async def advance(
     target: FlowState,
     at: datetime,
     refusal: str = "flow_replayed",
+    via: FlowState | None = None,
     **values: Any,
 ) -> None:
-    """Moves the flow along the state machine, or refuses: another request (a replay, a double submit)
-    moved it first, it expired, or the move is not allowed from where it stands."""
-    if not await flows.move(session, flow_id, target, at, **values):
+    """Moves the flow along the state machine (through ``via`` in one UPDATE, if given), or refuses:
+    another request (a replay, a double submit) moved it first, it expired, or the move is not allowed
+    from where it stands."""
+    if not await flows.move(session, flow_id, target, at, via, **values):
         raise LoginFlowError(refusal)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
@@ -81,16 +82,14 @@ async def _log_in(
             return Page("choose_account", flow.id)
         account = resolution.account
         amr = list(identity.amr) or ["pwd"]
-        await flow_guard.advance(
-            session,
-            flow.id,
-            FlowState.AUTHENTICATED,
-            now,
-            account_id=account.id,
-            auth_time=identity.auth_time,
-            acr=identity.acr,
-            amr=amr,
-        )
+        authenticated: dict[str, Any] = {
+            "account_id": account.id,
+            "auth_time": identity.auth_time,
+            "acr": identity.acr,
+            "amr": amr,
+        }
+        if resolution.notice:  # a page first: the flow waits, authenticated
+            await flow_guard.advance(session, flow.id, FlowState.AUTHENTICATED, now, **authenticated)
         await cleanup.after_vneid_login(  # issue 9: class follows the link; a new account gets a unit
             session,
             account,
@@ -115,7 +114,8 @@ async def _log_in(
         if resolution.notice:
             outcome: Outcome = Page(resolution.notice, flow.id)
         else:
-            # What the advance just wrote, on the flow this request loaded: not read back.
+            # Authenticated on the flow this request loaded; written to its row with the move to
+            # COMPLETED (or FAILED), one UPDATE instead of two (issue 7).
             flow.state, flow.account_id, flow.auth_time = (
                 FlowState.AUTHENTICATED,
                 account.id,
@@ -130,6 +130,7 @@ async def _log_in(
                 requirement=requirement,
                 upstream=upstream_logout.noted(registry, identity),
                 linked=True,  # it logged in through its link, found or made in this transaction
+                authenticated=authenticated,
             )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)

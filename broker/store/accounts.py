@@ -63,7 +63,8 @@ async def touch_link(session: AsyncSession, issuer: str, subject: str, level: in
         .where(col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject)
         .values(level=level, last_login_at=at)
     )
-    await core_rows.execute(session, statement)  # one UPDATE, no read of the link first
+    # One UPDATE, no read of the link first; nothing reads it back in a login: deferred.
+    await core_rows.defer(session, statement)
 
 
 async def get_by_sub_or_alias(session: AsyncSession, sub: str) -> Account | None:

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, text
+from sqlalchemy import bindparam, event, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel import col, select
 
 from broker.domain import audit_chain
+from broker.store import core_rows
 from broker.store.tables import Account, AuditEntry
 
 log = logging.getLogger("broker.audit")
@@ -73,7 +74,8 @@ def _write_queued(session: SyncSession) -> None:
     # Called inside the AsyncSession's greenlet: the synchronous ``execute`` awaits the driver as usual.
     rows = session.info.pop(_QUEUED, None)
     if rows:
-        _write(session, rows)
+        _write(session, rows)  # carries the transaction's deferred writes with its lock
+    core_rows.write_deferred(session)  # without audit rows: alone
 
 
 @event.listens_for(SyncSession, "after_rollback")
@@ -92,6 +94,11 @@ def _observe(session: SyncSession, row: dict[str, Any], account_type: Any) -> No
 
 # pg_advisory_xact_lock key of the chain's head ("audi" in ASCII): one lock, for every replica.
 _CHAIN_LOCK = 0x61756469
+
+
+@functools.cache
+def _lock_statement() -> Any:
+    return select(func.pg_advisory_xact_lock(bindparam("key")))
 
 
 @functools.cache
@@ -147,7 +154,11 @@ async def write_queued(session: AsyncSession) -> None:
 
 def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # deferred rows may name rows the unit of work still holds
+        # The transaction's deferred writes (a login's code) go out with the lock: one round trip.
+        lock = core_rows.carrying_deferred(session, _lock_statement())
+        session.connection().execute(lock, {"key": _CHAIN_LOCK})
     observed = OBSERVER in session.info
     # The login counter's label: the account type of each login row's subject.
     subs = sorted({row["sub"] for row in rows if row["sub"] and row["action"].startswith("login.")})

@@ -9,22 +9,63 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
+
+_DEFERRED = "core_rows_deferred"  # Session.info key: writes that go out with the next statement
 
 
 async def execute(
     session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
 ) -> Result[Any]:
     """A Core statement in the session's transaction, on its connection: without the ORM's statement
-    handling (its DML and loading states were a tenth of a token request each, bench/README.md)."""
+    handling (its DML and loading states were a tenth of a token request each, bench/README.md).
+    It carries the writes ``defer`` queued (their rows are not what it reads or counts)."""
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
     connection = await session.connection()
-    return await connection.execute(statement, parameters)
+    return await connection.execute(carrying_deferred(session.sync_session, statement), parameters)
+
+
+async def defer(session: AsyncSession, *statements: Any) -> None:
+    """INSERT/UPDATE statements whose rows nothing later in this transaction reads (a foreign key to them
+    is fine): on PostgreSQL they go out as data-modifying WITHs of the transaction's next statement run by
+    ``execute`` (or of the audit trail's lock at commit, or alone at commit), a round trip each saved
+    (issue 7); elsewhere at once. Still written by the transaction, or by none of it."""
+    if session.get_bind().dialect.name != "postgresql":
+        for statement in statements:
+            await execute(session, statement)
+        return
+    session.sync_session.info.setdefault(_DEFERRED, []).extend(statements)
+
+
+def carrying_deferred(session: SyncSession, statement: Any) -> Any:
+    """``statement`` with the deferred writes as data-modifying WITHs (PostgreSQL runs each exactly
+    once, whatever the statement itself does; its row count stays its own)."""
+    deferred = session.info.pop(_DEFERRED, None)
+    for index, write in enumerate(deferred or ()):
+        statement = statement.add_cte(write.cte(f"deferred_{index}"))
+    return statement
+
+
+def write_deferred(session: SyncSession) -> None:
+    """At commit, what no statement carried yet (inside the AsyncSession's greenlet)."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if deferred:
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # the deferred rows may name rows the unit of work still holds
+        *first, last = deferred
+        session.info[_DEFERRED] = first
+        session.connection().execute(carrying_deferred(session, last))
+
+
+@event.listens_for(SyncSession, "after_rollback")
+def _forget_deferred(session: SyncSession) -> None:
+    session.info.pop(_DEFERRED, None)
 
 
 async def execute_together(session: AsyncSession, *statements: Any) -> None:

@@ -80,16 +80,28 @@ async def by_id_with_requirement(
     return _columns().instance(rows[0][:split]), _requirement_columns().instance_or_none(rows[0][split:])
 
 
-async def move(session: AsyncSession, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:
-    """Moves a live flow to ``target`` if the state machine allows it from where it is now.
+async def move(
+    session: AsyncSession,
+    flow_id: str,
+    target: FlowState,
+    at: datetime,
+    via: FlowState | None = None,
+    **values: Any,
+) -> bool:
+    """Moves a live flow to ``target`` if the state machine allows it from where it is now; with ``via``,
+    through that state in the same UPDATE (allowed where ``via`` is, and ``via`` leads to ``target``).
 
     Returns False when another request moved it first, it expired, or the move is not allowed.
     """
+    sources = sources_of(target)
+    if via is not None:
+        assert via in sources
+        sources = sources_of(via)
     statement = (
         update(LoginFlow)
         .where(
             col(LoginFlow.id) == flow_id,
-            col(LoginFlow.state).in_([s.value for s in sources_of(target)]),
+            col(LoginFlow.state).in_([s.value for s in sources]),
             col(LoginFlow.expires_at) > at,
         )
         .values(state=target.value, **values)

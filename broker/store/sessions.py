@@ -10,12 +10,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.store import core_rows
 from broker.store.tables import SsoSession, SsoSessionClient
 from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, sso: SsoSession) -> None:
-    await session.execute(insert(SsoSession).values(row_of(sso)))
+    """Deferred (``core_rows.defer``): nothing reads a new session in the transaction that opens it."""
+    await core_rows.defer(session, insert(SsoSession).values(row_of(sso)))
 
 
 async def get(session: AsyncSession, sid: str) -> SsoSession | None:
