@@ -33,18 +33,17 @@ async def start(
     link_to = flow.account_id if flow.state == FlowState.AUTHENTICATED and flow.acr == ACR_LEGACY else None
     if flow.state == FlowState.AUTHENTICATED and link_to is None:
         raise LoginFlowError("flow_finished")
-    async with registry.db.transaction() as session:
-        await flow_guard.advance(
-            session,
-            flow.id,
-            FlowState.UPSTREAM_PENDING,
-            registry.clock(),
-            "flow_finished",
-            upstream_nonce=nonce,
-            upstream_code_verifier=verifier,
-            link_account_id=link_to,
-            upstream_id=adapter.id,
-        )
+    await flow_guard.advance_alone(  # one statement, its own transaction
+        registry.db,
+        flow.id,
+        FlowState.UPSTREAM_PENDING,
+        registry.clock(),
+        "flow_finished",
+        upstream_nonce=nonce,
+        upstream_code_verifier=verifier,
+        link_account_id=link_to,
+        upstream_id=adapter.id,
+    )
     # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
     fresh = bool(flow.prompt and "login" in flow.prompt.split()) or bool(
         requirement and requirement.force_login

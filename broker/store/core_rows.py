@@ -77,10 +77,16 @@ async def execute_together(session: AsyncSession, *statements: Any) -> None:
         for statement in statements:
             await execute(session, statement)
         return
+    await execute(session, together(*statements))
+
+
+def together(*statements: Any) -> Any:
+    """PostgreSQL: the statements as one, the first ones data-modifying WITHs of the last (whose row
+    count is the statement's)."""
     *first, last = statements
     for index, statement in enumerate(first):
         last = last.add_cte(statement.cte(f"together_{index}"))
-    await execute(session, last)
+    return last
 
 
 class ModelColumns:

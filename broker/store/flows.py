@@ -15,7 +15,7 @@ from broker.domain.login_flow import FlowState, sources_of
 from broker.store import core_rows
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
-from broker.store.tables import LoginFlow, LoginFlowRequirement
+from broker.store.tables import Client, LoginFlow, LoginFlowRequirement
 from broker.store.types import row_of
 
 
@@ -23,10 +23,19 @@ async def add(
     session: AsyncSession, flow: LoginFlow, requirement: LoginFlowRequirement | None = None
 ) -> None:
     """The flow and, if given, its requirement (one statement on PostgreSQL)."""
+    await core_rows.execute_together(session, *_add_statements(flow, requirement))
+
+
+async def add_alone(db: Database, flow: LoginFlow, requirement: LoginFlowRequirement | None = None) -> None:
+    """``add`` as a transaction of its own (``Database.write_alone``): /authorize writes nothing else."""
+    await db.write_alone(*_add_statements(flow, requirement))
+
+
+def _add_statements(flow: LoginFlow, requirement: LoginFlowRequirement | None) -> list[Any]:
     statements = [insert(LoginFlow).values(row_of(flow))]
     if requirement is not None:
         statements.append(insert(LoginFlowRequirement).values(row_of(requirement)))
-    await core_rows.execute_together(session, *statements)
+    return statements
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:
@@ -47,6 +56,28 @@ async def by_id(db: Database, flow_id: str) -> LoginFlow | None:
     """``get`` without a session: every step of a login loads its flow first (issue 7). Read-only."""
     rows = await db.rows(_by_id_statement(), {"flow_id": flow_id})
     return _columns().instance(rows[0]) if rows else None
+
+
+@functools.cache
+def _with_client_name_statement() -> Any:
+    joined = sa.outerjoin(
+        LoginFlow.__table__,  # type: ignore[attr-defined]
+        Client.__table__,  # type: ignore[attr-defined]
+        col(Client.client_id) == col(LoginFlow.client_id),
+    )
+    return (
+        select(*_columns().columns, col(Client.name))
+        .select_from(joined)
+        .where(col(LoginFlow.id) == bindparam("flow_id"))
+    )
+
+
+async def by_id_with_client_name(db: Database, flow_id: str) -> tuple[LoginFlow, str | None] | None:
+    """``by_id`` and the name of the client it is for, in one statement (the login page). Read-only."""
+    rows = await db.rows(_with_client_name_statement(), {"flow_id": flow_id})
+    if not rows:
+        return None
+    return _columns().instance(rows[0][:-1]), rows[0][-1]
 
 
 @functools.cache
@@ -93,11 +124,23 @@ async def move(
 
     Returns False when another request moved it first, it expired, or the move is not allowed.
     """
+    result = await core_rows.execute(session, _move_statement(flow_id, target, at, via, values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def move_alone(db: Database, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:
+    """``move`` as a transaction of its own (``Database.write_alone``)."""
+    return await db.write_alone(_move_statement(flow_id, target, at, None, values)) == 1
+
+
+def _move_statement(
+    flow_id: str, target: FlowState, at: datetime, via: FlowState | None, values: dict[str, Any]
+) -> Any:
     sources = sources_of(target)
     if via is not None:
         assert via in sources
         sources = sources_of(via)
-    statement = (
+    return (
         update(LoginFlow)
         .where(
             col(LoginFlow.id) == flow_id,
@@ -106,5 +149,3 @@ async def move(
         )
         .values(state=target.value, **values)
     )
-    result = await core_rows.execute(session, statement)
-    return result.rowcount == 1  # type: ignore[attr-defined]
