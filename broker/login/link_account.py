@@ -78,10 +78,16 @@ async def _resolve(
 
 
 async def resolve_in(
-    registry: Registry, session: Session, identity: VerifiedIdentity, link_account_id: int | None
+    registry: Registry,
+    session: Session,
+    identity: VerifiedIdentity,
+    link_account_id: int | None,
+    new_account_units: tuple[str | None, str | None] | None = None,
 ) -> Resolved | MustChoose | Refused:
     """``account_for`` in the caller's transaction (the login callback's one transaction): a StoreConflict
-    (a concurrent first login linked first) rolls it back, and the caller runs it again."""
+    (a concurrent first login linked first) rolls it back, and the caller runs it again.
+    ``new_account_units``: the client's and VNeID's unit, for an account this login makes: it is
+    classified before its INSERT (``cleanup.classify_new``)."""
     now = registry.clock()
     found = await accounts.find_by_upstream_with_level(session, identity.issuer, identity.subject)
     if found is not None:
@@ -118,7 +124,7 @@ async def resolve_in(
         return same_person
     candidates = await _candidates(session, identity)
     if not candidates:
-        return Resolved(await _create(session, identity, registry), created=True)
+        return Resolved(await _create(session, identity, registry, new_account_units), created=True)
     if len(candidates) == 1:
         account, records = next(iter(candidates.values()))
         return Resolved(await _link(session, account, records, identity, registry, "number_match"))
@@ -278,7 +284,12 @@ async def _link(
     return account
 
 
-async def _create(session: Session, identity: VerifiedIdentity, registry: Registry) -> Account:
+async def _create(
+    session: Session,
+    identity: VerifiedIdentity,
+    registry: Registry,
+    units: tuple[str | None, str | None] | None = None,
+) -> Account:
     now = registry.clock()
     account = Account(
         sub=new_subject(),
@@ -288,6 +299,8 @@ async def _create(session: Session, identity: VerifiedIdentity, registry: Regist
         updated_at=now,
     )
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
+    if units is not None:
+        cleanup.classify_new(account, *units, now)
     account = await accounts.add(session, account)
     assert account.id is not None
     await _add_link(session, account, identity, now)

@@ -67,7 +67,8 @@ async def _log_in(
     had just written)."""
     now = registry.clock()
     async with registry.db.transaction() as session:
-        resolution = await resolve_in(registry, session, identity, flow.link_account_id)
+        units = (registry.settings.client_unit_codes.get(flow.client_id), identity.extra.get("unit_code"))
+        resolution = await resolve_in(registry, session, identity, flow.link_account_id, units)
         if isinstance(resolution, Refused):
             return resolution  # its audit row commits with the transaction
         if isinstance(resolution, MustChoose):
@@ -90,14 +91,9 @@ async def _log_in(
         }
         if resolution.notice:  # a page first: the flow waits, authenticated
             await flow_guard.advance(session, flow.id, FlowState.AUTHENTICATED, now, **authenticated)
-        await cleanup.after_vneid_login(  # issue 9: class follows the link; a new account gets a unit
-            session,
-            account,
-            registry.settings.client_unit_codes.get(flow.client_id),
-            identity.extra.get("unit_code"),
-            now,
-            created=resolution.created,
-        )
+        if not resolution.created:  # a new account was classified, and given its unit, at its INSERT
+            # issue 9: the class follows the link; an account without a unit gets one
+            await cleanup.after_vneid_login(session, account, *units, now)
         await audit.append(
             session,
             at=now,

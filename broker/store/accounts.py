@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -58,13 +60,25 @@ async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
 
 
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:
-    statement = (
-        update(UpstreamLink)
-        .where(col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject)
-        .values(level=level, last_login_at=at)
-    )
     # One UPDATE, no read of the link first; nothing reads it back in a login: deferred.
-    await core_rows.defer(session, statement)
+    parameters = {"touch_issuer": issuer, "touch_subject": subject, "touch_level": level, "touch_at": at}
+    await core_rows.defer(session, _touch_link_statement(), parameters=parameters)
+
+
+@functools.cache
+def _touch_link_statement() -> Any:
+    table: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
+    return (
+        update(UpstreamLink)
+        .where(
+            col(UpstreamLink.issuer) == bindparam("touch_issuer"),
+            col(UpstreamLink.subject) == bindparam("touch_subject"),
+        )
+        .values(
+            level=bindparam("touch_level", type_=table.c.level.type),
+            last_login_at=bindparam("touch_at", type_=table.c.last_login_at.type),
+        )
+    )
 
 
 async def get_by_sub_or_alias(session: AsyncSession, sub: str) -> Account | None:

@@ -98,7 +98,12 @@ _CHAIN_LOCK = 0x61756469
 
 @functools.cache
 def _lock_statement() -> Any:
-    return select(func.pg_advisory_xact_lock(bindparam("key")))
+    return select(func.pg_advisory_xact_lock(bindparam("audit_key")))
+
+
+@functools.cache
+def _insert_statement() -> Any:
+    return insert(AuditEntry.__table__)  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -157,8 +162,8 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
         if session.new or session.dirty or session.deleted:
             session.flush()  # deferred rows may name rows the unit of work still holds
         # The transaction's deferred writes (a login's code) go out with the lock: one round trip.
-        lock = core_rows.carrying_deferred(session, _lock_statement())
-        session.connection().execute(lock, {"key": _CHAIN_LOCK})
+        lock, parameters = core_rows.carrying_deferred(session, _lock_statement(), {"audit_key": _CHAIN_LOCK})
+        session.connection().execute(lock, parameters)
     observed = OBSERVER in session.info
     # The login counter's label: the account type of each login row's subject.
     subs = sorted({row["sub"] for row in rows if row["sub"] and row["action"].startswith("login.")})
@@ -178,8 +183,9 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
         values.append(row | {"prev_hash": previous, "chain_hash": chain_hash})
         previous = chain_hash
     # A plain INSERT of every row at once: they are never read back here, so the ORM's unit of work would
-    # be pure cost.
-    session.execute(insert(AuditEntry).values(values[0] if len(values) == 1 else values))
+    # be pure cost. One statement built once, given the rows (several: SQLAlchemy's "insertmanyvalues",
+    # still one round trip; a multi-row VALUES built per call was compiled again every time).
+    session.connection().execute(_insert_statement(), values[0] if len(values) == 1 else values)
     if observed:
         for row in rows:
             _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)

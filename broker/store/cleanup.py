@@ -78,6 +78,13 @@ def _classify(account: Account, record: LegacyAccount | None, linked: bool, toda
     account.name_key = name_key(account.name or (record.full_name if record else None))
 
 
+def classify_new(account: Account, client_unit: str | None, claimed_unit: str | None, at: datetime) -> None:
+    """``after_vneid_login`` for an account this login makes, before its INSERT (issue 7: written with
+    it, not by an UPDATE after it): nothing to read, no legacy record can name it yet."""
+    account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
+    _classify(account, None, True, at.astimezone(VIETNAM).date())
+
+
 async def after_vneid_login(
     session: AsyncSession,
     account: Account,
@@ -92,8 +99,7 @@ async def after_vneid_login(
     ``created``: by this transaction, so seen by no one else and named by no legacy record (issue 7: its
     unit and class go out with the one UPDATE of the account, nothing read)."""
     if created:
-        account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
-        _classify(account, None, True, at.astimezone(VIETNAM).date())
+        classify_new(account, client_unit, claimed_unit, at)
         return
     if account.unit_code is None:  # the UPDATE's own condition guards a unit set meanwhile
         await session.execute(

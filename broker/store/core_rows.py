@@ -7,9 +7,10 @@ ORM's loader builds them, outside any session, and are only read.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
@@ -17,6 +18,11 @@ from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
 
 _DEFERRED = "core_rows_deferred"  # Session.info key: writes that go out with the next statement
+
+# A statement and the values of its named parameters (``insert_row``, ``update_where``): statements built
+# once, so that neither building them nor their cache key costs anything per request (issue 7:
+# ``ValuesBase.values`` and its coercions were 7 % of a login's CPU).
+Write = tuple[Any, dict[str, Any]]
 
 
 async def execute(
@@ -28,44 +34,8 @@ async def execute(
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
     connection = await session.connection()
-    return await connection.execute(carrying_deferred(session.sync_session, statement), parameters)
-
-
-async def defer(session: AsyncSession, *statements: Any) -> None:
-    """INSERT/UPDATE statements whose rows nothing later in this transaction reads (a foreign key to them
-    is fine): on PostgreSQL they go out as data-modifying WITHs of the transaction's next statement run by
-    ``execute`` (or of the audit trail's lock at commit, or alone at commit), a round trip each saved
-    (issue 7); elsewhere at once. Still written by the transaction, or by none of it."""
-    if session.get_bind().dialect.name != "postgresql":
-        for statement in statements:
-            await execute(session, statement)
-        return
-    session.sync_session.info.setdefault(_DEFERRED, []).extend(statements)
-
-
-def carrying_deferred(session: SyncSession, statement: Any) -> Any:
-    """``statement`` with the deferred writes as data-modifying WITHs (PostgreSQL runs each exactly
-    once, whatever the statement itself does; its row count stays its own)."""
-    deferred = session.info.pop(_DEFERRED, None)
-    for index, write in enumerate(deferred or ()):
-        statement = statement.add_cte(write.cte(f"deferred_{index}"))
-    return statement
-
-
-def write_deferred(session: SyncSession) -> None:
-    """At commit, what no statement carried yet (inside the AsyncSession's greenlet)."""
-    deferred = session.info.pop(_DEFERRED, None)
-    if deferred:
-        if session.new or session.dirty or session.deleted:
-            session.flush()  # the deferred rows may name rows the unit of work still holds
-        *first, last = deferred
-        session.info[_DEFERRED] = first
-        session.connection().execute(carrying_deferred(session, last))
-
-
-@event.listens_for(SyncSession, "after_rollback")
-def _forget_deferred(session: SyncSession) -> None:
-    session.info.pop(_DEFERRED, None)
+    statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
+    return await connection.execute(statement, parameters or None)
 
 
 async def execute_together(session: AsyncSession, *statements: Any) -> None:
@@ -77,16 +47,92 @@ async def execute_together(session: AsyncSession, *statements: Any) -> None:
         for statement in statements:
             await execute(session, statement)
         return
-    await execute(session, together(*statements))
+    await execute(session, *together(*((statement, {}) for statement in statements)))
 
 
-def together(*statements: Any) -> Any:
-    """PostgreSQL: the statements as one, the first ones data-modifying WITHs of the last (whose row
-    count is the statement's)."""
-    *first, last = statements
-    for index, statement in enumerate(first):
-        last = last.add_cte(statement.cte(f"together_{index}"))
-    return last
+def together(*writes: Write) -> Write:
+    """PostgreSQL: the writes as one statement, the first ones data-modifying WITHs of the last (whose
+    row count is the statement's). Their parameter names must differ."""
+    *first, (last, parameters) = writes
+    if not first:
+        return last, parameters
+    merged: dict[str, Any] = {}
+    for _, values in first:
+        merged.update(values)
+    merged.update(parameters)
+    assert len(merged) == sum(len(values) for _, values in writes), "parameter names clash"
+    return _with_ctes(last, tuple(statement for statement, _ in first)), merged
+
+
+@functools.lru_cache(maxsize=512)
+def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
+    # Kept: for statements built once, the combination (and its cache key) is built once too.
+    for index, cte in enumerate(ctes):
+        statement = statement.add_cte(cte.cte(f"with_{index}"))
+    return statement
+
+
+async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, Any] | None = None) -> None:
+    """INSERT/UPDATE statements whose rows nothing later in this transaction reads (a foreign key to them
+    is fine): on PostgreSQL they go out as data-modifying WITHs of the transaction's next statement run by
+    ``execute`` (or of the audit trail's lock at commit, or alone at commit), a round trip each saved
+    (issue 7); elsewhere at once. Still written by the transaction, or by none of it. ``parameters``: the
+    named parameters of all of them."""
+    if session.get_bind().dialect.name != "postgresql":
+        for index, statement in enumerate(statements):
+            await execute(session, statement, parameters if index == 0 else None)
+        return
+    queue: list[Write] = session.sync_session.info.setdefault(_DEFERRED, [])
+    if parameters and any(name in values for _, values in queue for name in parameters):
+        # The same statement deferred twice: what is queued goes out first, with the last of it.
+        last = queue.pop()
+        await execute(session, *last)
+        queue = session.sync_session.info.setdefault(_DEFERRED, [])
+    queue.append((statements[0], parameters or {}))
+    queue.extend((statement, {}) for statement in statements[1:])
+
+
+def carrying_deferred(
+    session: SyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> Write:
+    """``statement`` with the deferred writes as data-modifying WITHs (PostgreSQL runs each exactly
+    once, whatever the statement itself does; its row count stays its own)."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if not deferred:
+        return statement, parameters or {}
+    return together(*deferred, (statement, parameters or {}))
+
+
+def write_deferred(session: SyncSession) -> None:
+    """At commit, what no statement carried yet (inside the AsyncSession's greenlet)."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if deferred:
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # the deferred rows may name rows the unit of work still holds
+        statement, parameters = together(*deferred)
+        session.connection().execute(statement, parameters or None)
+
+
+@event.listens_for(SyncSession, "after_rollback")
+def _forget_deferred(session: SyncSession) -> None:
+    session.info.pop(_DEFERRED, None)
+
+
+def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
+    """The INSERT of ``row`` (``types.row_of``) as a statement built once per set of columns, its
+    parameters named ``prefix`` + column (distinct prefixes let writes go together)."""
+    statement = _insert(model.__table__, tuple(row), prefix)
+    return statement, {prefix + key: value for key, value in row.items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _insert(table: Any, keys: tuple[str, ...], prefix: str) -> Any:
+    return insert(table).values({key: bindparam(prefix + key, type_=table.c[key].type) for key in keys})
+
+
+def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    """An UPDATE's SET clause of named parameters (``prefix`` + column), for statements built once."""
+    return {key: bindparam(prefix + key, type_=table.c[key].type) for key in keys}
 
 
 class ModelColumns:

@@ -201,19 +201,20 @@ class Database:
             async with self._reads() as session, session.begin():
                 yield session
 
-    async def write_alone(self, *statements: Any) -> int:
+    async def write_alone(self, *writes: core_rows.Write) -> int:
         """Writes that are a transaction of their own (nothing read first, nothing after): on PostgreSQL
         one statement (``core_rows.together``) sent without BEGIN and COMMIT, which the server commits as
         it ends (issue 7: two round trips of a login step saved); on SQLite one transaction. Returns the
         last statement's row count."""
         with _translated_errors():
             if self.engine.dialect.name == "postgresql":
+                statement, parameters = core_rows.together(*writes)
                 async with self._read_engine.connect() as connection:  # AUTOCOMMIT
-                    result = await connection.execute(core_rows.together(*statements))
+                    result = await connection.execute(statement, parameters or None)
                     return int(result.rowcount)  # type: ignore[attr-defined]
             async with self._write_engine.begin() as connection:
-                for statement in statements:
-                    result = await connection.execute(statement)
+                for statement, parameters in writes:
+                    result = await connection.execute(statement, parameters or None)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def rows(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -17,7 +17,8 @@ from broker.store.types import row_of
 
 async def add(session: AsyncSession, sso: SsoSession) -> None:
     """Deferred (``core_rows.defer``): nothing reads a new session in the transaction that opens it."""
-    await core_rows.defer(session, insert(SsoSession).values(row_of(sso)))
+    statement, parameters = core_rows.insert_row(SsoSession, row_of(sso), "sso_")
+    await core_rows.defer(session, statement, parameters=parameters)
 
 
 async def get(session: AsyncSession, sid: str) -> SsoSession | None:
