@@ -68,7 +68,7 @@ async def touch_link(session: AsyncSession, issuer: str, subject: str, level: in
 @functools.cache
 def _touch_link_statement() -> Any:
     table: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
-    return (
+    return core_rows.built_once(
         update(UpstreamLink)
         .where(
             col(UpstreamLink.issuer) == bindparam("touch_issuer"),

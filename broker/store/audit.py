@@ -98,7 +98,7 @@ _CHAIN_LOCK = 0x61756469
 
 @functools.cache
 def _lock_statement() -> Any:
-    return select(func.pg_advisory_xact_lock(bindparam("audit_key")))
+    return core_rows.built_once(select(func.pg_advisory_xact_lock(bindparam("audit_key"))))
 
 
 @functools.cache

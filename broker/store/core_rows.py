@@ -61,15 +61,33 @@ def together(*writes: Write) -> Write:
         merged.update(values)
     merged.update(parameters)
     assert len(merged) == sum(len(values) for _, values in writes), "parameter names clash"
-    return _with_ctes(last, tuple(statement for statement, _ in first)), merged
+    ctes = tuple(statement for statement, _ in first)
+    if id(last) in _BUILT_ONCE and all(id(cte) in _BUILT_ONCE for cte in ctes):
+        return _combined(last, ctes), merged  # built once too, and its cache key with it
+    return _with_ctes(last, ctes), merged
 
 
-@functools.lru_cache(maxsize=512)
+def built_once(statement: Any) -> Any:
+    """Marks a statement kept for the process's life (a ``functools.cache`` factory's): combinations of
+    such statements are kept too."""
+    _KEPT.append(statement)
+    _BUILT_ONCE.add(id(statement))
+    return statement
+
+
+_KEPT: list[Any] = []  # so that no id in _BUILT_ONCE is ever another object's
+_BUILT_ONCE: set[int] = set()
+
+
 def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
-    # Kept: for statements built once, the combination (and its cache key) is built once too.
     for index, cte in enumerate(ctes):
         statement = statement.add_cte(cte.cte(f"with_{index}"))
     return statement
+
+
+@functools.cache
+def _combined(statement: Any, ctes: tuple[Any, ...]) -> Any:
+    return _with_ctes(statement, ctes)
 
 
 async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, Any] | None = None) -> None:
@@ -125,9 +143,9 @@ def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
     return statement, {prefix + key: value for key, value in row.items()}
 
 
-@functools.lru_cache(maxsize=256)
+@functools.cache
 def _insert(table: Any, keys: tuple[str, ...], prefix: str) -> Any:
-    return insert(table).values({key: bindparam(prefix + key, type_=table.c[key].type) for key in keys})
+    return built_once(insert(table).values(set_values(table, keys, prefix)))
 
 
 def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:

@@ -146,7 +146,7 @@ def _move(
     return _move_statement(target, via, tuple(values)), parameters
 
 
-@functools.lru_cache(maxsize=64)
+@functools.cache
 def _move_statement(target: FlowState, via: FlowState | None, keys: tuple[str, ...]) -> Any:
     """Built once per move and set of columns (issue 7: building it was 2 % of a login)."""
     sources = sources_of(target)
@@ -154,7 +154,7 @@ def _move_statement(target: FlowState, via: FlowState | None, keys: tuple[str, .
         assert via in sources
         sources = sources_of(via)
     table: Any = LoginFlow.__table__  # type: ignore[attr-defined]
-    return (
+    return core_rows.built_once(
         update(LoginFlow)
         .where(
             col(LoginFlow.id) == bindparam("move_flow_id"),
