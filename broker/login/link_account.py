@@ -33,6 +33,8 @@ class Resolved:
     account: Account
     notice: str | None = None  # "review_notice": a doubtful duplicate went to an officer
     created: bool = False  # Case 1: the account was made by this transaction
+    # Found by its link: its oldest legacy record, read with it (for its clean-up class)
+    oldest_legacy: LegacyAccount | cleanup.Unread | None = cleanup.UNREAD
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ async def resolve_in(
     now = registry.clock()
     found = await accounts.find_by_upstream_with_level(session, identity.issuer, identity.subject)
     if found is not None:
-        known, previous_level = found
+        known, previous_level, oldest_legacy = found
         decision = await account_state.may_log_in(  # found by its link: linked
             registry, session, known, LoginMethod.VNEID, now, linked=True
         )
@@ -114,7 +116,9 @@ async def resolve_in(
         await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
         await _unfreeze(session, known, registry)
         # A Case 3 group still waiting for an officer (or for the citizen's later decision).
-        return Resolved(known, notice="review_reminder" if known.needs_review else None)
+        return Resolved(
+            known, notice="review_reminder" if known.needs_review else None, oldest_legacy=oldest_legacy
+        )
     if link_account_id is not None:
         proven = await _proven_by_password(session, identity, link_account_id, registry)
         if proven is not None:

@@ -24,7 +24,7 @@ from broker.login.outcomes import Outcome, Page
 from broker.login.vneid_start import redirect_uri
 from broker.oidc import assurance
 from broker.registry import Registry
-from broker.store import audit, cleanup
+from broker.store import accounts, audit, cleanup
 from broker.store.tables import LoginFlow, LoginFlowRequirement
 from broker.upstream.mapping import to_verified
 
@@ -93,7 +93,10 @@ async def _log_in(
             await flow_guard.advance(session, flow.id, FlowState.AUTHENTICATED, now, **authenticated)
         if not resolution.created:  # a new account was classified, and given its unit, at its INSERT
             # issue 9: the class follows the link; an account without a unit gets one
-            await cleanup.after_vneid_login(session, account, *units, now)
+            await cleanup.after_vneid_login(
+                session, account, *units, now, oldest_legacy=resolution.oldest_legacy
+            )
+        await accounts.defer_changes(session, account)  # what the login changed: with the flow's UPDATE
         await audit.append(
             session,
             at=now,
