@@ -340,7 +340,7 @@ async def _unfreeze(session: Session, account: Account, registry: Registry) -> N
 
 async def _add_link(session: Session, account: Account, identity: VerifiedIdentity, now: datetime) -> None:
     assert account.id is not None
-    await accounts.add_link(
+    await accounts.add_link_holding_number(
         session,
         UpstreamLink(
             account_id=account.id,
@@ -350,9 +350,9 @@ async def _add_link(session: Session, account: Account, identity: VerifiedIdenti
             created_at=now,
             last_login_at=now,
         ),
+        identity.identification_number,
+        now,
     )
-    if identity.identification_number is not None:
-        await accounts.hold_number(session, identity.identification_number, account.id, now)
 
 
 def _facts(record: LegacyAccount) -> LegacyFacts:

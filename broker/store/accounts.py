@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from broker.errors import StoreConflict
 from broker.store import core_rows
 from broker.store.tables import Account, AccountAlias, LegacyAccount, UpstreamLink, VerifiedNumber
+from broker.store.types import row_of
 
 
 async def find_by_upstream_with_level(
@@ -107,6 +108,20 @@ async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
     session.add(link)
     await session.flush()
     return link
+
+
+async def add_link_holding_number(
+    session: AsyncSession, link: UpstreamLink, identification_number: str | None, at: datetime
+) -> None:
+    """``add_link``, then ``hold_number`` for the number the link verified: on PostgreSQL one statement
+    (the link a data-modifying WITH of the number's INSERT; issue 7). A concurrent duplicate link is an
+    IntegrityError of that statement, as of ``add_link``."""
+    statement, parameters = core_rows.insert_row(UpstreamLink, row_of(link), "link_")
+    if identification_number is None:
+        await core_rows.execute(session, statement, parameters)
+        return
+    await core_rows.defer(session, statement, parameters=parameters)  # carried by hold_number's INSERT
+    await hold_number(session, identification_number, link.account_id, at)
 
 
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:
