@@ -163,3 +163,73 @@ def _move_statement(target: FlowState, via: FlowState | None, keys: tuple[str, .
         )
         .values(state=target.value, **core_rows.set_values(table, keys, "move_"))
     )
+
+
+async def start_upstream(
+    db: Database,
+    flow_id: str,
+    browser_hash: str,
+    at: datetime,
+    legacy_acr: str,
+    *,
+    nonce: str,
+    verifier: str,
+    upstream_id: str,
+) -> tuple[str | None, int | None, bool | None] | None:
+    """The VNeID start's move in one statement (PostgreSQL; issue 7: the flow was read, then moved): a
+    live flow of this browser, started or pending, or authenticated by a legacy password (whose account
+    the upstream identity is then to be linked to), goes to UPSTREAM_PENDING with the upstream's nonce,
+    verifier and id. Returns its ``prompt`` and its requirement's ``min_level`` and ``force_login``;
+    ``None`` when nothing moved (or elsewhere than on PostgreSQL): the caller's load then says why."""
+    parameters = {
+        "start_id": flow_id,
+        "start_browser": browser_hash,
+        "start_at": at,
+        "start_legacy": legacy_acr,
+        "start_nonce": nonce,
+        "start_verifier": verifier,
+        "start_upstream": upstream_id,
+    }
+    rows = await db.write_alone_returning(_start_upstream_statement(), parameters)
+    if not rows:
+        return None
+    prompt, min_level, force_login = rows[0]
+    return prompt, min_level, force_login
+
+
+@functools.cache
+def _start_upstream_statement() -> Any:
+    flow: Any = LoginFlow.__table__  # type: ignore[attr-defined]
+    requirement: Any = LoginFlowRequirement.__table__  # type: ignore[attr-defined]
+    authenticated = FlowState.AUTHENTICATED.value
+    others = sorted(s.value for s in sources_of(FlowState.UPSTREAM_PENDING) if s != FlowState.AUTHENTICATED)
+    of_flow = requirement.c.flow_id == flow.c.id
+    return (
+        update(flow)
+        .where(
+            flow.c.id == bindparam("start_id"),
+            flow.c.browser_hash == bindparam("start_browser"),
+            flow.c.expires_at > bindparam("start_at", type_=flow.c.expires_at.type),
+            sa.or_(
+                flow.c.state.in_(others),
+                sa.and_(
+                    flow.c.state == authenticated,
+                    flow.c.acr == bindparam("start_legacy"),
+                    flow.c.account_id.is_not(None),
+                ),
+            ),
+        )
+        .values(
+            state=FlowState.UPSTREAM_PENDING.value,
+            upstream_nonce=bindparam("start_nonce"),
+            upstream_code_verifier=bindparam("start_verifier"),
+            upstream_id=bindparam("start_upstream"),
+            # the row as it was: an authenticated (legacy password) flow links to its account
+            link_account_id=sa.case((flow.c.state == authenticated, flow.c.account_id), else_=None),
+        )
+        .returning(
+            flow.c.prompt,
+            select(requirement.c.min_level).where(of_flow).scalar_subquery(),
+            select(requirement.c.force_login).where(of_flow).scalar_subquery(),
+        )
+    )
