@@ -279,6 +279,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the broker per phase into this folder"
     )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=18000,
+        help="broker on this port, mock VNeID on +100, the RP's redirect URI on +999 (the peer keeps 4000)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
 
@@ -292,7 +298,15 @@ def main() -> None:
     # One pooled connection per concurrent request: with fewer, the pool's overflow connections were opened
     # (TLS negotiation, every statement prepared again) and closed under load, 8 % of userinfo's CPU.
     pool = {"BROKER_DATABASE_POOL_SIZE": str(max(20, args.concurrency))}
-    stack = BrokerStack(database, logs, citizens_file, workers=args.workers, extra_env=pool)
+    stack = BrokerStack(
+        database,
+        logs,
+        citizens_file,
+        port=args.port_base,
+        vneid_port=args.port_base + 100,
+        workers=args.workers,
+        extra_env=pool,
+    )
     peer: Server | None = None
     results: list[Phase] = []
     growth: dict[str, Any] = {}
@@ -303,7 +317,7 @@ def main() -> None:
             stack.broker_url,
             stack.client["client_id"],
             stack.client["client_secret"],
-            "http://127.0.0.1:18999/cb",
+            stack.redirect_uri,
             "Bench@2024",
         )
         servers: list[tuple[Server, Op, Server | None]] = [(stack.broker, broker_op, stack.vneid)]

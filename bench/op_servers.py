@@ -1,6 +1,7 @@
 """Issue 7's benchmark: the servers under test, started pinned to one CPU, and what /proc says about them.
 
-Ports stay in 18000-18999 (plus 4000 for the peer OP); every process started here is stopped here.
+Ports stay in 18000-18999 (plus 4000 for the peer OP), or from `--port-base` on; every process started
+here is stopped here.
 """
 
 from __future__ import annotations
@@ -203,6 +204,11 @@ class BrokerStack:
         return f"http://{HOST}:{self.port}"
 
     @property
+    def redirect_uri(self) -> str:
+        """The bench RP's; nothing listens there (the client reads the code from the Location header)."""
+        return f"http://{HOST}:{self.port + 999}/cb"
+
+    @property
     def vneid_url(self) -> str:
         return f"http://{HOST}:{self.vneid_port}"
 
@@ -238,7 +244,7 @@ class BrokerStack:
                     "--name",
                     "Bench RP",
                     "--redirect-uri",
-                    f"http://{HOST}:18999/cb",
+                    self.redirect_uri,
                     "--grant-type",
                     "refresh_token",
                 ],

@@ -67,17 +67,16 @@ async def start(
     if reason is None:
         assert current is not None
         return RedirectToClient(await _answer_from_session(registry, flow, current))
-    async with registry.db.transaction() as session:
-        await flows.add(
-            session,
-            flow,
-            LoginFlowRequirement(
-                flow_id=flow.id,
-                min_level=min_level,
-                force_login=reason in ("prompt_login", "max_age"),
-                prior_sid=current.sid if current is not None else None,
-            ),
-        )
+    await flows.add_alone(  # one statement, its own transaction
+        registry.db,
+        flow,
+        LoginFlowRequirement(
+            flow_id=flow.id,
+            min_level=min_level,
+            force_login=reason in ("prompt_login", "max_age"),
+            prior_sid=current.sid if current is not None else None,
+        ),
+    )
     return ShowLoginPage(flow.id)
 
 

@@ -5,6 +5,8 @@ redirect that carries the code."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from broker.domain.accounts import LoginMethod
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
@@ -27,11 +29,13 @@ async def complete(
     requirement: LoginFlowRequirement | Unread | None = UNREAD,
     upstream: tuple[str, str | None] | None = None,
     linked: bool | None = None,
+    authenticated: dict[str, Any] | None = None,
 ) -> Outcome:
     """``loaded``: the flow as this transaction left it, when the caller has it (not read again);
     ``requirement``: the flow's requirement, when the caller read it already; ``upstream``: the upstream
     and its logout URL, kept with the session (``upstream_logout.noted``); ``linked``: True when the
-    caller's transaction found or made the account's link."""
+    caller's transaction found or made the account's link; ``authenticated``: the flow's columns that
+    authenticate it, not written yet (``loaded`` has them): written with its next move (issue 7)."""
     flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
@@ -43,7 +47,14 @@ async def complete(
     decision = await account_state.may_log_in(registry, session, account, method, now, linked)
     if not decision.allowed:
         # Disabled or merged meanwhile (or by a path that did not ask): no session, no code.
-        await flows.move(session, flow.id, FlowState.FAILED, now, failure_reason=decision.reason.value)
+        await flows.move(
+            session,
+            flow.id,
+            FlowState.FAILED,
+            now,
+            failure_reason=decision.reason.value,
+            **(authenticated or {}),
+        )
         await audit.append(
             session,
             at=now,
@@ -66,5 +77,7 @@ async def complete(
         requirement=requirement,
         upstream=upstream,
     )
-    url = await issue_code.issue(registry, session, flow.id, sid=opened.sid, loaded=flow)
+    url = await issue_code.issue(
+        registry, session, flow.id, sid=opened.sid, loaded=flow, authenticated=authenticated
+    )
     return Redirect(url, opened.cookie)

@@ -11,7 +11,7 @@ from broker.errors import LoginFlowError
 from broker.login.ids import digest
 from broker.registry import Registry
 from broker.store import flows
-from broker.store.database import Session
+from broker.store.database import Database, Session
 from broker.store.tables import LoginFlow, LoginFlowRequirement
 
 
@@ -19,6 +19,16 @@ async def load(registry: Registry, flow_id: str | None, browser: str | None) -> 
     if not flow_id or not browser:
         raise LoginFlowError("flow_missing")
     return _checked(registry, await flows.by_id(registry.db, flow_id), browser)
+
+
+async def load_with_client_name(
+    registry: Registry, flow_id: str | None, browser: str | None
+) -> tuple[LoginFlow, str | None]:
+    """``load`` and the name of the client the flow is for, in one statement (the login page)."""
+    if not flow_id or not browser:
+        raise LoginFlowError("flow_missing")
+    found = await flows.by_id_with_client_name(registry.db, flow_id)
+    return _checked(registry, found[0] if found else None, browser), found[1] if found else None
 
 
 async def load_with_requirement(
@@ -48,9 +58,19 @@ async def advance(
     target: FlowState,
     at: datetime,
     refusal: str = "flow_replayed",
+    via: FlowState | None = None,
     **values: Any,
 ) -> None:
-    """Moves the flow along the state machine, or refuses: another request (a replay, a double submit)
-    moved it first, it expired, or the move is not allowed from where it stands."""
-    if not await flows.move(session, flow_id, target, at, **values):
+    """Moves the flow along the state machine (through ``via`` in one UPDATE, if given), or refuses:
+    another request (a replay, a double submit) moved it first, it expired, or the move is not allowed
+    from where it stands."""
+    if not await flows.move(session, flow_id, target, at, via, **values):
+        raise LoginFlowError(refusal)
+
+
+async def advance_alone(
+    db: Database, flow_id: str, target: FlowState, at: datetime, refusal: str = "flow_replayed", **values: Any
+) -> None:
+    """``advance`` as a transaction of its own, for a step that writes nothing else."""
+    if not await flows.move_alone(db, flow_id, target, at, **values):
         raise LoginFlowError(refusal)

@@ -6,6 +6,7 @@ The code is written in the caller's transaction, which commits before the redire
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
@@ -24,14 +25,18 @@ async def issue(
     flow_id: str,
     sid: str | None = None,
     loaded: LoginFlow | None = None,
+    authenticated: dict[str, Any] | None = None,
 ) -> str:
     """``sid``: the SSO session the code belongs to; the client joins it (to hear of its logout).
-    ``loaded``: the flow as this transaction left it, when the caller has it (not read again)."""
+    ``loaded``: the flow as this transaction left it, when the caller has it (not read again);
+    ``authenticated``: the columns that authenticate it, when the caller has not written them: the flow
+    goes through AUTHENTICATED to COMPLETED in one UPDATE."""
     flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()
-    await flow_guard.advance(session, flow.id, FlowState.COMPLETED, now)
+    via = FlowState.AUTHENTICATED if authenticated else None
+    await flow_guard.advance(session, flow.id, FlowState.COMPLETED, now, via=via, **(authenticated or {}))
     code = new_token()
     await grants.add_code(
         session,

@@ -33,6 +33,8 @@ class Resolved:
     account: Account
     notice: str | None = None  # "review_notice": a doubtful duplicate went to an officer
     created: bool = False  # Case 1: the account was made by this transaction
+    # Found by its link: its oldest legacy record, read with it (for its clean-up class)
+    oldest_legacy: LegacyAccount | cleanup.Unread | None = cleanup.UNREAD
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,20 @@ async def _resolve(
 
 
 async def resolve_in(
-    registry: Registry, session: Session, identity: VerifiedIdentity, link_account_id: int | None
+    registry: Registry,
+    session: Session,
+    identity: VerifiedIdentity,
+    link_account_id: int | None,
+    new_account_units: tuple[str | None, str | None] | None = None,
 ) -> Resolved | MustChoose | Refused:
     """``account_for`` in the caller's transaction (the login callback's one transaction): a StoreConflict
-    (a concurrent first login linked first) rolls it back, and the caller runs it again."""
+    (a concurrent first login linked first) rolls it back, and the caller runs it again.
+    ``new_account_units``: the client's and VNeID's unit, for an account this login makes: it is
+    classified before its INSERT (``cleanup.classify_new``)."""
     now = registry.clock()
     found = await accounts.find_by_upstream_with_level(session, identity.issuer, identity.subject)
     if found is not None:
-        known, previous_level = found
+        known, previous_level, oldest_legacy = found
         decision = await account_state.may_log_in(  # found by its link: linked
             registry, session, known, LoginMethod.VNEID, now, linked=True
         )
@@ -108,7 +116,9 @@ async def resolve_in(
         await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
         await _unfreeze(session, known, registry)
         # A Case 3 group still waiting for an officer (or for the citizen's later decision).
-        return Resolved(known, notice="review_reminder" if known.needs_review else None)
+        return Resolved(
+            known, notice="review_reminder" if known.needs_review else None, oldest_legacy=oldest_legacy
+        )
     if link_account_id is not None:
         proven = await _proven_by_password(session, identity, link_account_id, registry)
         if proven is not None:
@@ -118,7 +128,7 @@ async def resolve_in(
         return same_person
     candidates = await _candidates(session, identity)
     if not candidates:
-        return Resolved(await _create(session, identity, registry), created=True)
+        return Resolved(await _create(session, identity, registry, new_account_units), created=True)
     if len(candidates) == 1:
         account, records = next(iter(candidates.values()))
         return Resolved(await _link(session, account, records, identity, registry, "number_match"))
@@ -278,7 +288,12 @@ async def _link(
     return account
 
 
-async def _create(session: Session, identity: VerifiedIdentity, registry: Registry) -> Account:
+async def _create(
+    session: Session,
+    identity: VerifiedIdentity,
+    registry: Registry,
+    units: tuple[str | None, str | None] | None = None,
+) -> Account:
     now = registry.clock()
     account = Account(
         sub=new_subject(),
@@ -288,6 +303,8 @@ async def _create(session: Session, identity: VerifiedIdentity, registry: Regist
         updated_at=now,
     )
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
+    if units is not None:
+        cleanup.classify_new(account, *units, now)
     account = await accounts.add(session, account)
     assert account.id is not None
     await _add_link(session, account, identity, now)
@@ -323,7 +340,7 @@ async def _unfreeze(session: Session, account: Account, registry: Registry) -> N
 
 async def _add_link(session: Session, account: Account, identity: VerifiedIdentity, now: datetime) -> None:
     assert account.id is not None
-    await accounts.add_link(
+    await accounts.add_link_holding_number(
         session,
         UpstreamLink(
             account_id=account.id,
@@ -333,9 +350,9 @@ async def _add_link(session: Session, account: Account, identity: VerifiedIdenti
             created_at=now,
             last_login_at=now,
         ),
+        identity.identification_number,
+        now,
     )
-    if identity.identification_number is not None:
-        await accounts.hold_number(session, identity.identification_number, account.id, now)
 
 
 def _facts(record: LegacyAccount) -> LegacyFacts:

@@ -8,7 +8,6 @@ from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
 from broker.registry import Registry
-from broker.store import clients
 
 
 @dataclass(frozen=True)
@@ -18,9 +17,8 @@ class LoginPage:
 
 
 async def describe(registry: Registry, flow_id: str | None, browser: str | None) -> LoginPage:
-    flow = await flow_guard.load(registry, flow_id, browser)
-    client = await clients.by_client_id(registry.db, flow.client_id)
-    return LoginPage(flow.id, client.name if client else flow.client_id)
+    flow, client_name = await flow_guard.load_with_client_name(registry, flow_id, browser)
+    return LoginPage(flow.id, client_name or flow.client_id)
 
 
 # The pages of a login that answer a POST or a callback, and the flow states in which each can be shown

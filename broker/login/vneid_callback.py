@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
@@ -23,7 +24,7 @@ from broker.login.outcomes import Outcome, Page
 from broker.login.vneid_start import redirect_uri
 from broker.oidc import assurance
 from broker.registry import Registry
-from broker.store import audit, cleanup
+from broker.store import accounts, audit, cleanup
 from broker.store.tables import LoginFlow, LoginFlowRequirement
 from broker.upstream.mapping import to_verified
 
@@ -66,7 +67,8 @@ async def _log_in(
     had just written)."""
     now = registry.clock()
     async with registry.db.transaction() as session:
-        resolution = await resolve_in(registry, session, identity, flow.link_account_id)
+        units = (registry.settings.client_unit_codes.get(flow.client_id), identity.extra.get("unit_code"))
+        resolution = await resolve_in(registry, session, identity, flow.link_account_id, units)
         if isinstance(resolution, Refused):
             return resolution  # its audit row commits with the transaction
         if isinstance(resolution, MustChoose):
@@ -81,24 +83,20 @@ async def _log_in(
             return Page("choose_account", flow.id)
         account = resolution.account
         amr = list(identity.amr) or ["pwd"]
-        await flow_guard.advance(
-            session,
-            flow.id,
-            FlowState.AUTHENTICATED,
-            now,
-            account_id=account.id,
-            auth_time=identity.auth_time,
-            acr=identity.acr,
-            amr=amr,
-        )
-        await cleanup.after_vneid_login(  # issue 9: class follows the link; a new account gets a unit
-            session,
-            account,
-            registry.settings.client_unit_codes.get(flow.client_id),
-            identity.extra.get("unit_code"),
-            now,
-            created=resolution.created,
-        )
+        authenticated: dict[str, Any] = {
+            "account_id": account.id,
+            "auth_time": identity.auth_time,
+            "acr": identity.acr,
+            "amr": amr,
+        }
+        if resolution.notice:  # a page first: the flow waits, authenticated
+            await flow_guard.advance(session, flow.id, FlowState.AUTHENTICATED, now, **authenticated)
+        if not resolution.created:  # a new account was classified, and given its unit, at its INSERT
+            # issue 9: the class follows the link; an account without a unit gets one
+            await cleanup.after_vneid_login(
+                session, account, *units, now, oldest_legacy=resolution.oldest_legacy
+            )
+        await accounts.defer_changes(session, account)  # what the login changed: with the flow's UPDATE
         await audit.append(
             session,
             at=now,
@@ -115,7 +113,8 @@ async def _log_in(
         if resolution.notice:
             outcome: Outcome = Page(resolution.notice, flow.id)
         else:
-            # What the advance just wrote, on the flow this request loaded: not read back.
+            # Authenticated on the flow this request loaded; written to its row with the move to
+            # COMPLETED (or FAILED), one UPDATE instead of two (issue 7).
             flow.state, flow.account_id, flow.auth_time = (
                 FlowState.AUTHENTICATED,
                 account.id,
@@ -130,6 +129,7 @@ async def _log_in(
                 requirement=requirement,
                 upstream=upstream_logout.noted(registry, identity),
                 linked=True,  # it logged in through its link, found or made in this transaction
+                authenticated=authenticated,
             )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)

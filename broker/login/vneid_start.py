@@ -7,9 +7,11 @@ from __future__ import annotations
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
-from broker.login.ids import new_token
+from broker.login.ids import digest, new_token
 from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
+from broker.store import flows
+from broker.upstream.adapters.base import UpstreamAdapter
 
 CALLBACK_PATH = "/login/vneid/callback"
 
@@ -26,34 +28,79 @@ async def start(
     adapter = registry.upstreams.get(upstream_id or None)
     if adapter is None:
         raise LoginFlowError("upstream_unknown")
-    flow, requirement = await flow_guard.load_with_requirement(registry, flow_id, browser)
     nonce, verifier = new_token(), new_token()
+    moved = await _move_at_once(registry, flow_id, browser, nonce, verifier, adapter.id)
+    if moved is not None:  # the flow and its requirement as the move returned them
+        prompt, min_level, force_login = moved
+        assert flow_id is not None
+        return await _upstream_url(
+            registry, adapter, flow_id, nonce, verifier, prompt, min_level, bool(force_login)
+        )
+    # Not moved (or not on PostgreSQL): the load says why, or this way moves it.
+    flow, requirement = await flow_guard.load_with_requirement(registry, flow_id, browser)
     # After a legacy password, going to VNeID means "link my VNeID to this account": the password is the
     # proof, bound to this flow and used once.
     link_to = flow.account_id if flow.state == FlowState.AUTHENTICATED and flow.acr == ACR_LEGACY else None
     if flow.state == FlowState.AUTHENTICATED and link_to is None:
         raise LoginFlowError("flow_finished")
-    async with registry.db.transaction() as session:
-        await flow_guard.advance(
-            session,
-            flow.id,
-            FlowState.UPSTREAM_PENDING,
-            registry.clock(),
-            "flow_finished",
-            upstream_nonce=nonce,
-            upstream_code_verifier=verifier,
-            link_account_id=link_to,
-            upstream_id=adapter.id,
-        )
-    # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
-    fresh = bool(flow.prompt and "login" in flow.prompt.split()) or bool(
-        requirement and requirement.force_login
+    await flow_guard.advance_alone(  # one statement, its own transaction
+        registry.db,
+        flow.id,
+        FlowState.UPSTREAM_PENDING,
+        registry.clock(),
+        "flow_finished",
+        upstream_nonce=nonce,
+        upstream_code_verifier=verifier,
+        link_account_id=link_to,
+        upstream_id=adapter.id,
     )
+    return await _upstream_url(
+        registry,
+        adapter,
+        flow.id,
+        nonce,
+        verifier,
+        flow.prompt,
+        requirement.min_level if requirement else None,
+        bool(requirement and requirement.force_login),
+    )
+
+
+async def _move_at_once(
+    registry: Registry, flow_id: str | None, browser: str | None, nonce: str, verifier: str, upstream: str
+) -> tuple[str | None, int | None, bool | None] | None:
+    """The load, its checks and the move above as one statement (issue 7), when the flow may move."""
+    if not flow_id or not browser:
+        return None
+    return await flows.start_upstream(
+        registry.db,
+        flow_id,
+        digest(browser),
+        registry.clock(),
+        ACR_LEGACY,
+        nonce=nonce,
+        verifier=verifier,
+        upstream_id=upstream,
+    )
+
+
+async def _upstream_url(
+    registry: Registry,
+    adapter: UpstreamAdapter,
+    flow_id: str,
+    nonce: str,
+    verifier: str,
+    prompt: str | None,
+    min_level: int | None,
+    force_login: bool,
+) -> str:
+    # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
+    fresh = bool(prompt and "login" in prompt.split()) or force_login
     return await adapter.authorization_url(
         redirect_uri=redirect_uri(registry),
-        state=flow.id,
+        state=flow_id,
         nonce=nonce,
         code_verifier=verifier,
         prompt="login" if fresh else None,
-        level=requirement.min_level if requirement else 1,
+        level=min_level if min_level is not None else 1,
     )

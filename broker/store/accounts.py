@@ -2,29 +2,82 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, func, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from broker.errors import StoreConflict
 from broker.store import core_rows
-from broker.store.tables import Account, AccountAlias, UpstreamLink, VerifiedNumber
+from broker.store.tables import Account, AccountAlias, LegacyAccount, UpstreamLink, VerifiedNumber
+from broker.store.types import row_of
 
 
 async def find_by_upstream_with_level(
     session: AsyncSession, issuer: str, subject: str
-) -> tuple[Account, int] | None:
-    """The linked account and the level its link last recorded (one statement, issue 7)."""
-    statement = (
-        select(Account, col(UpstreamLink.level))
-        .join(UpstreamLink, col(UpstreamLink.account_id) == col(Account.id))
-        .where(col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject)
+) -> tuple[Account, int, LegacyAccount | None] | None:
+    """The linked account, the level its link last recorded and its oldest legacy record (what its
+    clean-up class is computed from, ``cleanup.reclassify_linked``): one statement (issue 7)."""
+    row = (
+        await session.execute(_by_upstream_statement(), {"issuer": issuer, "subject": subject})
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+@functools.cache
+def _by_upstream_statement() -> Any:
+    records = aliased(LegacyAccount)
+    oldest = (
+        select(func.min(records.id))
+        .where(records.account_id == col(Account.id))
+        .correlate(Account)
+        .scalar_subquery()
     )
-    row = (await session.execute(statement)).one_or_none()
-    return None if row is None else (row[0], row[1])
+    return (
+        select(Account, col(UpstreamLink.level), LegacyAccount)
+        .join(UpstreamLink, col(UpstreamLink.account_id) == col(Account.id))
+        .outerjoin(LegacyAccount, col(LegacyAccount.id) == oldest)
+        .where(
+            col(UpstreamLink.issuer) == bindparam("issuer"), col(UpstreamLink.subject) == bindparam("subject")
+        )
+    )
+
+
+async def defer_changes(session: AsyncSession, account: Account) -> None:
+    """The account's changed columns as one UPDATE deferred (``core_rows.defer``) rather than flushed by
+    the unit of work as a statement of its own (issue 7: a login changes its account and reads nothing of
+    it back from the database). Elsewhere than on PostgreSQL the unit of work writes them as before."""
+    if session.get_bind().dialect.name != "postgresql" or account.id is None:
+        return
+    state = inspect(account)
+    changed = {}
+    for attribute in state.attrs:
+        history = attribute.history
+        if history.added and history.added != history.deleted:
+            changed[attribute.key] = history.added[0]
+    if not changed:
+        return
+    for key, value in changed.items():
+        set_committed_value(account, key, value)  # written by the deferred UPDATE, not by a flush
+    keys = tuple(sorted(changed))
+    parameters = {f"account_{key}": value for key, value in changed.items()} | {"account_id_": account.id}
+    await core_rows.defer(session, _account_update_statement(keys), parameters=parameters)
+
+
+@functools.cache
+def _account_update_statement(keys: tuple[str, ...]) -> Any:
+    table: Any = Account.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
+        update(Account)
+        .where(col(Account.id) == bindparam("account_id_"))
+        .values(core_rows.set_values(table, keys, "account_"))
+    )
 
 
 async def find_by_upstream(session: AsyncSession, issuer: str, subject: str) -> Account | None:
@@ -57,13 +110,40 @@ async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
     return link
 
 
+async def add_link_holding_number(
+    session: AsyncSession, link: UpstreamLink, identification_number: str | None, at: datetime
+) -> None:
+    """``add_link``, then ``hold_number`` for the number the link verified: on PostgreSQL one statement
+    (the link a data-modifying WITH of the number's INSERT; issue 7). A concurrent duplicate link is an
+    IntegrityError of that statement, as of ``add_link``."""
+    statement, parameters = core_rows.insert_row(UpstreamLink, row_of(link), "link_")
+    if identification_number is None:
+        await core_rows.execute(session, statement, parameters)
+        return
+    await core_rows.defer(session, statement, parameters=parameters)  # carried by hold_number's INSERT
+    await hold_number(session, identification_number, link.account_id, at)
+
+
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:
-    statement = (
+    # One UPDATE, no read of the link first; nothing reads it back in a login: deferred.
+    parameters = {"touch_issuer": issuer, "touch_subject": subject, "touch_level": level, "touch_at": at}
+    await core_rows.defer(session, _touch_link_statement(), parameters=parameters)
+
+
+@functools.cache
+def _touch_link_statement() -> Any:
+    table: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
         update(UpstreamLink)
-        .where(col(UpstreamLink.issuer) == issuer, col(UpstreamLink.subject) == subject)
-        .values(level=level, last_login_at=at)
+        .where(
+            col(UpstreamLink.issuer) == bindparam("touch_issuer"),
+            col(UpstreamLink.subject) == bindparam("touch_subject"),
+        )
+        .values(
+            level=bindparam("touch_level", type_=table.c.level.type),
+            last_login_at=bindparam("touch_at", type_=table.c.last_login_at.type),
+        )
     )
-    await core_rows.execute(session, statement)  # one UPDATE, no read of the link first
 
 
 async def get_by_sub_or_alias(session: AsyncSession, sub: str) -> Account | None:

@@ -6,8 +6,9 @@ taken before the head is read and held until commit (so ids are also handed out 
 every writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``). So that the
 lock is held for as short a time as possible (issue 7: a login's transaction went on for a dozen statements
 after its audit row, and every concurrent login queued behind it), ``append`` only queues the row on the
-session; the transaction's rows are chained and written together at its commit (the lock, the head, one
-INSERT, then COMMIT). A rolled-back transaction writes none of them, as before.
+session; the transaction's rows are chained and written together at its commit (the lock and the head in
+one statement, ``audit_chain_head_locked``, one INSERT, then COMMIT). A rolled-back transaction writes
+none of them, as before.
 
 It is also where logins, links and merges are counted and logged (issue 12): every path that decides
 one writes its audit row here, so metrics and log lines come from one place and only once the
@@ -23,12 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, text
+from sqlalchemy import BigInteger, String, bindparam, event, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 from sqlmodel import col, select
 
 from broker.domain import audit_chain
+from broker.store import core_rows
 from broker.store.tables import Account, AuditEntry
 
 log = logging.getLogger("broker.audit")
@@ -73,7 +75,8 @@ def _write_queued(session: SyncSession) -> None:
     # Called inside the AsyncSession's greenlet: the synchronous ``execute`` awaits the driver as usual.
     rows = session.info.pop(_QUEUED, None)
     if rows:
-        _write(session, rows)
+        _write(session, rows)  # carries the transaction's deferred writes with its lock
+    core_rows.write_deferred(session)  # without audit rows: alone
 
 
 @event.listens_for(SyncSession, "after_rollback")
@@ -95,6 +98,29 @@ _CHAIN_LOCK = 0x61756469
 
 
 @functools.cache
+def _locked_head_statement() -> Any:
+    return core_rows.built_once(select(_locked_head()))
+
+
+@functools.cache
+def _locked_head_and_account_type_statement() -> Any:
+    return core_rows.built_once(select(_locked_head(), _account_type()))
+
+
+def _locked_head() -> Any:
+    return func.audit_chain_head_locked(bindparam("audit_key", type_=BigInteger), type_=String)
+
+
+def _account_type() -> Any:
+    return select(col(Account.account_type)).where(col(Account.sub) == bindparam("sub")).scalar_subquery()
+
+
+@functools.cache
+def _insert_statement() -> Any:
+    return insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+
+
+@functools.cache
 def _head_statement() -> Any:
     return select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1)
 
@@ -103,8 +129,7 @@ def _head_statement() -> Any:
 def _head_and_account_type_statement() -> Any:
     # One round trip for both (issue 7): the account type is a label of the login counter.
     head = select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1).scalar_subquery()
-    kind = select(col(Account.account_type)).where(col(Account.sub) == bindparam("sub")).scalar_subquery()
-    return select(head, kind)
+    return select(head, _account_type())
 
 
 @functools.cache
@@ -146,19 +171,29 @@ async def write_queued(session: AsyncSession) -> None:
 
 
 def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     observed = OBSERVER in session.info
     # The login counter's label: the account type of each login row's subject.
     subs = sorted({row["sub"] for row in rows if row["sub"] and row["action"].startswith("login.")})
     kinds: dict[str, Any] = {}
-    if observed and len(subs) == 1:
+    one_kind = observed and len(subs) == 1
+    if session.get_bind().dialect.name == "postgresql":
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # deferred rows may name rows the unit of work still holds
+        # The lock and the head (audit_chain_head_locked, migration 0012), the account type, and the
+        # transaction's deferred writes (a login's code): one round trip.
+        statement = _locked_head_and_account_type_statement() if one_kind else _locked_head_statement()
+        parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": subs[0]} if one_kind else {})
+        statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
+        found: Any = session.connection().execute(statement, parameters).one()
+    elif one_kind:
         found = session.execute(_head_and_account_type_statement(), {"sub": subs[0]}).one()
-        head, kinds[subs[0]] = found[0], found[1]
     else:
-        head = session.execute(_head_statement()).scalar_one_or_none()
-        if observed and subs:
-            kinds.update(session.execute(_account_types_statement(), {"subs": subs}).tuples().all())
+        found = (session.execute(_head_statement()).scalar_one_or_none(),)
+    head = found[0]
+    if one_kind:
+        kinds[subs[0]] = found[1]
+    elif observed and subs:
+        kinds.update(session.execute(_account_types_statement(), {"subs": subs}).tuples().all())
     previous = head or audit_chain.GENESIS
     values = []
     for row in rows:
@@ -167,8 +202,9 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
         values.append(row | {"prev_hash": previous, "chain_hash": chain_hash})
         previous = chain_hash
     # A plain INSERT of every row at once: they are never read back here, so the ORM's unit of work would
-    # be pure cost.
-    session.execute(insert(AuditEntry).values(values[0] if len(values) == 1 else values))
+    # be pure cost. One statement built once, given the rows (several: SQLAlchemy's "insertmanyvalues",
+    # still one round trip; a multi-row VALUES built per call was compiled again every time).
+    session.connection().execute(_insert_statement(), values[0] if len(values) == 1 else values)
     if observed:
         for row in rows:
             _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)

@@ -49,17 +49,31 @@ async def reclassify(session: AsyncSession, account_ids: Sequence[int | None], a
             _classify(account, records.get(account.id), account.id in linked, today)
 
 
-async def reclassify_linked(session: AsyncSession, account: Account, at: datetime) -> None:
+class Unread:
+    """A value the caller has not read (as opposed to one it read and found absent)."""
+
+
+UNREAD = Unread()
+
+
+async def reclassify_linked(
+    session: AsyncSession,
+    account: Account,
+    at: datetime,
+    oldest_legacy: LegacyAccount | Unread | None = UNREAD,
+) -> None:
     """``reclassify`` for one account this transaction loaded (or created) and that is linked: only its
-    oldest legacy record is read (issue 7: a login read the account and its links again)."""
-    statement = (
-        select(LegacyAccount)
-        .where(col(LegacyAccount.account_id) == account.id)
-        .order_by(col(LegacyAccount.id))
-        .limit(1)
-    )
-    record = (await session.execute(statement)).scalars().first()
-    _classify(account, record, True, at.astimezone(VIETNAM).date())
+    oldest legacy record is read (issue 7: a login read the account and its links again), unless the
+    caller read it with the account (``oldest_legacy``)."""
+    if isinstance(oldest_legacy, Unread):
+        statement = (
+            select(LegacyAccount)
+            .where(col(LegacyAccount.account_id) == account.id)
+            .order_by(col(LegacyAccount.id))
+            .limit(1)
+        )
+        oldest_legacy = (await session.execute(statement)).scalars().first()
+    _classify(account, oldest_legacy, True, at.astimezone(VIETNAM).date())
 
 
 def _classify(account: Account, record: LegacyAccount | None, linked: bool, today: date) -> None:
@@ -78,6 +92,13 @@ def _classify(account: Account, record: LegacyAccount | None, linked: bool, toda
     account.name_key = name_key(account.name or (record.full_name if record else None))
 
 
+def classify_new(account: Account, client_unit: str | None, claimed_unit: str | None, at: datetime) -> None:
+    """``after_vneid_login`` for an account this login makes, before its INSERT (issue 7: written with
+    it, not by an UPDATE after it): nothing to read, no legacy record can name it yet."""
+    account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
+    _classify(account, None, True, at.astimezone(VIETNAM).date())
+
+
 async def after_vneid_login(
     session: AsyncSession,
     account: Account,
@@ -85,15 +106,16 @@ async def after_vneid_login(
     claimed_unit: str | None,
     at: datetime,
     created: bool = False,
+    oldest_legacy: LegacyAccount | Unread | None = UNREAD,
 ) -> None:
     """After a VNeID login: the account's class follows its new link, and an account without a unit (one
     created at this first login) takes the RP's unit, else VNeID's address unit, else ``unknown``.
     ``account``: as this transaction loaded or created it (linked: the login came through its link);
     ``created``: by this transaction, so seen by no one else and named by no legacy record (issue 7: its
-    unit and class go out with the one UPDATE of the account, nothing read)."""
+    unit and class go out with the one UPDATE of the account, nothing read); ``oldest_legacy``: its oldest
+    legacy record, when the caller read it with the account."""
     if created:
-        account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
-        _classify(account, None, True, at.astimezone(VIETNAM).date())
+        classify_new(account, client_unit, claimed_unit, at)
         return
     if account.unit_code is None:  # the UPDATE's own condition guards a unit set meanwhile
         await session.execute(
@@ -101,7 +123,7 @@ async def after_vneid_login(
             .where(col(Account.id) == account.id, col(Account.unit_code).is_(None))
             .values(unit_code=units.for_first_login(client_unit, claimed_unit))
         )
-    await reclassify_linked(session, account, at)
+    await reclassify_linked(session, account, at, oldest_legacy)
 
 
 async def unclassified(session: AsyncSession, limit: int) -> list[int]:

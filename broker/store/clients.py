@@ -53,17 +53,6 @@ async def enabled(db: Database, client_id: str) -> Client | None:
     return _columns().instance(rows[0]) if rows else None
 
 
-@functools.cache
-def _by_client_id_statement() -> Any:
-    return select(*_columns().columns).where(col(Client.client_id) == bindparam("client_id"))
-
-
-async def by_client_id(db: Database, client_id: str) -> Client | None:
-    """``get`` without a session (the login page names the client asking). Read-only."""
-    rows = await db.rows(_by_client_id_statement(), {"client_id": client_id})
-    return _columns().instance(rows[0]) if rows else None
-
-
 async def get_many(session: AsyncSession, client_ids: list[str]) -> list[Client]:
     if not client_ids:
         return []

@@ -7,24 +7,35 @@ ORM's loader builds them, outside any session, and are only read.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
+
+_DEFERRED = "core_rows_deferred"  # Session.info key: writes that go out with the next statement
+
+# A statement and the values of its named parameters (``insert_row``, ``update_where``): statements built
+# once, so that neither building them nor their cache key costs anything per request (issue 7:
+# ``ValuesBase.values`` and its coercions were 7 % of a login's CPU).
+Write = tuple[Any, dict[str, Any]]
 
 
 async def execute(
     session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
 ) -> Result[Any]:
     """A Core statement in the session's transaction, on its connection: without the ORM's statement
-    handling (its DML and loading states were a tenth of a token request each, bench/README.md)."""
+    handling (its DML and loading states were a tenth of a token request each, bench/README.md).
+    It carries the writes ``defer`` queued (their rows are not what it reads or counts)."""
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
     connection = await session.connection()
-    return await connection.execute(statement, parameters)
+    statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
+    return await connection.execute(statement, parameters or None)
 
 
 async def execute_together(session: AsyncSession, *statements: Any) -> None:
@@ -36,10 +47,110 @@ async def execute_together(session: AsyncSession, *statements: Any) -> None:
         for statement in statements:
             await execute(session, statement)
         return
-    *first, last = statements
-    for index, statement in enumerate(first):
-        last = last.add_cte(statement.cte(f"together_{index}"))
-    await execute(session, last)
+    await execute(session, *together(*((statement, {}) for statement in statements)))
+
+
+def together(*writes: Write) -> Write:
+    """PostgreSQL: the writes as one statement, the first ones data-modifying WITHs of the last (whose
+    row count is the statement's). Their parameter names must differ."""
+    *first, (last, parameters) = writes
+    if not first:
+        return last, parameters
+    merged: dict[str, Any] = {}
+    for _, values in first:
+        merged.update(values)
+    merged.update(parameters)
+    assert len(merged) == sum(len(values) for _, values in writes), "parameter names clash"
+    ctes = tuple(statement for statement, _ in first)
+    if id(last) in _BUILT_ONCE and all(id(cte) in _BUILT_ONCE for cte in ctes):
+        return _combined(last, ctes), merged  # built once too, and its cache key with it
+    return _with_ctes(last, ctes), merged
+
+
+def built_once(statement: Any) -> Any:
+    """Marks a statement kept for the process's life (a ``functools.cache`` factory's): combinations of
+    such statements are kept too."""
+    _KEPT.append(statement)
+    _BUILT_ONCE.add(id(statement))
+    return statement
+
+
+_KEPT: list[Any] = []  # so that no id in _BUILT_ONCE is ever another object's
+_BUILT_ONCE: set[int] = set()
+
+
+def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
+    for index, cte in enumerate(ctes):
+        statement = statement.add_cte(cte.cte(f"with_{index}"))
+    return statement
+
+
+@functools.cache
+def _combined(statement: Any, ctes: tuple[Any, ...]) -> Any:
+    return _with_ctes(statement, ctes)
+
+
+async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, Any] | None = None) -> None:
+    """INSERT/UPDATE statements whose rows nothing later in this transaction reads (a foreign key to them
+    is fine): on PostgreSQL they go out as data-modifying WITHs of the transaction's next statement run by
+    ``execute`` (or of the audit trail's lock at commit, or alone at commit), a round trip each saved
+    (issue 7); elsewhere at once. Still written by the transaction, or by none of it. ``parameters``: the
+    named parameters of all of them."""
+    if session.get_bind().dialect.name != "postgresql":
+        for index, statement in enumerate(statements):
+            await execute(session, statement, parameters if index == 0 else None)
+        return
+    queue: list[Write] = session.sync_session.info.setdefault(_DEFERRED, [])
+    if parameters and any(name in values for _, values in queue for name in parameters):
+        # The same statement deferred twice: what is queued goes out first, with the last of it.
+        last = queue.pop()
+        await execute(session, *last)
+        queue = session.sync_session.info.setdefault(_DEFERRED, [])
+    queue.append((statements[0], parameters or {}))
+    queue.extend((statement, {}) for statement in statements[1:])
+
+
+def carrying_deferred(
+    session: SyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> Write:
+    """``statement`` with the deferred writes as data-modifying WITHs (PostgreSQL runs each exactly
+    once, whatever the statement itself does; its row count stays its own)."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if not deferred:
+        return statement, parameters or {}
+    return together(*deferred, (statement, parameters or {}))
+
+
+def write_deferred(session: SyncSession) -> None:
+    """At commit, what no statement carried yet (inside the AsyncSession's greenlet)."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if deferred:
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # the deferred rows may name rows the unit of work still holds
+        statement, parameters = together(*deferred)
+        session.connection().execute(statement, parameters or None)
+
+
+@event.listens_for(SyncSession, "after_rollback")
+def _forget_deferred(session: SyncSession) -> None:
+    session.info.pop(_DEFERRED, None)
+
+
+def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
+    """The INSERT of ``row`` (``types.row_of``) as a statement built once per set of columns, its
+    parameters named ``prefix`` + column (distinct prefixes let writes go together)."""
+    statement = _insert(model.__table__, tuple(row), prefix)
+    return statement, {prefix + key: value for key, value in row.items()}
+
+
+@functools.cache
+def _insert(table: Any, keys: tuple[str, ...], prefix: str) -> Any:
+    return built_once(insert(table).values(set_values(table, keys, prefix)))
+
+
+def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    """An UPDATE's SET clause of named parameters (``prefix`` + column), for statements built once."""
+    return {key: bindparam(prefix + key, type_=table.c[key].type) for key in keys}
 
 
 class ModelColumns:

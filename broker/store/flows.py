@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,7 +15,7 @@ from broker.domain.login_flow import FlowState, sources_of
 from broker.store import core_rows
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
-from broker.store.tables import LoginFlow, LoginFlowRequirement
+from broker.store.tables import Client, LoginFlow, LoginFlowRequirement
 from broker.store.types import row_of
 
 
@@ -23,10 +23,24 @@ async def add(
     session: AsyncSession, flow: LoginFlow, requirement: LoginFlowRequirement | None = None
 ) -> None:
     """The flow and, if given, its requirement (one statement on PostgreSQL)."""
-    statements = [insert(LoginFlow).values(row_of(flow))]
+    writes = _add_writes(flow, requirement)
+    if session.get_bind().dialect.name == "postgresql":
+        await core_rows.execute(session, *core_rows.together(*writes))
+        return
+    for statement, parameters in writes:
+        await core_rows.execute(session, statement, parameters)
+
+
+async def add_alone(db: Database, flow: LoginFlow, requirement: LoginFlowRequirement | None = None) -> None:
+    """``add`` as a transaction of its own (``Database.write_alone``): /authorize writes nothing else."""
+    await db.write_alone(*_add_writes(flow, requirement))
+
+
+def _add_writes(flow: LoginFlow, requirement: LoginFlowRequirement | None) -> list[core_rows.Write]:
+    writes = [core_rows.insert_row(LoginFlow, row_of(flow), "flow_")]
     if requirement is not None:
-        statements.append(insert(LoginFlowRequirement).values(row_of(requirement)))
-    await core_rows.execute_together(session, *statements)
+        writes.append(core_rows.insert_row(LoginFlowRequirement, row_of(requirement), "requirement_"))
+    return writes
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:
@@ -47,6 +61,28 @@ async def by_id(db: Database, flow_id: str) -> LoginFlow | None:
     """``get`` without a session: every step of a login loads its flow first (issue 7). Read-only."""
     rows = await db.rows(_by_id_statement(), {"flow_id": flow_id})
     return _columns().instance(rows[0]) if rows else None
+
+
+@functools.cache
+def _with_client_name_statement() -> Any:
+    joined = sa.outerjoin(
+        LoginFlow.__table__,  # type: ignore[attr-defined]
+        Client.__table__,  # type: ignore[attr-defined]
+        col(Client.client_id) == col(LoginFlow.client_id),
+    )
+    return (
+        select(*_columns().columns, col(Client.name))
+        .select_from(joined)
+        .where(col(LoginFlow.id) == bindparam("flow_id"))
+    )
+
+
+async def by_id_with_client_name(db: Database, flow_id: str) -> tuple[LoginFlow, str | None] | None:
+    """``by_id`` and the name of the client it is for, in one statement (the login page). Read-only."""
+    rows = await db.rows(_with_client_name_statement(), {"flow_id": flow_id})
+    if not rows:
+        return None
+    return _columns().instance(rows[0][:-1]), rows[0][-1]
 
 
 @functools.cache
@@ -80,19 +116,120 @@ async def by_id_with_requirement(
     return _columns().instance(rows[0][:split]), _requirement_columns().instance_or_none(rows[0][split:])
 
 
-async def move(session: AsyncSession, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:
-    """Moves a live flow to ``target`` if the state machine allows it from where it is now.
+async def move(
+    session: AsyncSession,
+    flow_id: str,
+    target: FlowState,
+    at: datetime,
+    via: FlowState | None = None,
+    **values: Any,
+) -> bool:
+    """Moves a live flow to ``target`` if the state machine allows it from where it is now; with ``via``,
+    through that state in the same UPDATE (allowed where ``via`` is, and ``via`` leads to ``target``).
 
     Returns False when another request moved it first, it expired, or the move is not allowed.
     """
-    statement = (
+    result = await core_rows.execute(session, *_move(flow_id, target, at, via, values))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def move_alone(db: Database, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:
+    """``move`` as a transaction of its own (``Database.write_alone``)."""
+    return await db.write_alone(_move(flow_id, target, at, None, values)) == 1
+
+
+def _move(
+    flow_id: str, target: FlowState, at: datetime, via: FlowState | None, values: dict[str, Any]
+) -> core_rows.Write:
+    parameters = {f"move_{key}": value for key, value in values.items()}
+    parameters |= {"move_flow_id": flow_id, "move_at": at}
+    return _move_statement(target, via, tuple(values)), parameters
+
+
+@functools.cache
+def _move_statement(target: FlowState, via: FlowState | None, keys: tuple[str, ...]) -> Any:
+    """Built once per move and set of columns (issue 7: building it was 2 % of a login)."""
+    sources = sources_of(target)
+    if via is not None:
+        assert via in sources
+        sources = sources_of(via)
+    table: Any = LoginFlow.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
         update(LoginFlow)
         .where(
-            col(LoginFlow.id) == flow_id,
-            col(LoginFlow.state).in_([s.value for s in sources_of(target)]),
-            col(LoginFlow.expires_at) > at,
+            col(LoginFlow.id) == bindparam("move_flow_id"),
+            col(LoginFlow.state).in_(sorted(s.value for s in sources)),
+            col(LoginFlow.expires_at) > bindparam("move_at", type_=table.c.expires_at.type),
         )
-        .values(state=target.value, **values)
+        .values(state=target.value, **core_rows.set_values(table, keys, "move_"))
     )
-    result = await core_rows.execute(session, statement)
-    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def start_upstream(
+    db: Database,
+    flow_id: str,
+    browser_hash: str,
+    at: datetime,
+    legacy_acr: str,
+    *,
+    nonce: str,
+    verifier: str,
+    upstream_id: str,
+) -> tuple[str | None, int | None, bool | None] | None:
+    """The VNeID start's move in one statement (PostgreSQL; issue 7: the flow was read, then moved): a
+    live flow of this browser, started or pending, or authenticated by a legacy password (whose account
+    the upstream identity is then to be linked to), goes to UPSTREAM_PENDING with the upstream's nonce,
+    verifier and id. Returns its ``prompt`` and its requirement's ``min_level`` and ``force_login``;
+    ``None`` when nothing moved (or elsewhere than on PostgreSQL): the caller's load then says why."""
+    parameters = {
+        "start_id": flow_id,
+        "start_browser": browser_hash,
+        "start_at": at,
+        "start_legacy": legacy_acr,
+        "start_nonce": nonce,
+        "start_verifier": verifier,
+        "start_upstream": upstream_id,
+    }
+    rows = await db.write_alone_returning(_start_upstream_statement(), parameters)
+    if not rows:
+        return None
+    prompt, min_level, force_login = rows[0]
+    return prompt, min_level, force_login
+
+
+@functools.cache
+def _start_upstream_statement() -> Any:
+    flow: Any = LoginFlow.__table__  # type: ignore[attr-defined]
+    requirement: Any = LoginFlowRequirement.__table__  # type: ignore[attr-defined]
+    authenticated = FlowState.AUTHENTICATED.value
+    others = sorted(s.value for s in sources_of(FlowState.UPSTREAM_PENDING) if s != FlowState.AUTHENTICATED)
+    of_flow = requirement.c.flow_id == flow.c.id
+    return (
+        update(flow)
+        .where(
+            flow.c.id == bindparam("start_id"),
+            flow.c.browser_hash == bindparam("start_browser"),
+            flow.c.expires_at > bindparam("start_at", type_=flow.c.expires_at.type),
+            sa.or_(
+                flow.c.state.in_(others),
+                sa.and_(
+                    flow.c.state == authenticated,
+                    flow.c.acr == bindparam("start_legacy"),
+                    flow.c.account_id.is_not(None),
+                ),
+            ),
+        )
+        .values(
+            state=FlowState.UPSTREAM_PENDING.value,
+            upstream_nonce=bindparam("start_nonce"),
+            upstream_code_verifier=bindparam("start_verifier"),
+            upstream_id=bindparam("start_upstream"),
+            # the row as it was: an authenticated (legacy password) flow links to its account
+            link_account_id=sa.case((flow.c.state == authenticated, flow.c.account_id), else_=None),
+        )
+        .returning(
+            flow.c.prompt,
+            select(requirement.c.min_level).where(of_flow).scalar_subquery(),
+            select(requirement.c.force_login).where(of_flow).scalar_subquery(),
+        )
+    )

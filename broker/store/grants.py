@@ -26,7 +26,8 @@ async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
     ]
     if code.sid is not None:
         statements.append(sessions.participant_statement(session, code.sid, code.client_id, code.created_at))
-    await core_rows.execute_together(session, *statements)
+    # Nothing reads the code in the transaction that issues it: deferred (issue 7, a login's round trip).
+    await core_rows.defer(session, *statements)
 
 
 @functools.cache

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from broker.store import core_rows
 from broker.store.tables import SsoSession, SsoSessionClient
 from broker.store.types import row_of
 
 
 async def add(session: AsyncSession, sso: SsoSession) -> None:
-    await session.execute(insert(SsoSession).values(row_of(sso)))
+    """Deferred (``core_rows.defer``): nothing reads a new session in the transaction that opens it."""
+    statement, parameters = core_rows.insert_row(SsoSession, row_of(sso), "sso_")
+    await core_rows.defer(session, statement, parameters=parameters)
 
 
 async def get(session: AsyncSession, sid: str) -> SsoSession | None:

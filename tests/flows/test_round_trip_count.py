@@ -7,9 +7,9 @@ import asyncio
 
 import httpx
 
-from tests.conftest import StackFactory
-from tests.support.browser import Browser
-from tests.support.op import log_in_and_redeem
+from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
+from tests.support.browser import Browser, RelyingParty
+from tests.support.op import AN, log_in_and_redeem
 
 
 async def test_each_answer_says_how_many_round_trips_it_cost(
@@ -34,3 +34,37 @@ async def test_each_answer_says_how_many_round_trips_it_cost(
 async def test_no_count_unless_asked(make_stack: StackFactory, http: httpx.AsyncClient) -> None:
     stack = make_stack()
     assert "x-db-round-trips" not in (await http.get(f"{stack.broker_url}/jwks")).headers
+
+
+async def _login_round_trips(stack: Stack, browser: Browser, rp: RelyingParty, number: str) -> dict[str, str]:
+    """The citizen journey of ``Browser.log_in``, step by step, with each broker answer's count."""
+    counts = {}
+    authorized = await browser.authorize(stack.broker_url, browser.attempt(rp))
+    counts["authorize"] = authorized.headers["x-db-round-trips"]
+    login_page = await browser.follow(authorized)
+    counts["login_page"] = login_page.headers["x-db-round-trips"]
+    started = await browser.choose_vneid(login_page)
+    counts["vneid_start"] = started.headers["x-db-round-trips"]
+    back_at_broker = await browser.sign_in_at_vneid(await browser.follow(started), number, DEMO_PASSWORD)
+    callback = await browser.http.get(back_at_broker.headers["location"])
+    assert callback.status_code == 303, callback.text[:2000]
+    assert "code=" in callback.headers["location"]
+    counts["callback"] = callback.headers["x-db-round-trips"]
+    return counts
+
+
+async def test_a_login_costs_the_round_trips_the_benchmark_counts(make_stack: StackFactory) -> None:
+    """Issue 7: on PostgreSQL a first login's steps take 2, 1, 1 and 11 round trips, a known citizen's
+    callback 7 (the flow's insert and moves sent alone, writes carried by the next statement, the audit
+    chain's lock and head read together)."""
+    stack = make_stack(bench_count_round_trips=True)
+    rp = await stack.register_client()
+    first, again = Browser(), Browser()
+    first_login = await _login_round_trips(stack, first, rp, AN)
+    known = await _login_round_trips(stack, again, rp, AN)
+    await first.close()
+    await again.close()
+    if not stack.settings.database_url.startswith("postgresql"):
+        return  # SQLite: each write is a transaction of its own, with its BEGIN and COMMIT
+    assert first_login == {"authorize": "2", "login_page": "1", "vneid_start": "1", "callback": "11"}
+    assert known == {"authorize": "2", "login_page": "1", "vneid_start": "1", "callback": "7"}
