@@ -89,8 +89,16 @@ async def _log_in(
             "acr": identity.acr,
             "amr": amr,
         }
-        if resolution.notice:  # a page first: the flow waits, authenticated
-            await flow_guard.advance(session, flow.id, FlowState.AUTHENTICATED, now, **authenticated)
+        if resolution.notice:  # a page first: the flow waits, authenticated, with the identity
+            # whose upstream and logout URL the session opened after the page keeps (continue_login)
+            await flow_guard.advance(
+                session,
+                flow.id,
+                FlowState.AUTHENTICATED,
+                now,
+                **authenticated,
+                pending_identity=identity.to_json(),
+            )
         if not resolution.created:  # a new account was classified, and given its unit, at its INSERT
             # issue 9: the class follows the link; an account without a unit gets one
             await cleanup.after_vneid_login(

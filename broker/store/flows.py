@@ -133,6 +133,14 @@ async def move(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+async def forget_pending_identity(session: AsyncSession, flow_id: str) -> None:
+    """The verified identity a flow kept while the citizen read a page, dropped once it has served."""
+    table: Any = LoginFlow.__table__  # type: ignore[attr-defined]
+    await core_rows.execute(
+        session, update(table).where(table.c.id == flow_id).values(pending_identity=sa.null())
+    )
+
+
 async def move_alone(db: Database, flow_id: str, target: FlowState, at: datetime, **values: Any) -> bool:
     """``move`` as a transaction of its own (``Database.write_alone``)."""
     return await db.write_alone(_move(flow_id, target, at, None, values)) == 1

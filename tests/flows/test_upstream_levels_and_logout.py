@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
@@ -166,3 +167,49 @@ async def test_a_case_3_citizen_who_chose_or_put_off_the_choice_is_logged_out_at
     form = form_posting_to(confirm_page, "/logout/confirm")
     assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
     assert await _upstream_logouts(http, stack) == 1
+
+
+async def test_a_login_that_showed_the_review_reminder_is_logged_out_at_the_portal_too(
+    stacks: ModeStacks, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    """After "Để sau" the citizen's next logins show a reminder page before the RP: the session opened by
+    its "Tiếp tục" keeps the portal's logout URL like any other."""
+    stack = stacks.single("oauth2-userinfo", vneid_logout="back-channel")
+    await stack.import_legacy(
+        csv_text(
+            row("b-1", BINH, full_name="Trần Thị Bình", birth_date="1990-07-25", cccd=BINH),
+            row(
+                "b-2",
+                "binh.tran@example.vn",
+                source_system="motcua-huyen",
+                full_name="Trần Thị Bình",
+                birth_date="1990-07-25",
+                cccd=BINH,
+            ),
+        )
+    )
+    rp = await stack.register_client()
+    _, to_upstream = await _upstream(browser, stack, rp)
+    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
+    chooser = await browser.follow(await browser.http.get(back.headers["location"]))
+    later = form_posting_to(chooser, "/login/choose/later")
+    assert redirect_to(await browser.http.post(later.action, data=later.fields), rp).query["code"]
+    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
+    form = form_posting_to(confirm_page, "/logout/confirm")
+    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert await _upstream_logouts(http, stack) == 1
+
+    _, to_upstream = await _upstream(browser, stack, rp)
+    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
+    reminder = await browser.http.get(back.headers["location"])  # the page, at the callback
+    assert "Tiếp tục vào dịch vụ" in reminder.text
+    go_on = form_posting_to(reminder, "/login/continue")
+    assert redirect_to(await browser.http.post(go_on.action, data=go_on.fields), rp).query["code"]
+    async with stack.database() as database, database.read() as session:
+        kept = (await session.execute(text("SELECT pending_identity FROM login_flows"))).scalars().all()
+    assert set(kept) <= {None, "null"}  # the identity served the session and went
+
+    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
+    form = form_posting_to(confirm_page, "/logout/confirm")
+    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert await _upstream_logouts(http, stack) == 2
