@@ -176,9 +176,8 @@ class Database:
                 )
 
             info[audit.OBSERVER] = observe
-        self._writes = async_sessionmaker(
-            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False, info=info
-        )
+        self._writes_engine = self.engine.execution_options(sqlite_immediate=True)
+        self._writes = async_sessionmaker(self._writes_engine, expire_on_commit=False, info=info)
         # PostgreSQL reads run without BEGIN/COMMIT (two round trips saved): under READ COMMITTED every
         # statement takes its own snapshot anyway, inside a transaction or not. SQLite keeps its read
         # transaction, which is what gives it a snapshot.
@@ -209,6 +208,21 @@ class Database:
         with _translated_errors():
             async with self._read_engine.connect() as connection:
                 return list((await connection.execute(statement, parameters)).all())
+
+    async def commit_one(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
+        """One writing Core statement, committed as it ends, and its rows. On PostgreSQL outside any
+        BEGIN/COMMIT (a statement on its own is its own transaction, all of it or nothing): two round trips
+        fewer than ``transaction()`` (issue 7: BEGIN alone was a tenth of the token endpoint)."""
+        with _translated_errors():
+            if self.engine.dialect.name == "postgresql":
+                async with self._read_engine.connect() as connection:
+                    return list((await connection.execute(statement, parameters)).all())
+            async with self._writes_engine.begin() as connection:
+                return list((await connection.execute(statement, parameters)).all())
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     async def ping(self) -> None:
         with _translated_errors():
