@@ -5,23 +5,27 @@ every route, building the request object, the endpoint call and the routing's ex
 fifth of a userinfo answer; here the same functions the routes call (``broker.api.oidc``) answer from the
 raw request. This layer is the innermost middleware but ``LastResort``, so the answers keep everything
 the others give every response: request id, log line and metrics under the route's template, security
-headers, the body-size limit, the trusted-proxy client address, and the 500 page for a bug. Any other
+headers, the body-size limit, the trusted-proxy client address, the app's exception handlers (as the
+routes' exception layer calls them) and the 500 page for a bug. Any other
 method or path goes on to the routes, which stay (and stay in ``openapi.yaml``).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.api import oidc
 from broker.registry import Registry
 
-Answer = Callable[[Registry, Scope, Receive], Awaitable[JSONResponse]]
+Answer = Callable[[Registry, Scope, Receive], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -87,5 +91,26 @@ class LeanTokenEndpoints:
             return
         route, answer = found
         scope["route"] = route
-        response = await answer(self.registry, scope, receive)
+        try:
+            response = await answer(self.registry, scope, receive)
+        except Exception as exc:
+            # What the routes get from Starlette's exception layer: the app's handler for the error's
+            # class (broker.api.errors: bad input the database refused, a client gone mid-body, …).
+            handler = _handler_for(scope["app"].exception_handlers, exc)
+            if handler is None:
+                raise  # a bug: LastResort's
+            request = Request(scope, receive)
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
         await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None  # as Starlette: a handler for every Exception is the server-error layer's
+        if cls in handlers:
+            return handlers[cls]
+    return None
