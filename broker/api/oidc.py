@@ -13,6 +13,7 @@ from broker.login import authorize, bearer, introspection, revocation, token, us
 from broker.login.ids import new_token
 from broker.oidc import discovery
 from broker.oidc.params import parse_form
+from broker.registry import Registry
 
 router = APIRouter()
 
@@ -88,31 +89,50 @@ async def _authorize(
 @router.post("/token", tags=["oidc"])
 async def token_endpoint(request: Request) -> JSONResponse:
     """Token endpoint (RFC 6749 §3.2, §4.1.3); form-encoded body only."""
-    registry = get_registry(request)  # not injected: see _userinfo
-    authorization = request.headers.get("authorization")
+    # Also answered before the routing, by broker.api.lean, through the same function.
+    return await token_answer(
+        get_registry(request),  # not injected: see userinfo_answer
+        await request.body(),
+        request.headers.get("content-type"),
+        request.headers.get("authorization"),
+    )
+
+
+async def token_answer(
+    registry: Registry, body: bytes, content_type: str | None, authorization: str | None
+) -> JSONResponse:
     try:
-        form = parse_form(await request.body(), request.headers.get("content-type"))
-        body = await token.exchange(registry, form, authorization)
+        form = parse_form(body, content_type)
+        answer = await token.exchange(registry, form, authorization)
     except StoreUnavailable:
         return _token_error(registry, TemporarilyUnavailable("try again later"), authorization)
     except OAuthError as error:
         return _token_error(registry, error, authorization)
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/introspect", tags=["oidc"])
 async def introspection_endpoint(request: Request) -> JSONResponse:
     """Token introspection (RFC 7662 §2), for the authenticated client's own tokens."""
-    registry = get_registry(request)
-    authorization = request.headers.get("authorization")
+    return await introspection_answer(
+        get_registry(request),
+        await request.body(),
+        request.headers.get("content-type"),
+        request.headers.get("authorization"),
+    )
+
+
+async def introspection_answer(
+    registry: Registry, body: bytes, content_type: str | None, authorization: str | None
+) -> JSONResponse:
     try:
-        form = parse_form(await request.body(), request.headers.get("content-type"))
-        body = await introspection.introspect(registry, form, authorization)
+        form = parse_form(body, content_type)
+        answer = await introspection.introspect(registry, form, authorization)
     except StoreUnavailable:
         return _client_error(TemporarilyUnavailable("try again later"))
     except OAuthError as error:
         return _client_error(error)
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/revoke", tags=["oidc"])
@@ -154,20 +174,20 @@ def _token_error(registry: Any, error: OAuthError, authorization: str | None) ->
 @router.get("/userinfo", tags=["oidc"])
 async def userinfo_get(request: Request) -> JSONResponse:
     """UserInfo endpoint (OIDC Core §5.3), Bearer token in the Authorization header (RFC 6750 §2.1)."""
-    return await _userinfo(request)
+    return await userinfo_answer(get_registry(request), request.headers.get("authorization"))
 
 
 @router.post("/userinfo", tags=["oidc"])
 async def userinfo_post(request: Request) -> JSONResponse:
-    return await _userinfo(request)
+    return await userinfo_answer(get_registry(request), request.headers.get("authorization"))
 
 
-async def _userinfo(request: Request) -> JSONResponse:
+async def userinfo_answer(registry: Registry, authorization: str | None) -> JSONResponse:
     # The registry is read, not injected, on the token endpoints: solving a dependency per request was a
-    # visible share of their cost (FastAPI's solve_dependencies), for an object that never changes.
-    registry = get_registry(request)
+    # visible share of their cost (FastAPI's solve_dependencies), for an object that never changes. Also
+    # answered before the routing, by broker.api.lean, through this same function.
     try:
-        claims = await userinfo.claims(registry, request.headers.get("authorization"))
+        claims = await userinfo.claims(registry, authorization)
     except StoreUnavailable:
         return JSONResponse({"error": "temporarily_unavailable"}, status_code=503, headers=NO_STORE)
     except userinfo.MissingToken:

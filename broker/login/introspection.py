@@ -67,13 +67,12 @@ async def _access_token(registry: Registry, client: Client, token: str) -> dict[
 
 async def _refresh_token(registry: Registry, client: Client, token: str) -> dict[str, Any]:
     now = registry.clock()
-    async with registry.db.read() as session:
-        record = await refresh_tokens.get(session, digest(token))
-        if record is None or record.client_id != client.client_id:
-            return dict(introspection.INACTIVE)
-        if record.rotated_at is not None or record.revoked_at is not None or record.expires_at <= now:
-            return dict(introspection.INACTIVE)
-        holder = await token_views.account_view(session, record.account_id)
+    found = await refresh_tokens.with_account(registry.db, digest(token))
+    if found is None or found[0].client_id != client.client_id:
+        return dict(introspection.INACTIVE)
+    record, holder = found
+    if record.rotated_at is not None or record.revoked_at is not None or record.expires_at <= now:
+        return dict(introspection.INACTIVE)
     if holder is None or not may_issue_view(registry, holder, now).allowed:
         return dict(introspection.INACTIVE)
     account = holder.account

@@ -1,9 +1,11 @@
-"""Writes the tokens of one grant: a JWT access token (RFC 9068) backed by a row, an ID token (OIDC Core
-§3.1.3.3, §12.2) and, when the client may have one, a rotating refresh token stored by hash."""
+"""The tokens of one grant: a JWT access token (RFC 9068) backed by a row, an ID token (OIDC Core §3.1.3.3,
+§12.2) and, when the client may have one, a rotating refresh token stored by hash. Signed here, written by
+the caller's redemption (``broker.store.grants.redeem_code``, ``broker.store.refresh_tokens.rotate``) in
+the statement that spends the code or refresh token."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +14,6 @@ from broker.login.ids import digest, new_token
 from broker.oidc import scopes, tokens
 from broker.oidc.keys import KeyRing
 from broker.registry import Registry
-from broker.store import grants, roles
-from broker.store.database import Session
 from broker.store.tables import AccessToken, Account, Client, RefreshToken
 
 
@@ -30,7 +30,7 @@ class Grant:
     amr: list[str]
     sid: str | None
     nonce: str | None = None
-    roles: list[str] | None = None  # the account's staff roles when already read (else read here)
+    roles: list[str] = field(default_factory=list)  # the account's staff roles, read with the account
 
     @property
     def offline(self) -> bool:
@@ -41,15 +41,32 @@ def may_refresh(client: Client) -> bool:
     return "refresh_token" in (client.grant_types or [])
 
 
-async def mint(
+@dataclass(frozen=True)
+class Minted:
+    """Signed tokens and the rows that make them count; nothing is issued until the rows are written."""
+
+    response: dict[str, Any]
+    access_row: AccessToken
+    refresh_row: RefreshToken | None
+    grant_type: str
+
+    def count(self, registry: Registry) -> None:
+        """The issuance metrics, once the rows are written."""
+        issued = registry.metrics.tokens_issued
+        if self.refresh_row is not None:
+            issued.labels("refresh_token", self.grant_type).inc()
+        issued.labels("access_token", self.grant_type).inc()
+        issued.labels("id_token", self.grant_type).inc()
+
+
+def mint(
     registry: Registry,
-    session: Session,
     ring: KeyRing,
     grant: Grant,
     *,
     grant_type: str,
     refresh_expires_at: datetime | None,
-) -> dict[str, Any]:
+) -> Minted:
     settings = registry.settings
     now = registry.clock()
     client, account = grant.client, grant.account
@@ -70,8 +87,8 @@ async def mint(
             auth_time=grant.auth_time,
             acr=grant.acr,
         )
-        # Staff roles (RFC 9068 §2.2.3.1), read in this transaction; resources re-check them in the store.
-        | ({"roles": held} if (held := await _roles(session, grant, account_id)) else {}),
+        # Staff roles (RFC 9068 §2.2.3.1), read with the account; resources re-check them in the store.
+        | ({"roles": grant.roles} if grant.roles else {}),
         "RS256",
         typ="at+jwt",
     )
@@ -112,37 +129,25 @@ async def mint(
         "id_token": id_token,
         "scope": grant.scope,
     }
+    refresh_row = None
     if refresh_expires_at is not None:
         refresh_token = new_token()
-        await grants.add_tokens(
-            session,
-            access_row,
-            RefreshToken(
-                token_hash=digest(refresh_token),
-                grant_id=grant.grant_id,
-                client_id=client.client_id,
-                account_id=account_id,
-                scope=grant.scope,
-                sid=grant.sid,
-                offline=grant.offline,
-                auth_time=grant.auth_time,
-                acr=grant.acr,
-                amr=list(grant.amr),
-                created_at=now,
-                expires_at=refresh_expires_at,
-            ),
+        refresh_row = RefreshToken(
+            token_hash=digest(refresh_token),
+            grant_id=grant.grant_id,
+            client_id=client.client_id,
+            account_id=account_id,
+            scope=grant.scope,
+            sid=grant.sid,
+            offline=grant.offline,
+            auth_time=grant.auth_time,
+            acr=grant.acr,
+            amr=list(grant.amr),
+            created_at=now,
+            expires_at=refresh_expires_at,
         )
         response["refresh_token"] = refresh_token
-        registry.metrics.tokens_issued.labels("refresh_token", grant_type).inc()
-    else:
-        await grants.add_tokens(session, access_row, None)
-    registry.metrics.tokens_issued.labels("access_token", grant_type).inc()
-    registry.metrics.tokens_issued.labels("id_token", grant_type).inc()
-    return response
-
-
-async def _roles(session: Session, grant: Grant, account_id: int) -> list[str]:
-    return grant.roles if grant.roles is not None else await roles.of_account(session, account_id)
+    return Minted(response, access_row, refresh_row, grant_type)
 
 
 def account_claims(account: Account) -> dict[str, Any]:

@@ -10,7 +10,8 @@ the original login.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 from broker.errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
 from broker.login.ids import digest
@@ -31,47 +32,53 @@ async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) ->
     token_hash = digest(presented)
     now = registry.clock()
     ring = await registry.keyring()
-    reused = False
-    async with registry.db.transaction() as session:
-        spent_now = await refresh_tokens.spend_with_account(session, token_hash, client.client_id, now)
-        if spent_now is None:
+    # Read and checked first, then spent with its successor written in the same statement
+    # (refresh_tokens.rotate), which alone decides who wins: a refusal here writes nothing.
+    found = await refresh_tokens.with_account(registry.db, token_hash)
+    if found is None or found[0].client_id != client.client_id:
+        raise InvalidGrant("the refresh token is invalid")
+    token, holder = found
+    if token.rotated_at is not None:
+        await _revoke_reused(registry, token.grant_id, now)
+    if token.revoked_at is not None or token.expires_at <= now:
+        raise InvalidGrant("the refresh token has expired or was revoked")
+    scope = _narrowed_scope(token.scope, form.get("scope"))
+    if holder is None:
+        raise InvalidGrant("the account no longer exists")
+    check_may_issue_view(registry, holder, now)
+    grant = Grant(
+        grant_id=token.grant_id,
+        client=client,
+        account=holder.account,
+        roles=holder.roles,
+        scope=scope,
+        auth_time=token.auth_time,
+        acr=token.acr,
+        amr=list(token.amr),
+        sid=token.sid,
+    )
+    minted = mint(registry, ring, grant, grant_type="refresh_token", refresh_expires_at=token.expires_at)
+    assert minted.refresh_row is not None
+    if not await refresh_tokens.rotate(
+        registry.db, token_hash, client.client_id, now, minted.access_row, minted.refresh_row
+    ):
+        # Spent, revoked or expired between the read and now: which one, the database says.
+        async with registry.db.read() as session:
             spent = await refresh_tokens.get(session, token_hash)
-            if spent is None or spent.client_id != client.client_id:
-                raise InvalidGrant("the refresh token is invalid")
-            if spent.rotated_at is None:
-                raise InvalidGrant("the refresh token has expired or was revoked")
-            await refresh_tokens.revoke_grant(session, spent.grant_id, now)
-            await grants.revoke_grant(session, spent.grant_id, now)
-            reused = True
-        else:
-            token, holder = spent_now
-            scope = _narrowed_scope(token.scope, form.get("scope"))
-            if holder is None:
-                raise InvalidGrant("the account no longer exists")
-            check_may_issue_view(registry, holder, now)
-            grant = Grant(
-                grant_id=token.grant_id,
-                client=client,
-                account=holder.account,
-                roles=holder.roles,
-                scope=scope,
-                auth_time=token.auth_time,
-                acr=token.acr,
-                amr=list(token.amr),
-                sid=token.sid,
-            )
-            response = await mint(
-                registry,
-                session,
-                ring,
-                grant,
-                grant_type="refresh_token",
-                refresh_expires_at=token.expires_at,
-            )
-    if reused:
-        registry.metrics.token_errors.labels("refresh_token_reused").inc()
-        raise InvalidGrant("the refresh token was already used; the grant is revoked")
-    return response
+        if spent is None or spent.rotated_at is None:
+            raise InvalidGrant("the refresh token has expired or was revoked")
+        await _revoke_reused(registry, token.grant_id, now)
+    minted.count(registry)
+    return minted.response
+
+
+async def _revoke_reused(registry: Registry, grant_id: str, now: datetime) -> NoReturn:
+    """A spent token presented again: the whole grant is revoked, committed, then refused."""
+    async with registry.db.transaction() as session:
+        await refresh_tokens.revoke_grant(session, grant_id, now)
+        await grants.revoke_grant(session, grant_id, now)
+    registry.metrics.token_errors.labels("refresh_token_reused").inc()
+    raise InvalidGrant("the refresh token was already used; the grant is revoked")
 
 
 def _narrowed_scope(granted: str, requested: str | None) -> str:

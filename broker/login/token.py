@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from broker.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
 from broker.login import client_authentication, refresh
@@ -41,55 +41,51 @@ async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, st
             raise InvalidRequest(f"{name} is required")
     code_hash = digest(form["code"])
     now = registry.clock()
-    # Loaded before the transaction: a key ring (re)load takes a connection of its own, and waiting for one
-    # while holding the write transaction deadlocks when concurrent redemptions hold all the others.
     ring = await registry.keyring()
-    reused = False
+    # Read and checked first, then spent with the tokens written in the same statement
+    # (grants.redeem_code), which alone decides single use: a refusal here writes nothing, so the code
+    # stays unused, as a rolled-back claim left it.
+    found = await grants.code_with_account(registry.db, code_hash)
+    if found is None or found[0].client_id != client.client_id:
+        raise InvalidGrant("the code is invalid")
+    code, holder = found
+    if code.used:
+        await _revoke_reused(registry, code, now)
+    _check_code(code, form, now)
+    if holder is None:
+        raise InvalidGrant("the account no longer exists")
+    check_may_issue_view(registry, holder, now)
+    grant = Grant(
+        grant_id=code.grant_id,
+        client=client,
+        account=holder.account,
+        roles=holder.roles,
+        scope=code.scope,
+        auth_time=code.auth_time,
+        acr=code.acr,
+        amr=list(code.amr),
+        sid=code.sid,
+        nonce=code.nonce,
+    )
+    refresh_until = (
+        now + timedelta(seconds=registry.settings.refresh_token_ttl_seconds) if may_refresh(client) else None
+    )
+    minted = mint(registry, ring, grant, grant_type="authorization_code", refresh_expires_at=refresh_until)
+    if not await grants.redeem_code(
+        registry.db, code_hash, client.client_id, minted.access_row, minted.refresh_row
+    ):
+        # Spent between the read and now: a concurrent redemption won, so this is a second use.
+        await _revoke_reused(registry, code, now)
+    minted.count(registry)
+    return minted.response
+
+
+async def _revoke_reused(registry: Registry, code: AuthorizationCode, now: datetime) -> NoReturn:
+    """RFC 6749 §4.1.2: a code used twice revokes what it issued; committed, then refused."""
     async with registry.db.transaction() as session:
-        claimed = await grants.claim_code_with_account(session, code_hash, client.client_id)
-        if claimed is None:
-            spent = await grants.get_code(session, code_hash)
-            if spent is None or spent.client_id != client.client_id:
-                raise InvalidGrant("the code is invalid")
-            # RFC 6749 §4.1.2: a code used twice revokes what it issued; committed, then refused.
-            await grants.revoke_grant(session, spent.grant_id, now)
-            await refresh_tokens.revoke_grant(session, spent.grant_id, now)
-            reused = True
-        else:
-            # A refusal below rolls the claim back with everything else: the code stays unused.
-            code, holder = claimed
-            _check_code(code, form, now)
-            if holder is None:
-                raise InvalidGrant("the account no longer exists")
-            check_may_issue_view(registry, holder, now)
-            grant = Grant(
-                grant_id=code.grant_id,
-                client=client,
-                account=holder.account,
-                roles=holder.roles,
-                scope=code.scope,
-                auth_time=code.auth_time,
-                acr=code.acr,
-                amr=list(code.amr),
-                sid=code.sid,
-                nonce=code.nonce,
-            )
-            refresh_until = (
-                now + timedelta(seconds=registry.settings.refresh_token_ttl_seconds)
-                if may_refresh(client)
-                else None
-            )
-            response = await mint(
-                registry,
-                session,
-                ring,
-                grant,
-                grant_type="authorization_code",
-                refresh_expires_at=refresh_until,
-            )
-    if reused:
-        raise InvalidGrant("the code was already used")
-    return response
+        await grants.revoke_grant(session, code.grant_id, now)
+        await refresh_tokens.revoke_grant(session, code.grant_id, now)
+    raise InvalidGrant("the code was already used")
 
 
 def _check_code(code: AuthorizationCode, form: Mapping[str, str], now: datetime) -> None:

@@ -167,8 +167,22 @@ class KeyRing:
 
     def verify(self, token: str, **decode_options: Any) -> dict[str, Any]:
         """Verifies a token this broker signed (access tokens, id_token_hint); raises jwt.PyJWTError."""
-        header = jwt.get_unverified_header(token)
+        header = _kid_and_alg(token)
         key = self._loaded.get(str(header.get("kid")))
         if key is None or key.alg != header.get("alg"):
             raise jwt.InvalidKeyError("unknown kid")
         return jwt.decode(token, key.public, algorithms=[key.alg], **decode_options)
+
+
+def _kid_and_alg(token: str) -> dict[str, Any]:
+    """The header's ``kid`` and ``alg``, only to pick the key: ``jwt.decode`` then checks the whole token,
+    header included, strictly. Not ``jwt.get_unverified_header``: it decodes and checks every segment
+    (character by character in Python), then ``jwt.decode`` did it all again: 15 % of a userinfo answer."""
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise jwt.DecodeError("Invalid header") from exc
+    if not isinstance(header, dict):
+        raise jwt.DecodeError("Invalid header")
+    return header

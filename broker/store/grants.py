@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from broker.store import client_accounts, core_rows, sessions, token_views
 from broker.store.core_rows import ModelColumns
+from broker.store.database import Database
 from broker.store.tables import AccessToken, AuthorizationCode, RefreshToken
 from broker.store.token_views import AccountView
 from broker.store.types import row_of
@@ -58,21 +59,77 @@ async def claim_code(session: AsyncSession, code_hash: str, client_id: str) -> A
 
 
 @functools.cache
-def _claim_code_with_account_statement() -> Any:
-    return token_views.with_account(_claim_code_statement())
+def _code_with_account_statement() -> Any:
+    code = select(*_code_columns().columns).where(col(AuthorizationCode.code_hash) == bindparam("code_hash_"))
+    return token_views.with_account(code)
 
 
-async def claim_code_with_account(
-    session: AsyncSession, code_hash: str, client_id: str
+async def code_with_account(
+    db: Database, code_hash: str
 ) -> tuple[AuthorizationCode, AccountView | None] | None:
-    """``claim_code`` and the code's account view (``token_views.account_view``): on PostgreSQL in one
-    statement. None: nothing claimed (ask get_code why); a view of None: the account no longer exists."""
-    if session.get_bind().dialect.name != "postgresql":
-        code = await claim_code(session, code_hash, client_id)
-        return None if code is None else (code, await token_views.account_view(session, code.account_id))
-    parameters = {"code_hash_": code_hash, "client_id_": client_id}
-    statement = _claim_code_with_account_statement()
-    return await token_views.claimed_with_account(session, statement, parameters, _code_columns())
+    """The code, used or not and whoever's, and its account's view, in one read outside any transaction:
+    what the token endpoint checks before it signs. Only ``redeem_code`` spends it."""
+    return await token_views.read_with_account(
+        db, _code_with_account_statement(), {"code_hash_": code_hash}, _code_columns()
+    )
+
+
+# What a token endpoint writes of each token: every column but the ones set later (revocation, rotation).
+_ACCESS_COLUMNS = (
+    "jti", "grant_id", "client_id", "account_id", "scope", "created_at", "expires_at", "sid", "offline",
+)  # fmt: skip
+_REFRESH_COLUMNS = (
+    "token_hash", "grant_id", "client_id", "account_id", "scope", "sid", "offline", "auth_time", "acr",
+    "amr", "created_at", "expires_at",
+)  # fmt: skip
+
+
+def _insert_if_claimed(model: Any, names: tuple[str, ...], prefix: str, claimed: Any) -> Any:
+    table = model.__table__
+    values = select(*(bindparam(prefix + name, type_=table.c[name].type) for name in names))
+    return insert(model).from_select(list(names), values.select_from(claimed))
+
+
+def issue_if_claimed(claim: Any, with_refresh: bool) -> Any:
+    """A claiming ``UPDATE … RETURNING`` (of a code or a refresh token) and the inserts of the tokens it
+    pays for, as one statement that inserts only if the claim took its row: the spend and the issuance
+    commit together or not at all, and of concurrent callers exactly one claims (PostgreSQL re-checks the
+    UPDATE's condition on the row a concurrent winner committed). Returns one row when it issued. Build
+    it once."""
+    claimed = claim.cte("claimed")
+    access = _insert_if_claimed(AccessToken, _ACCESS_COLUMNS, "a_", claimed)
+    if not with_refresh:
+        return access.returning(col(AccessToken.jti))
+    refresh = _insert_if_claimed(RefreshToken, _REFRESH_COLUMNS, "r_", claimed)
+    return refresh.add_cte(access.cte("issued_access")).returning(col(RefreshToken.token_hash))
+
+
+def issued_parameters(access: AccessToken, refresh: RefreshToken | None) -> dict[str, Any]:
+    parameters = {f"a_{name}": getattr(access, name) for name in _ACCESS_COLUMNS}
+    if refresh is not None:
+        parameters |= {f"r_{name}": getattr(refresh, name) for name in _REFRESH_COLUMNS}
+    return parameters
+
+
+@functools.cache
+def _redeem_code_statement(with_refresh: bool) -> Any:
+    return issue_if_claimed(_claim_code_statement(), with_refresh)
+
+
+async def redeem_code(
+    db: Database, code_hash: str, client_id: str, access: AccessToken, refresh: RefreshToken | None
+) -> bool:
+    """Spends the client's unused code and writes the tokens it pays for, all or nothing; False when the
+    code was spent (or is another client's) by the time this ran. On PostgreSQL one statement, no
+    transaction around it (issue 7: 5 round trips per code exchange → 3 with the read before it)."""
+    if db.is_postgresql:
+        parameters = {"code_hash_": code_hash, "client_id_": client_id} | issued_parameters(access, refresh)
+        return bool(await db.commit_one(_redeem_code_statement(refresh is not None), parameters))
+    async with db.transaction() as session:
+        if await claim_code(session, code_hash, client_id) is None:
+            return False
+        await add_tokens(session, access, refresh)
+    return True
 
 
 async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode | None:

@@ -6,13 +6,14 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broker.store import core_rows, token_views
+from broker.store import core_rows, grants, token_views
 from broker.store.core_rows import ModelColumns
-from broker.store.tables import RefreshToken
+from broker.store.database import Database
+from broker.store.tables import AccessToken, RefreshToken
 from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
@@ -55,21 +56,40 @@ async def spend(session: AsyncSession, token_hash: str, client_id: str, at: date
 
 
 @functools.cache
-def _spend_with_account_statement() -> Any:
-    return token_views.with_account(_spend_statement())
+def _with_account_statement() -> Any:
+    token = select(*_columns().columns).where(col(RefreshToken.token_hash) == bindparam("token_hash_"))
+    return token_views.with_account(token)
 
 
-async def spend_with_account(
-    session: AsyncSession, token_hash: str, client_id: str, at: datetime
-) -> tuple[RefreshToken, AccountView | None] | None:
-    """``spend`` and the token's account view (``token_views.account_view``): on PostgreSQL in one
-    statement. None: nothing spent (ask ``get`` why); a view of None: the account no longer exists."""
-    if session.get_bind().dialect.name != "postgresql":
-        token = await spend(session, token_hash, client_id, at)
-        return None if token is None else (token, await token_views.account_view(session, token.account_id))
-    parameters = {"token_hash_": token_hash, "client_id_": client_id, "at_": at}
-    statement = _spend_with_account_statement()
-    return await token_views.claimed_with_account(session, statement, parameters, _columns())
+async def with_account(db: Database, token_hash: str) -> tuple[RefreshToken, AccountView | None] | None:
+    """The token, live or not and whoever's, and its account's view, in one read outside any
+    transaction: what a refresh checks before it signs, and what introspection answers from. Only
+    ``rotate`` spends it."""
+    return await token_views.read_with_account(
+        db, _with_account_statement(), {"token_hash_": token_hash}, _columns()
+    )
+
+
+@functools.cache
+def _rotate_statement() -> Any:
+    return grants.issue_if_claimed(_spend_statement(), with_refresh=True)
+
+
+async def rotate(
+    db: Database, token_hash: str, client_id: str, at: datetime, access: AccessToken, refresh: RefreshToken
+) -> bool:
+    """Spends the client's live refresh token and writes its successor and the access token, all or
+    nothing; False when it was spent, revoked or expired by the time this ran. Of any number of
+    concurrent callers exactly one rotates. On PostgreSQL one statement without a transaction."""
+    if db.is_postgresql:
+        parameters = {"token_hash_": token_hash, "client_id_": client_id, "at_": at}
+        parameters |= grants.issued_parameters(access, refresh)
+        return bool(await db.commit_one(_rotate_statement(), parameters))
+    async with db.transaction() as session:
+        if await spend(session, token_hash, client_id, at) is None:
+            return False
+        await grants.add_tokens(session, access, refresh)
+    return True
 
 
 async def revoke_grant(session: AsyncSession, grant_id: str, at: datetime) -> int:

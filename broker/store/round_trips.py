@@ -31,6 +31,11 @@ def _bump(*_: Any, **__: Any) -> None:
         holder[0] += 1
 
 
+def count_one() -> None:
+    """A statement sent without SQLAlchemy (broker.store.prepared)."""
+    _bump()
+
+
 def _bump_transaction(connection: Any) -> None:
     # Under AUTOCOMMIT the driver sends no BEGIN, COMMIT or ROLLBACK.
     if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broker.store import core_rows
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
 from broker.store.tables import AccessToken, Account, AccountRole, Client, UpstreamLink
@@ -48,17 +46,6 @@ def _account_columns() -> ModelColumns:
     return ModelColumns(Account)
 
 
-# Built once: constructing a statement (the EXISTS above especially) costs more than executing it.
-@functools.cache
-def _account_statement() -> Any:
-    return (
-        select(*_account_columns().columns, _linked(), col(AccountRole.role))
-        .select_from(Account)
-        .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
-        .where(col(Account.id) == bindparam("account_id"))
-    )
-
-
 @functools.cache
 def _access_token_parts() -> tuple[ModelColumns, ModelColumns, ModelColumns]:
     return ModelColumns(AccessToken), ModelColumns(Account), ModelColumns(Client)
@@ -82,20 +69,10 @@ def _access_token_statement() -> Any:
     )
 
 
-async def account_view(session: AsyncSession, account_id: int) -> AccountView | None:
-    """In the session's transaction (the token endpoint's claim of a code or refresh token)."""
-    rows = list((await core_rows.execute(session, _account_statement(), {"account_id": account_id})).all())
-    if not rows:
-        return None
-    columns = _account_columns()
-    n = len(columns)
-    return AccountView(columns.instance(rows[0][:n]), bool(rows[0][n]), _roles(rows, n + 1))
-
-
 def with_account(claim: Any) -> Any:
-    """A claiming ``UPDATE … RETURNING`` (of a code or refresh token, which carry ``account_id``) and the
-    account view of what it claimed, as one statement: PostgreSQL runs the UPDATE of a WITH exactly once
-    (issue 7: one round trip less per code exchange and refresh). Build it once."""
+    """A claiming ``UPDATE … RETURNING`` or a plain ``SELECT`` (of a code or refresh token, which carry
+    ``account_id``) and the account view of what it returns, as one statement: PostgreSQL runs the UPDATE
+    of a WITH exactly once (issue 7: one round trip less). Build it once."""
     claimed = claim.cte("claimed")
     return (
         select(*claimed.c, *_account_columns().columns, _linked(), col(AccountRole.role))
@@ -105,12 +82,15 @@ def with_account(claim: Any) -> Any:
     )
 
 
-async def claimed_with_account(
-    session: AsyncSession, statement: Any, parameters: dict[str, Any], claimed: ModelColumns
+async def read_with_account(
+    db: Database, statement: Any, parameters: dict[str, Any], read: ModelColumns
 ) -> tuple[Any, AccountView | None] | None:
-    """Runs a ``with_account`` statement: None when nothing was claimed; else the claimed row's object
-    and its account's view (None when the account no longer exists)."""
-    rows = list((await core_rows.execute(session, statement, parameters)).all())
+    """A ``with_account`` statement around a plain read, without a transaction (as ``Database.rows``):
+    what the token endpoint checks before it signs."""
+    return _with_account(await db.rows(statement, parameters), read)
+
+
+def _with_account(rows: list[Any], claimed: ModelColumns) -> tuple[Any, AccountView | None] | None:
     if not rows:
         return None
     first, n, columns = rows[0], len(claimed), _account_columns()

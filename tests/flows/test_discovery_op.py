@@ -6,6 +6,8 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import Stack
+from tests.support.browser import Browser
+from tests.support.op import log_in_and_redeem
 
 
 async def test_discovery_advertises_what_works(stack: Stack, http: httpx.AsyncClient) -> None:
@@ -66,3 +68,56 @@ async def test_jwks_and_discovery_answered_before_the_routing_carry_every_respon
     assert (await http.post(f"{stack.broker_url}/jwks")).status_code == 405
     metrics = (await http.get(f"{stack.broker_url}/metrics")).text
     assert 'route="/jwks"' in metrics and 'route="/.well-known/openid-configuration"' in metrics
+
+
+async def test_token_userinfo_and_introspection_answered_before_the_routing_carry_every_response_header(
+    stack: Stack, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    # broker/api/lean.py answers these outside FastAPI's routing: request id, security headers, the
+    # no-store answer, the challenge of a refused token and the latency series under the route's template
+    # must all still be there, for answers and refusals alike.
+    rp = await stack.register_client()
+    tokens = await log_in_and_redeem(stack, http, browser, rp)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}", "X-Request-ID": "rp-req-8"}
+    answers = [
+        await http.get(f"{stack.broker_url}/userinfo", headers=bearer),
+        await http.post(f"{stack.broker_url}/userinfo", headers=bearer),
+        await http.post(
+            f"{stack.broker_url}/introspect",
+            data={"token": tokens["access_token"]},
+            auth=(rp.client_id, rp.client_secret),
+            headers={"X-Request-ID": "rp-req-8"},
+        ),
+        await http.post(
+            f"{stack.broker_url}/token",
+            data={"grant_type": "authorization_code", "code": "unknown", "redirect_uri": rp.redirect_uri},
+            auth=(rp.client_id, rp.client_secret),
+            headers={"X-Request-ID": "rp-req-8"},
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 400]
+    assert answers[0].json()["sub"] and answers[2].json()["active"] is True
+    assert answers[3].json()["error"] == "invalid_request"  # no code_verifier
+    refused = await http.get(f"{stack.broker_url}/userinfo", headers={"Authorization": "Bearer x.y.z"})
+    unknown_client = await http.post(
+        f"{stack.broker_url}/introspect", data={"token": "t"}, auth=("nobody", "secret")
+    )
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith(
+        'Bearer realm="broker"'
+    )
+    assert (
+        unknown_client.status_code == 401
+        and unknown_client.headers["www-authenticate"] == 'Basic realm="broker"'
+    )
+    for response in [*answers, refused, unknown_client]:
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert len(response.headers["x-request-id"]) in (8, 22)
+    assert {answer.headers["x-request-id"] for answer in answers} == {"rp-req-8"}
+    # A method these paths do not take still reaches the routes, which refuse it as before.
+    assert (await http.get(f"{stack.broker_url}/token")).status_code == 405
+    metrics = (await http.get(f"{stack.broker_url}/metrics")).text
+    for route in ("/userinfo", "/introspect", "/token"):
+        assert f'route="{route}"' in metrics

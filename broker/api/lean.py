@@ -1,0 +1,116 @@
+"""The token endpoint, introspection and userinfo answered before FastAPI's routing (issue 7).
+
+They are the relying parties' most frequent calls after discovery and JWKS. Matching the path against
+every route, building the request object, the endpoint call and the routing's exception layers were a
+fifth of a userinfo answer; here the same functions the routes call (``broker.api.oidc``) answer from the
+raw request. This layer is the innermost middleware but ``LastResort``, so the answers keep everything
+the others give every response: request id, log line and metrics under the route's template, security
+headers, the body-size limit, the trusted-proxy client address, the app's exception handlers (as the
+routes' exception layer calls them) and the 500 page for a bug. Any other
+method or path goes on to the routes, which stay (and stay in ``openapi.yaml``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from broker.api import oidc
+from broker.registry import Registry
+
+Answer = Callable[[Registry, Scope, Receive], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class LeanRoute:
+    """What ``RequestObservation`` reads of a matched route: its template."""
+
+    path: str
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    """The first value of a header, as Starlette's ``request.headers.get`` gives it."""
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _body(receive: Receive) -> bytes:
+    """As Starlette's ``request.body()``: a client gone mid-body is ``ClientDisconnect`` (LastResort's)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _userinfo(registry: Registry, scope: Scope, _receive: Receive) -> JSONResponse:
+    return await oidc.userinfo_answer(registry, _header(scope, b"authorization"))
+
+
+async def _token(registry: Registry, scope: Scope, receive: Receive) -> JSONResponse:
+    body = await _body(receive)
+    content_type, authorization = _header(scope, b"content-type"), _header(scope, b"authorization")
+    return await oidc.token_answer(registry, body, content_type, authorization)
+
+
+async def _introspect(registry: Registry, scope: Scope, receive: Receive) -> JSONResponse:
+    body = await _body(receive)
+    content_type, authorization = _header(scope, b"content-type"), _header(scope, b"authorization")
+    return await oidc.introspection_answer(registry, body, content_type, authorization)
+
+
+_ANSWERS: dict[tuple[str, str], tuple[LeanRoute, Answer]] = {
+    ("GET", "/userinfo"): (LeanRoute("/userinfo"), _userinfo),
+    ("POST", "/userinfo"): (LeanRoute("/userinfo"), _userinfo),
+    ("POST", "/token"): (LeanRoute("/token"), _token),
+    ("POST", "/introspect"): (LeanRoute("/introspect"), _introspect),
+}
+
+
+class LeanTokenEndpoints:
+    def __init__(self, app: ASGIApp, registry: Registry) -> None:
+        self.app = app
+        self.registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = _ANSWERS.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        if found is None or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        route, answer = found
+        scope["route"] = route
+        try:
+            response = await answer(self.registry, scope, receive)
+        except Exception as exc:
+            # What the routes get from Starlette's exception layer: the app's handler for the error's
+            # class (broker.api.errors: bad input the database refused, a client gone mid-body, …).
+            handler = _handler_for(scope["app"].exception_handlers, exc)
+            if handler is None:
+                raise  # a bug: LastResort's
+            request = Request(scope, receive)
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
+        await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None  # as Starlette: a handler for every Exception is the server-error layer's
+        if cls in handlers:
+            return handlers[cls]
+    return None
