@@ -231,9 +231,11 @@ class Database:
     async def write_alone_returning(self, statement: Any, parameters: dict[str, Any]) -> list[Any] | None:
         """One statement that writes and returns rows, a transaction of its own, sent without BEGIN and
         COMMIT on PostgreSQL (``write_alone``); ``None`` elsewhere, where the caller takes its other way."""
-        if not self._postgresql:
+        if self.engine.dialect.name != "postgresql":
             return None
-        return await self._by_asyncpg(statement, parameters)
+        with _translated_errors():
+            async with self._read_engine.connect() as connection:  # AUTOCOMMIT
+                return list((await connection.execute(statement, parameters)).all())
 
     async def rows(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
         """One Core read statement on a pooled connection, without an ORM session (the hottest reads).
