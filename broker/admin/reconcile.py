@@ -16,13 +16,15 @@ async def reconcile(registry: Registry) -> dict[str, int]:
     now = registry.clock()
     batch = registry.settings.reconcile_batch_size
     summary = {"classified": 0, "groups_found": 0, "groups_filed": 0, "accounts_marked": 0}
+    after_id = 0
     while True:  # accounts imported before classes existed, or written by older code
         async with registry.db.transaction() as session:
-            ids = await cleanup.unclassified(session, batch)
+            ids = await cleanup.unclassified(session, batch, after_id)
             await cleanup.reclassify(session, ids, now)
         summary["classified"] += len(ids)
         if len(ids) < batch:
             break
+        after_id = ids[-1]
     cccd_after: Any = ""
     while cccd_after is not None:
         async with registry.db.read() as session:

@@ -126,8 +126,14 @@ async def after_vneid_login(
     await reclassify_linked(session, account, at, oldest_legacy)
 
 
-async def unclassified(session: AsyncSession, limit: int) -> list[int]:
-    statement = select(Account.id).where(col(Account.cleanup_class).is_(None)).order_by(col(Account.id))
+async def unclassified(session: AsyncSession, limit: int, after_id: int = 0) -> list[int]:
+    """Accounts without a class, by id from ``after_id``: each page starts where the last ended (the
+    class is not indexed, so a page from the start would walk every classified account again)."""
+    statement = (
+        select(Account.id)
+        .where(col(Account.id) > after_id, col(Account.cleanup_class).is_(None))
+        .order_by(col(Account.id))
+    )
     return [
         account_id for account_id in (await session.execute(statement.limit(limit))).scalars() if account_id
     ]

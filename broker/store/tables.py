@@ -56,8 +56,10 @@ class Account(SQLModel, table=True):
     created_at: datetime = _instant()
     updated_at: datetime = _instant()
     # Issue 9: where the account stands in the clean-up (broker.domain.classification), kept current by
-    # import, link, merge, freeze and reconcile; and the name as matched for duplicates.
-    cleanup_class: str | None = Field(default=None, max_length=30, index=True)
+    # import, link, merge, freeze and reconcile; and the name as matched for duplicates. Not indexed: no
+    # lookup is by class, and an index would make every change of class rewrite the row's index entries
+    # (migration 0014).
+    cleanup_class: str | None = Field(default=None, max_length=30)
     name_key: str | None = Field(default=None, max_length=200)
 
 
