@@ -80,6 +80,34 @@ async def _logged_in(stack: Stack, browser: Browser, rp: RelyingParty) -> None:
     await browser.log_in(stack.broker_url, rp, AN, DEMO_PASSWORD)
 
 
+# One CCCD in two systems (the portal gives no old CMND to match by): Case 3.
+BINH_IN_TWO_SYSTEMS = csv_text(
+    row("b-1", BINH, full_name="Trần Thị Bình", birth_date="1990-07-25", cccd=BINH),
+    row(
+        "b-2",
+        "binh.tran@example.vn",
+        source_system="motcua-huyen",
+        full_name="Trần Thị Bình",
+        birth_date="1990-07-25",
+        cccd=BINH,
+    ),
+)
+
+
+async def _binh_back_from_the_portal(browser: Browser, stack: Stack, rp: RelyingParty) -> httpx.Response:
+    """Bình logs in at the portal: the broker's answer at its callback."""
+    _, to_upstream = await _upstream(browser, stack, rp)
+    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
+    return await browser.http.get(back.headers["location"])
+
+
+async def _log_out(browser: Browser, stack: Stack) -> httpx.Response:
+    """The broker's logout, confirmed."""
+    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
+    form = form_posting_to(confirm_page, "/logout/confirm")
+    return await browser.http.post(form.action, data=form.fields)
+
+
 async def _upstream_logouts(http: httpx.AsyncClient, stack: Stack) -> int:
     return (await http.get(f"{stack.vneid_url}/_test/upstream-logouts")).json()["count"]
 
@@ -91,9 +119,7 @@ async def test_front_channel_the_browser_is_sent_to_the_portals_logout_uri(
     rp = await stack.register_client()
     await _logged_in(stack, browser, rp)
 
-    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
-    form = form_posting_to(confirm_page, "/logout/confirm")
-    ended = await browser.http.post(form.action, data=form.fields)
+    ended = await _log_out(browser, stack)
 
     assert ended.status_code == 303
     assert ended.headers["location"].startswith(f"{stack.vneid_url}/oauth2/logout?token=")
@@ -126,9 +152,7 @@ async def test_an_upstream_without_a_logout_uri_changes_nothing_in_logout(
     stack = stacks.single("vneid-gateway")
     rp = await stack.register_client()
     await _logged_in(stack, browser, rp)
-    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
-    form = form_posting_to(confirm_page, "/logout/confirm")
-    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert (await _log_out(browser, stack)).status_code == 200
 
 
 @pytest.mark.parametrize("choice", ["keep", "later"])
@@ -136,24 +160,9 @@ async def test_a_case_3_citizen_who_chose_or_put_off_the_choice_is_logged_out_at
     stacks: ModeStacks, browser: Browser, http: httpx.AsyncClient, choice: str
 ) -> None:
     stack = stacks.single("oauth2-userinfo", vneid_logout="back-channel")
-    await stack.import_legacy(
-        csv_text(
-            # One CCCD in two systems (the portal gives no old CMND to match by).
-            row("b-1", BINH, full_name="Trần Thị Bình", birth_date="1990-07-25", cccd=BINH),
-            row(
-                "b-2",
-                "binh.tran@example.vn",
-                source_system="motcua-huyen",
-                full_name="Trần Thị Bình",
-                birth_date="1990-07-25",
-                cccd=BINH,
-            ),
-        )
-    )
+    await stack.import_legacy(BINH_IN_TWO_SYSTEMS)
     rp = await stack.register_client()
-    _, to_upstream = await _upstream(browser, stack, rp)
-    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
-    chooser = await browser.follow(await browser.http.get(back.headers["location"]))
+    chooser = await browser.follow(await _binh_back_from_the_portal(browser, stack, rp))
     assert "Bạn có nhiều tài khoản cũ" in chooser.text
     if choice == "keep":
         keep = int(form_with(chooser.text, str(chooser.url), "keep").fields["keep"])
@@ -163,9 +172,7 @@ async def test_a_case_3_citizen_who_chose_or_put_off_the_choice_is_logged_out_at
         chosen = await browser.http.post(later.action, data=later.fields)
     assert redirect_to(chosen, rp).query["code"]
 
-    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
-    form = form_posting_to(confirm_page, "/logout/confirm")
-    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert (await _log_out(browser, stack)).status_code == 200
     assert await _upstream_logouts(http, stack) == 1
 
 
@@ -175,33 +182,15 @@ async def test_a_login_that_showed_the_review_reminder_is_logged_out_at_the_port
     """After "Để sau" the citizen's next logins show a reminder page before the RP: the session opened by
     its "Tiếp tục" keeps the portal's logout URL like any other."""
     stack = stacks.single("oauth2-userinfo", vneid_logout="back-channel")
-    await stack.import_legacy(
-        csv_text(
-            row("b-1", BINH, full_name="Trần Thị Bình", birth_date="1990-07-25", cccd=BINH),
-            row(
-                "b-2",
-                "binh.tran@example.vn",
-                source_system="motcua-huyen",
-                full_name="Trần Thị Bình",
-                birth_date="1990-07-25",
-                cccd=BINH,
-            ),
-        )
-    )
+    await stack.import_legacy(BINH_IN_TWO_SYSTEMS)
     rp = await stack.register_client()
-    _, to_upstream = await _upstream(browser, stack, rp)
-    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
-    chooser = await browser.follow(await browser.http.get(back.headers["location"]))
+    chooser = await browser.follow(await _binh_back_from_the_portal(browser, stack, rp))
     later = form_posting_to(chooser, "/login/choose/later")
     assert redirect_to(await browser.http.post(later.action, data=later.fields), rp).query["code"]
-    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
-    form = form_posting_to(confirm_page, "/logout/confirm")
-    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert (await _log_out(browser, stack)).status_code == 200
     assert await _upstream_logouts(http, stack) == 1
 
-    _, to_upstream = await _upstream(browser, stack, rp)
-    back = await browser.sign_in_at_vneid(await browser.follow(to_upstream), BINH, DEMO_PASSWORD)
-    reminder = await browser.http.get(back.headers["location"])  # the page, at the callback
+    reminder = await _binh_back_from_the_portal(browser, stack, rp)  # the page, at the callback
     assert "Tiếp tục vào dịch vụ" in reminder.text
     go_on = form_posting_to(reminder, "/login/continue")
     assert redirect_to(await browser.http.post(go_on.action, data=go_on.fields), rp).query["code"]
@@ -209,7 +198,5 @@ async def test_a_login_that_showed_the_review_reminder_is_logged_out_at_the_port
         kept = (await session.execute(text("SELECT pending_identity FROM login_flows"))).scalars().all()
     assert set(kept) <= {None, "null"}  # the identity served the session and went
 
-    confirm_page = await browser.http.get(f"{stack.broker_url}/logout")
-    form = form_posting_to(confirm_page, "/logout/confirm")
-    assert (await browser.http.post(form.action, data=form.fields)).status_code == 200
+    assert (await _log_out(browser, stack)).status_code == 200
     assert await _upstream_logouts(http, stack) == 2

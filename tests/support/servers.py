@@ -98,6 +98,9 @@ class LiveServer:
     def request_stop(self) -> None:
         self._server.request_exit()
 
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
     def stop(self) -> None:
         stop_all([self])
 
@@ -108,4 +111,4 @@ def stop_all(servers: Iterable[LiveServer]) -> None:
     for server in servers:
         server.request_stop()
     for server in servers:
-        server._thread.join(timeout=10)
+        server.join()
