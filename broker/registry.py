@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,12 @@ from broker.password_pool import PasswordPool
 from broker.settings import Settings
 from broker.store.database import Database
 from broker.upstream.upstreams import Upstreams
+
+
+@functools.lru_cache(maxsize=32)
+def _derive(secret_key: str, purpose: str) -> bytes:
+    # Asked on every answer that carries a pairwise subject or checks a client secret: derived once.
+    return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 @dataclass
@@ -40,4 +47,4 @@ class Registry:
 
     def derived_key(self, purpose: str) -> bytes:
         """A key per purpose from BROKER_SECRET_KEY, so one leak does not open the others."""
-        return hmac.new(self.settings.secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
+        return _derive(self.settings.secret_key, purpose)

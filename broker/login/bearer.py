@@ -16,7 +16,8 @@ from broker.errors import InvalidRequest, InvalidToken, OAuthError
 from broker.login.issuance import may_issue_view
 from broker.registry import Registry
 from broker.store import token_views
-from broker.store.tables import AccessToken, Account, Client
+from broker.store.tables import AccessToken, Account
+from broker.store.token_views import TokenClient
 
 
 class MissingToken(InvalidToken):
@@ -29,7 +30,7 @@ class BearerContext:
     record: AccessToken  # the stored token: its scope and client are authoritative
     account: Account
     roles: frozenset[str]  # in the token AND still held in the database
-    client: Client | None = None  # the token's client, None once it is disabled
+    client: TokenClient | None = None  # the token's client, None once it is disabled
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -54,7 +55,7 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
             token,
             audience=registry.settings.issuer,
             issuer=registry.settings.issuer,
-            options={"require": ["exp", "jti", "sub"], "verify_exp": False, "verify_iat": False},
+            require=("exp", "jti", "sub"),
         )
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken("the access token is invalid") from exc

@@ -39,9 +39,7 @@ async def _access_token(registry: Registry, client: Client, token: str) -> dict[
     ring = await registry.keyring()
     now = registry.clock()
     try:
-        claims = ring.verify(
-            token, audience=issuer, issuer=issuer, options={"require": ["jti", "exp"], "verify_exp": False}
-        )
+        claims = ring.verify(token, audience=issuer, issuer=issuer, require=("jti", "exp"))
     except (jwt.PyJWTError, ValueError):
         return dict(introspection.INACTIVE)
     view = await token_views.access_token_view(registry.db, str(claims["jti"]))

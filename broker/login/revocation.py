@@ -34,9 +34,7 @@ async def _revoke_access_token(registry: Registry, client: Client, token: str) -
     issuer = registry.settings.issuer
     ring = await registry.keyring()
     try:
-        claims = ring.verify(
-            token, audience=issuer, issuer=issuer, options={"verify_exp": False, "require": ["jti"]}
-        )
+        claims = ring.verify(token, audience=issuer, issuer=issuer, require=("jti",))
     except (jwt.PyJWTError, ValueError):
         return
     async with registry.db.transaction() as session:

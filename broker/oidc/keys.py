@@ -13,6 +13,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc import jwt as jose_jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 SUPPORTED_ALGS = ("RS256", "ES256")
@@ -72,6 +75,7 @@ class LoadedKey:
     private: PrivateKey
     public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
     jwk: dict[str, Any]
+    verifier: RSAKey | ECKey  # the public key as joserfc takes it (verification, below)
 
     @classmethod
     def parse(cls, pair: KeyPair) -> LoadedKey:
@@ -79,12 +83,15 @@ class LoadedKey:
         if not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("unsupported key type")
         public = private.public_key()
+        verifier: RSAKey | ECKey
         if isinstance(public, rsa.RSAPublicKey):
             exported = RSAAlgorithm.to_jwk(public, as_dict=True)
+            verifier = RSAKey.import_key(public)
         else:
             exported = ECAlgorithm.to_jwk(public, as_dict=True)
+            verifier = ECKey.import_key(public)
         jwk = {**exported, "kid": pair.kid, "alg": pair.alg, "use": "sig"}
-        return cls(pair.kid, pair.alg, private, public, jwk)
+        return cls(pair.kid, pair.alg, private, public, jwk, verifier)
 
 
 class KeyRing:
@@ -165,13 +172,43 @@ class KeyRing:
             raise LookupError(f"no signing key for {alg}")
         return jwt.encode(claims, key.private, algorithm=alg, headers={"kid": key.kid, "typ": typ})
 
-    def verify(self, token: str, **decode_options: Any) -> dict[str, Any]:
-        """Verifies a token this broker signed (access tokens, id_token_hint); raises jwt.PyJWTError."""
+    def verify(
+        self, token: str, *, issuer: str, audience: str | None = None, require: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The claims of a token this broker signed (access tokens, id_token_hint): its signature by a
+        published key, its ``iss``, its ``aud`` (when ``audience`` is given) and the ``require``d claims;
+        raises jwt.InvalidTokenError. Time claims are the caller's to compare with the broker's clock.
+
+        By joserfc, not PyJWT (which still signs): PyJWT's decode checks every character of the token in
+        Python, a sixth of a userinfo answer (issue 7: 58 -> 30 µs a token on this machine)."""
         header = _kid_and_alg(token)
         key = self._loaded.get(str(header.get("kid")))
         if key is None or key.alg != header.get("alg"):
             raise jwt.InvalidKeyError("unknown kid")
-        return jwt.decode(token, key.public, algorithms=[key.alg], **decode_options)
+        expected: dict[str, Any] = {name: {"essential": True} for name in require}
+        expected["iss"] = {"essential": True, "value": issuer}
+        if audience is not None:
+            expected["aud"] = {"essential": True, "value": audience}
+        try:
+            claims = jose_jwt.decode(token, key.verifier, algorithms=[key.alg]).claims
+            _OwnTokenClaims(**expected).validate(claims)
+        except (JoseError, ValueError) as exc:
+            raise jwt.InvalidTokenError(type(exc).__name__) from exc
+        return claims
+
+
+class _OwnTokenClaims(jose_jwt.JWTClaimsRegistry):
+    """Checks the claims asked for, never the clock: the callers compare ``exp`` with the broker's clock
+    (fixed in tests), and an expired token is still revocable and still a valid ``id_token_hint``."""
+
+    def validate_exp(self, value: object) -> None:
+        self.check_value("exp", value)
+
+    def validate_iat(self, value: object) -> None:
+        self.check_value("iat", value)
+
+    def validate_nbf(self, value: object) -> None:
+        self.check_value("nbf", value)
 
 
 def _kid_and_alg(token: str) -> dict[str, Any]:

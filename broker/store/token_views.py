@@ -27,10 +27,21 @@ class AccountView:
 
 
 @dataclass(frozen=True)
+class TokenClient:
+    """What a bearer token's answers need of its client: whose token it is and how its subjects read.
+    Not the whole row: the client's JSON columns (redirect URIs, JWKS, …) were most of the row's decoding
+    on every userinfo answer (issue 7)."""
+
+    client_id: str
+    subject_type: str
+    sector_identifier: str | None
+
+
+@dataclass(frozen=True)
 class AccessTokenView:
     token: AccessToken
     holder: AccountView
-    client: Client | None  # None when the client was disabled (or deleted) since
+    client: TokenClient | None  # None when the client was disabled (or deleted) since
 
 
 def _linked() -> Any:
@@ -46,18 +57,21 @@ def _account_columns() -> ModelColumns:
     return ModelColumns(Account)
 
 
+_TOKEN_CLIENT_COLUMNS = (col(Client.client_id), col(Client.subject_type), col(Client.sector_identifier))
+
+
 @functools.cache
-def _access_token_parts() -> tuple[ModelColumns, ModelColumns, ModelColumns]:
-    return ModelColumns(AccessToken), ModelColumns(Account), ModelColumns(Client)
+def _access_token_parts() -> tuple[ModelColumns, ModelColumns]:
+    return ModelColumns(AccessToken), ModelColumns(Account)
 
 
 @functools.cache
 def _access_token_statement() -> Any:
     # Core, not ORM entities: executed on a pooled connection with its compiled form cached, the rows
     # skip the session, its identity map and the ORM's loading (issue 7: most of userinfo's store cost).
-    token, account, client = _access_token_parts()
+    token, account = _access_token_parts()
     return (
-        select(*token.columns, *account.columns, *client.columns, _linked(), col(AccountRole.role))
+        select(*token.columns, *account.columns, *_TOKEN_CLIENT_COLUMNS, _linked(), col(AccountRole.role))
         .select_from(AccessToken)
         .join(Account, col(Account.id) == col(AccessToken.account_id))
         .outerjoin(
@@ -104,10 +118,11 @@ async def access_token_view(db: Database, jti: str) -> AccessTokenView | None:
     rows = await db.rows(_access_token_statement(), {"jti": jti})
     if not rows:
         return None
-    token, account, client = _access_token_parts()
+    token, account = _access_token_parts()
     first = rows[0]
     a, b = len(token), len(token) + len(account)
-    c = b + len(client)
+    c = b + len(_TOKEN_CLIENT_COLUMNS)
     holder = AccountView(account.instance(first[a:b]), bool(first[c]), _roles(rows, c + 1))
     # No enabled client: the outer join's columns are NULL.
-    return AccessTokenView(token.instance(first[:a]), holder, client.instance_or_none(first[b:c]))
+    client = TokenClient(*first[b:c]) if first[b] is not None else None
+    return AccessTokenView(token.instance(first[:a]), holder, client)
