@@ -91,7 +91,8 @@ class Settings(BaseSettings):
 
     # Connections per process kept open (PostgreSQL). A connection opened beyond them is closed after use,
     # and every new one costs a connect and a fresh prepare of each statement: keep this above the
-    # requests a process serves at once. Up to 10 more are opened in a burst.
+    # requests a process serves at once. Up to 10 more are opened in a burst, and up to half this size
+    # again for the token endpoints' single statements (their own pool, broker.store.prepared).
     database_pool_size: int = Field(default=20, ge=1)
 
     # Benchmarks only (bench/op_bench.py): answers carry X-DB-Round-Trips, the round trips they cost.

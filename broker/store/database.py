@@ -14,7 +14,6 @@ from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityE
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.util import greenlet_spawn
 
 from broker.errors import StoreConflict, StoreRejectedInput, StoreUnavailable
 from broker.metrics import Metrics, record_audit
@@ -195,8 +194,14 @@ class Database:
         self._reads = async_sessionmaker(reads, expire_on_commit=False, info=info)
         self._read_engine = reads
         self._postgresql = self.engine.dialect.name == "postgresql"
-        # The statements run by asyncpg, compiled once each (they are built once: broker.store's caches).
+        # The statements run by asyncpg, compiled once each (they are built once: broker.store's caches),
+        # on connections of their own pool: half as many again as the engine's (the ORM's) at most.
         self._compiled: dict[Any, prepared.Compiled] = {}
+        self._statements = (
+            prepared.StatementPool(self.engine, max(2, pool_size // 2), pool_timeout, metrics)
+            if self._postgresql
+            else None
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -253,23 +258,11 @@ class Database:
         if compiled is None:
             compiled = self._compiled[statement] = prepared.Compiled(statement, self.engine.dialect)
         arguments = compiled.arguments(parameters)
+        assert self._statements is not None
         with _translated_errors():
-            # The pool itself, not an engine Connection around it: a third of the CPU of the whole call
-            # (its events, execution options and isolation-level handling serve SQLAlchemy's own execution).
-            pooled = await greenlet_spawn(self.engine.sync_engine.pool.connect)
-            driver = pooled.driver_connection
-            try:
+            async with self._statements.connection() as connection:
                 round_trips.count_one()
-                records = await driver.fetch(compiled.sql, *arguments)  # type: ignore[union-attr]
-            except asyncpg.PostgresError:
-                raise  # refused by the server: the connection is fine
-            except BaseException:
-                # Cancelled or broken mid-statement: the connection's state is unknown. Closed, it is
-                # replaced at its next checkout (the pool's check in create_engine).
-                driver.terminate()  # type: ignore[union-attr]
-                raise
-            finally:
-                await greenlet_spawn(pooled.close)
+                records = await connection.fetch(compiled.sql, *arguments)
         return compiled.rows(records)
 
     async def commit_one(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
@@ -292,4 +285,6 @@ class Database:
                 await connection.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self._statements is not None:
+            await self._statements.close()
         await self.engine.dispose()

@@ -119,9 +119,11 @@ async def test_an_exhausted_connection_pool_answers_503_with_retry_after(
     )
     await asyncio.sleep(1.0)  # the login now waits for the lock, holding the pool's only connection
     page = await Browser().authorize(stack.broker_url, Browser().attempt(rp))
+    # Revocation writes in a transaction of the engine's pool (the token endpoint's single statements run
+    # on a pool of their own, broker.store.prepared.StatementPool).
     api = await http.post(
-        f"{stack.broker_url}/token",
-        data={"grant_type": "authorization_code", "code": "c", "redirect_uri": rp.redirect_uri},
+        f"{stack.broker_url}/revoke",
+        data={"token": "t" * 43, "token_type_hint": "refresh_token"},
         auth=(rp.client_id, rp.client_secret),
     )
     release.set()
