@@ -14,6 +14,7 @@ import jwt
 
 from broker.errors import InvalidRequest, InvalidToken, OAuthError
 from broker.login.issuance import may_issue_view
+from broker.oidc.keys import unverified_claims
 from broker.registry import Registry
 from broker.store import token_views
 from broker.store.tables import AccessToken, Account
@@ -50,19 +51,18 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     token = bearer_token(authorization)
     ring = await registry.keyring()
     now = registry.clock()
+    issuer = registry.settings.issuer
     try:
-        payload = ring.verify(
-            token,
-            audience=registry.settings.issuer,
-            issuer=registry.settings.issuer,
-            require=("exp", "jti", "sub"),
-        )
+        # The row first (by the jti the token names), then the token checked against it: a token whose
+        # SHA-256 is the stored one is the one the broker signed (KeyRing.verify_issued).
+        view = await token_views.access_token_view(registry.db, named_jti(token))
+        stored_hash = view.token.token_hash if view is not None else None
+        payload = ring.verify_issued(token, stored_hash, audience=issuer, issuer=issuer, require=_REQUIRED)
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken("the access token is invalid") from exc
     # Expiry against the broker's clock, not PyJWT's, so that time can be fixed in tests.
     if float(payload["exp"]) <= now.timestamp():
         raise InvalidToken("the access token has expired")
-    view = await token_views.access_token_view(registry.db, str(payload["jti"]))
     if view is None or view.token.revoked_at is not None:
         raise InvalidToken("the access token is not active")
     if not may_issue_view(registry, view.holder, now).allowed:
@@ -72,6 +72,17 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     return BearerContext(
         payload, view.token, view.holder.account, frozenset(_token_roles(payload) & held), view.client
     )
+
+
+_REQUIRED = ("exp", "jti", "sub")
+
+
+def named_jti(token: str) -> str:
+    """The ``jti`` a token names, before anything about it is verified: only to find its row."""
+    jti = unverified_claims(token).get("jti")
+    if not isinstance(jti, str):
+        raise jwt.InvalidTokenError("no jti")
+    return jti
 
 
 def _token_roles(payload: dict[str, Any]) -> set[str]:

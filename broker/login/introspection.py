@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 
 from broker.login import client_authentication, subjects
+from broker.login.bearer import named_jti
 from broker.login.ids import digest
 from broker.login.issuance import may_issue_view
 from broker.oidc import client_auth, introspection, revocation
@@ -39,10 +40,13 @@ async def _access_token(registry: Registry, client: Client, token: str) -> dict[
     ring = await registry.keyring()
     now = registry.clock()
     try:
-        claims = ring.verify(token, audience=issuer, issuer=issuer, require=("jti", "exp"))
+        view = await token_views.access_token_view(registry.db, named_jti(token))
+        stored_hash = view.token.token_hash if view is not None else None
+        claims = ring.verify_issued(
+            token, stored_hash, audience=issuer, issuer=issuer, require=("jti", "exp")
+        )
     except (jwt.PyJWTError, ValueError):
         return dict(introspection.INACTIVE)
-    view = await token_views.access_token_view(registry.db, str(claims["jti"]))
     if view is None or view.token.client_id != client.client_id:
         return dict(introspection.INACTIVE)
     record, account = view.token, view.holder.account

@@ -102,6 +102,7 @@ def mint(
         expires_at=now + timedelta(seconds=ttl),
         sid=grant.sid,
         offline=grant.offline,
+        token_hash=digest(access_token),
     )
     alg = client.id_token_signed_response_alg
     id_token = ring.sign(

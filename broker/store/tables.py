@@ -397,6 +397,9 @@ class AccessToken(SQLModel, table=True):
     offline: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
     )
+    # SHA-256 (hex) of the signed token: the broker's own endpoints recognise the token by it
+    # (broker.oidc.keys.KeyRing.verify_issued). NULL for tokens issued before migration 0015.
+    token_hash: str | None = Field(default=None, max_length=64)
 
 
 class SsoSession(SQLModel, table=True):

@@ -4,6 +4,7 @@ with the challenge an RP's client library understands."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -11,6 +12,8 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from broker.clock import FixedClock
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
@@ -148,3 +151,36 @@ async def test_an_access_token_past_its_expiry_is_refused(
     assert_invalid_token(await userinfo(http, stack, f"Bearer {tokens['access_token']}"))
     clock.advance(days=1)
     assert_invalid_token(await userinfo(http, stack, f"Bearer {tokens['access_token']}"))
+
+
+async def test_the_token_is_recognised_by_its_stored_hash_and_one_issued_before_by_its_signature(
+    stack: Stack, rp: RelyingParty, http: httpx.AsyncClient
+) -> None:
+    """Issue 7: userinfo and introspection compare the token's SHA-256 with the one stored at issuance
+    (migration 0015) instead of checking the RSA signature again; a token issued before the migration
+    has no stored hash and is checked by its signature. Either way a forged token is refused."""
+    tokens = await tokens_for(stack, rp, http)
+    real = tokens["access_token"]
+    claims = jwt.decode(real, options={"verify_signature": False})
+    head, _, signature = real.split(".")
+    # Our signature on changed claims, under the real jti: its row exists, its hash is not the stored one.
+    forged = f"{head}.{b64url(json.dumps({**claims, 'scope': 'openid'}).encode())}.{signature}"
+    engine = create_async_engine(stack.settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            stored = (
+                await connection.execute(
+                    text("SELECT token_hash FROM access_tokens WHERE jti = :jti"), {"jti": claims["jti"]}
+                )
+            ).scalar_one()
+        assert stored == hashlib.sha256(real.encode()).hexdigest()
+        assert (await userinfo(http, stack, f"Bearer {real}")).status_code == 200
+        assert_invalid_token(await userinfo(http, stack, f"Bearer {forged}"))
+
+        async with engine.begin() as connection:  # as a token issued before migration 0015
+            await connection.execute(text("UPDATE access_tokens SET token_hash = NULL"))
+        answer = await userinfo(http, stack, f"Bearer {real}")
+        assert answer.status_code == 200 and answer.json()["sub"]
+        assert_invalid_token(await userinfo(http, stack, f"Bearer {forged}"))
+    finally:
+        await engine.dispose()

@@ -3,6 +3,7 @@ client assertions, the key ring's publish-ahead and retirement."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -137,3 +138,26 @@ def test_revocation_request_grammar() -> None:
     assert revocation.parse({"token": "t", "token_type_hint": "other"}).hint is None
     with pytest.raises(InvalidRequest):
         revocation.parse({})
+
+
+def test_a_token_recognised_by_its_stored_hash_still_needs_a_published_key_and_its_claims() -> None:
+    pair = KeyPair("k1", "RS256", generate_private_pem("RS256"))
+    ring = KeyRing([pair], NOW)
+    issuer = "https://broker.example"
+    claims = {"iss": issuer, "aud": issuer, "sub": "s", "jti": "j", "exp": int(NOW.timestamp()) + 60}
+    token = ring.sign(claims, "RS256", typ="at+jwt")
+    stored = hashlib.sha256(token.encode()).hexdigest()
+
+    assert ring.verify_issued(token, stored, issuer=issuer, audience=issuer, require=("jti",)) == claims
+    assert ring.verify_issued(token, None, issuer=issuer, audience=issuer) == claims  # by its signature
+    with pytest.raises(jwt.InvalidTokenError):  # another token's hash
+        ring.verify_issued(token, hashlib.sha256(b"other").hexdigest(), issuer=issuer)
+    with pytest.raises(jwt.InvalidTokenError):  # the claims are checked as verify checks them
+        ring.verify_issued(token, stored, issuer="https://elsewhere.example")
+    with pytest.raises(jwt.InvalidTokenError):
+        ring.verify_issued(token, stored, issuer=issuer, audience="https://rp.example")
+    with pytest.raises(jwt.InvalidTokenError):
+        ring.verify_issued(token, stored, issuer=issuer, require=("sid",))
+    other = KeyRing([KeyPair("k2", "RS256", generate_private_pem("RS256"))], NOW)
+    with pytest.raises(jwt.PyJWTError):  # its key no longer published: refused, hash or not
+        other.verify_issued(token, stored, issuer=issuer)
