@@ -26,6 +26,18 @@ async def authenticate(
     registry: Registry, credentials: ClientCredentials, endpoint: str, allow_public: bool = True
 ) -> Client:
     client = await clients.enabled(registry.db, credentials.client_id)
+    return await authenticate_found(registry, credentials, client, endpoint, allow_public)
+
+
+async def authenticate_found(
+    registry: Registry,
+    credentials: ClientCredentials,
+    client: Client | None,
+    endpoint: str,
+    allow_public: bool = True,
+) -> Client:
+    """``authenticate`` with the enabled client ``credentials.client_id`` already read (``None``: there
+    is none), by a caller that read it together with what it needs next (introspection)."""
     if credentials.method in client_auth.SECRET_METHODS:
         # The hash is computed even for an unknown client, so timing does not tell which ids exist.
         key = registry.derived_key("client-secret")

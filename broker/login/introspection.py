@@ -26,21 +26,36 @@ async def introspect(
     registry: Registry, form: Mapping[str, str], authorization: str | None
 ) -> dict[str, Any]:
     issuer = registry.settings.issuer
-    client = await client_authentication.authenticate(
-        registry, client_auth.credentials(authorization, form), f"{issuer}/introspect", allow_public=False
+    credentials = client_auth.credentials(authorization, form)
+    token = form.get("token") or ""
+    jti = _named_jti(token) if revocation.looks_like_jwt(token) else None
+    if jti is None:
+        client = await client_authentication.authenticate(
+            registry, credentials, f"{issuer}/introspect", allow_public=False
+        )
+        return await _refresh_token(registry, client, revocation.parse(form).token)
+    # An access token: the caller and the token read in one round trip (issue 7).
+    found, view = await token_views.caller_and_access_token(registry.db, credentials.client_id, jti)
+    client = await client_authentication.authenticate_found(
+        registry, credentials, found, f"{issuer}/introspect", allow_public=False
     )
-    request = revocation.parse(form)
-    if revocation.looks_like_jwt(request.token):
-        return await _access_token(registry, client, request.token)
-    return await _refresh_token(registry, client, request.token)
+    return await _access_token(registry, client, token, view)
 
 
-async def _access_token(registry: Registry, client: Client, token: str) -> dict[str, Any]:
+def _named_jti(token: str) -> str | None:
+    try:
+        return named_jti(token)
+    except (jwt.PyJWTError, ValueError):
+        return None  # not one of ours: inactive, like any other unknown token (_refresh_token)
+
+
+async def _access_token(
+    registry: Registry, client: Client, token: str, view: token_views.AccessTokenView | None
+) -> dict[str, Any]:
     issuer = registry.settings.issuer
     ring = await registry.keyring()
     now = registry.clock()
     try:
-        view = await token_views.access_token_view(registry.db, named_jti(token))
         stored_hash = view.token.token_hash if view is not None else None
         claims = ring.verify_issued(
             token, stored_hash, audience=issuer, issuer=issuer, require=("jti", "exp")

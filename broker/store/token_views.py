@@ -11,7 +11,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, literal, select
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from broker.store.core_rows import ModelColumns
@@ -116,13 +117,63 @@ def _with_account(rows: list[Any], claimed: ModelColumns) -> tuple[Any, AccountV
 
 async def access_token_view(db: Database, jti: str) -> AccessTokenView | None:
     rows = await db.rows(_access_token_statement(), {"jti": jti})
-    if not rows:
-        return None
+    return _access_token_view(rows, 0) if rows else None
+
+
+def _access_token_view(rows: list[Any], start: int) -> AccessTokenView:
     token, account = _access_token_parts()
     first = rows[0]
-    a, b = len(token), len(token) + len(account)
+    a = start + len(token)
+    b = a + len(account)
     c = b + len(_TOKEN_CLIENT_COLUMNS)
     holder = AccountView(account.instance(first[a:b]), bool(first[c]), _roles(rows, c + 1))
     # No enabled client: the outer join's columns are NULL.
     client = TokenClient(*first[b:c]) if first[b] is not None else None
-    return AccessTokenView(token.instance(first[:a]), holder, client)
+    return AccessTokenView(token.instance(first[start:a]), holder, client)
+
+
+@functools.cache
+def _caller_columns() -> ModelColumns:
+    return ModelColumns(Client)
+
+
+@functools.cache
+def _caller_and_access_token_statement() -> Any:
+    # Introspection's two reads as one (issue 7): the calling client (enabled) and the token's view,
+    # each by its unique key, outer-joined to one constant row so that either may be missing.
+    caller = aliased(Client, name="caller")
+    token, account = _access_token_parts()
+    caller_columns = [getattr(caller, column.key) for column in _caller_columns().columns]
+    one = select(literal(1).label("one")).subquery("one")
+    return (
+        select(
+            *caller_columns,
+            *token.columns,
+            *account.columns,
+            *_TOKEN_CLIENT_COLUMNS,
+            _linked(),
+            col(AccountRole.role),
+        )
+        .select_from(one)
+        .outerjoin(
+            caller,
+            and_(col(caller.client_id) == bindparam("client_id"), col(caller.disabled_at).is_(None)),
+        )
+        .outerjoin(AccessToken, col(AccessToken.jti) == bindparam("jti"))
+        .outerjoin(Account, col(Account.id) == col(AccessToken.account_id))
+        .outerjoin(
+            Client,
+            and_(col(Client.client_id) == col(AccessToken.client_id), col(Client.disabled_at).is_(None)),
+        )
+        .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
+    )
+
+
+async def caller_and_access_token(
+    db: Database, client_id: str, jti: str
+) -> tuple[Client | None, AccessTokenView | None]:
+    """The enabled client ``client_id`` and the view of the access token ``jti``, in one round trip."""
+    rows = await db.rows(_caller_and_access_token_statement(), {"client_id": client_id, "jti": jti})
+    n = len(_caller_columns())
+    caller = _caller_columns().instance_or_none(rows[0][:n])
+    return caller, _access_token_view(rows, n) if rows[0][n] is not None else None

@@ -115,3 +115,24 @@ async def test_a_revocation_that_cannot_be_stored_answers_503(
         await engine.dispose()
     # Nothing was revoked: the RP must retry, and it was told so.
     assert await userinfo_status(http, stack, tokens["access_token"]) == 200
+
+
+async def test_the_caller_of_an_access_tokens_introspection_must_authenticate(
+    stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient
+) -> None:
+    """The caller and the access token are read in one statement (issue 7): the caller is still
+    authenticated first, whatever the token."""
+    tokens = await log_in_and_redeem(stack, http, browser, rp)
+    url = f"{stack.broker_url}/introspect"
+    public = await stack.register_client("Public RP", token_endpoint_auth_method="none")
+    token = {"token": tokens["access_token"]}
+    refusals = {
+        "no client": await http.post(url, data=token),
+        "wrong secret": await http.post(url, data=token, auth=(rp.client_id, "wrong-secret")),
+        "unknown client": await http.post(url, data=token, auth=("rp-nobody", rp.client_secret)),
+        "public client": await http.post(url, data={**token, "client_id": public.client_id}),
+    }
+    for name, answer in refusals.items():
+        assert (answer.status_code, answer.json()["error"]) == (401, "invalid_client"), name
+        assert "active" not in answer.json(), name
+    assert (await introspect(http, stack, rp, tokens["access_token"])).json()["active"] is True

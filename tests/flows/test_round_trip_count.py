@@ -29,6 +29,14 @@ async def test_each_answer_says_how_many_round_trips_it_cost(
     expected = "1" if stack.settings.database_url.startswith("postgresql") else "3"
     assert {answer.headers["x-db-round-trips"] for answer in answers} == {expected}  # concurrent, not mixed
     assert (await http.get(f"{stack.broker_url}/jwks")).headers["x-db-round-trips"] == "0"
+    # Introspection of an access token: the calling client and the token in the same statement.
+    introspected = await http.post(
+        f"{stack.broker_url}/introspect",
+        data={"token": tokens["access_token"]},
+        auth=(rp.client_id, rp.client_secret),
+    )
+    assert introspected.json()["active"] is True
+    assert introspected.headers["x-db-round-trips"] == expected
 
 
 async def test_no_count_unless_asked(make_stack: StackFactory, http: httpx.AsyncClient) -> None:
