@@ -55,9 +55,12 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     try:
         # The row first (by the jti the token names), then the token checked against it: a token whose
         # SHA-256 is the stored one is the one the broker signed (KeyRing.verify_issued).
-        view = await token_views.access_token_view(registry.db, named_jti(token))
+        unverified = unverified_claims(token)
+        view = await token_views.access_token_view(registry.db, named_jti(unverified))
         stored_hash = view.token.token_hash if view is not None else None
-        payload = ring.verify_issued(token, stored_hash, audience=issuer, issuer=issuer, require=_REQUIRED)
+        payload = ring.verify_issued(
+            token, stored_hash, unverified=unverified, audience=issuer, issuer=issuer, require=_REQUIRED
+        )
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken("the access token is invalid") from exc
     # Expiry against the broker's clock, not PyJWT's, so that time can be fixed in tests.
@@ -77,9 +80,9 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
 _REQUIRED = ("exp", "jti", "sub")
 
 
-def named_jti(token: str) -> str:
+def named_jti(unverified: dict[str, Any]) -> str:
     """The ``jti`` a token names, before anything about it is verified: only to find its row."""
-    jti = unverified_claims(token).get("jti")
+    jti = unverified.get("jti")
     if not isinstance(jti, str):
         raise jwt.InvalidTokenError("no jti")
     return jti

@@ -17,6 +17,7 @@ from broker.login.bearer import named_jti
 from broker.login.ids import digest
 from broker.login.issuance import may_issue_view
 from broker.oidc import client_auth, introspection, revocation
+from broker.oidc.keys import unverified_claims
 from broker.registry import Registry
 from broker.store import refresh_tokens, token_views
 from broker.store.tables import Client
@@ -28,8 +29,9 @@ async def introspect(
     issuer = registry.settings.issuer
     credentials = client_auth.credentials(authorization, form)
     token = form.get("token") or ""
-    jti = _named_jti(token) if revocation.looks_like_jwt(token) else None
-    if jti is None:
+    unverified = _unverified(token) if revocation.looks_like_jwt(token) else None
+    jti = _named_jti(unverified) if unverified is not None else None
+    if unverified is None or jti is None:
         client = await client_authentication.authenticate(
             registry, credentials, f"{issuer}/introspect", allow_public=False
         )
@@ -39,18 +41,29 @@ async def introspect(
     client = await client_authentication.authenticate_found(
         registry, credentials, found, f"{issuer}/introspect", allow_public=False
     )
-    return await _access_token(registry, client, token, view)
+    return await _access_token(registry, client, token, unverified, view)
 
 
-def _named_jti(token: str) -> str | None:
+def _unverified(token: str) -> dict[str, Any] | None:
     try:
-        return named_jti(token)
+        return unverified_claims(token)
     except (jwt.PyJWTError, ValueError):
         return None  # not one of ours: inactive, like any other unknown token (_refresh_token)
 
 
+def _named_jti(unverified: dict[str, Any]) -> str | None:
+    try:
+        return named_jti(unverified)
+    except (jwt.PyJWTError, ValueError):
+        return None
+
+
 async def _access_token(
-    registry: Registry, client: Client, token: str, view: token_views.AccessTokenView | None
+    registry: Registry,
+    client: Client,
+    token: str,
+    unverified: dict[str, Any],
+    view: token_views.AccessTokenView | None,
 ) -> dict[str, Any]:
     issuer = registry.settings.issuer
     ring = await registry.keyring()
@@ -58,7 +71,7 @@ async def _access_token(
     try:
         stored_hash = view.token.token_hash if view is not None else None
         claims = ring.verify_issued(
-            token, stored_hash, audience=issuer, issuer=issuer, require=("jti", "exp")
+            token, stored_hash, unverified=unverified, audience=issuer, issuer=issuer, require=("jti", "exp")
         )
     except (jwt.PyJWTError, ValueError):
         return dict(introspection.INACTIVE)

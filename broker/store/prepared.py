@@ -97,7 +97,7 @@ class StatementPool:
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self._pool or await self._opened()
         metrics = self._metrics
-        if metrics is None:
+        if metrics is None or pool.get_idle_size():  # an idle connection: taken at once, nobody waits
             connection = await pool.acquire(timeout=self._timeout)
         else:
             with metrics.db_pool_waiting.track_inprogress():
@@ -106,6 +106,7 @@ class StatementPool:
                 except TimeoutError:
                     metrics.db_pool_timeouts.inc()
                     raise
+        if metrics is not None:
             metrics.db_pool_in_use.inc()
         try:
             yield connection

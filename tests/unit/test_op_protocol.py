@@ -15,7 +15,7 @@ from jwt.algorithms import ECAlgorithm
 
 from broker.errors import InvalidClient, InvalidRequest
 from broker.oidc import assurance, client_assertion, client_auth, logout_token, pairwise, revocation
-from broker.oidc.keys import KeyPair, KeyRing, generate_private_pem
+from broker.oidc.keys import KeyPair, KeyRing, generate_private_pem, unverified_claims
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 L1, L2 = assurance.ACR_LEVEL_1, assurance.ACR_LEVEL_2
@@ -147,17 +147,25 @@ def test_a_token_recognised_by_its_stored_hash_still_needs_a_published_key_and_i
     claims = {"iss": issuer, "aud": issuer, "sub": "s", "jti": "j", "exp": int(NOW.timestamp()) + 60}
     token = ring.sign(claims, "RS256", typ="at+jwt")
     stored = hashlib.sha256(token.encode()).hexdigest()
+    read = unverified_claims(token)
 
-    assert ring.verify_issued(token, stored, issuer=issuer, audience=issuer, require=("jti",)) == claims
-    assert ring.verify_issued(token, None, issuer=issuer, audience=issuer) == claims  # by its signature
+    def verify(ring: KeyRing, stored: str | None, **expected: object) -> dict[str, object]:
+        return ring.verify_issued(token, stored, unverified=read, **expected)  # type: ignore[arg-type]
+
+    assert verify(ring, stored, issuer=issuer, audience=issuer, require=("jti",)) == claims
+    assert verify(ring, None, issuer=issuer, audience=issuer) == claims  # by its signature
     with pytest.raises(jwt.InvalidTokenError):  # another token's hash
-        ring.verify_issued(token, hashlib.sha256(b"other").hexdigest(), issuer=issuer)
-    with pytest.raises(jwt.InvalidTokenError):  # the claims are checked as verify checks them
-        ring.verify_issued(token, stored, issuer="https://elsewhere.example")
-    with pytest.raises(jwt.InvalidTokenError):
-        ring.verify_issued(token, stored, issuer=issuer, audience="https://rp.example")
-    with pytest.raises(jwt.InvalidTokenError):
-        ring.verify_issued(token, stored, issuer=issuer, require=("sid",))
+        verify(ring, hashlib.sha256(b"other").hexdigest(), issuer=issuer)
+    refused: list[dict[str, object]] = [
+        {"issuer": "https://elsewhere.example"},
+        {"issuer": issuer, "audience": "https://rp.example"},
+        {"issuer": issuer, "audience": "https://broker"},  # a prefix of the token's audience
+        {"issuer": issuer, "require": ("sid",)},
+    ]
+    for expected in refused:  # by the hash or by the signature, the same claims are refused
+        for hashed in (stored, None):
+            with pytest.raises(jwt.InvalidTokenError):
+                verify(ring, hashed, **expected)
     other = KeyRing([KeyPair("k2", "RS256", generate_private_pem("RS256"))], NOW)
     with pytest.raises(jwt.PyJWTError):  # its key no longer published: refused, hash or not
-        other.verify_issued(token, stored, issuer=issuer)
+        verify(other, stored, issuer=issuer)
