@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from broker.errors import InvalidClient, StoreConflict
 from broker.oidc import client_assertion, client_auth
@@ -29,13 +29,31 @@ async def authenticate(
     return await authenticate_found(registry, credentials, client, endpoint, allow_public)
 
 
+class Authenticating(Protocol):
+    """What authenticating a client reads of it: a whole ``Client`` row or a narrower read of one."""
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def secret_hash(self) -> str | None: ...
+    @property
+    def token_endpoint_auth_method(self) -> str: ...
+    @property
+    def jwks(self) -> dict[str, Any] | None: ...
+    @property
+    def jwks_uri(self) -> str | None: ...
+
+
+Found = TypeVar("Found", bound=Authenticating)
+
+
 async def authenticate_found(
     registry: Registry,
     credentials: ClientCredentials,
-    client: Client | None,
+    client: Found | None,
     endpoint: str,
     allow_public: bool = True,
-) -> Client:
+) -> Found:
     """``authenticate`` with the enabled client ``credentials.client_id`` already read (``None``: there
     is none), by a caller that read it together with what it needs next (introspection)."""
     if credentials.method in client_auth.SECRET_METHODS:
@@ -54,7 +72,7 @@ async def authenticate_found(
     return client
 
 
-async def _check_assertion(registry: Registry, client: Client, assertion: str, endpoint: str) -> None:
+async def _check_assertion(registry: Registry, client: Authenticating, assertion: str, endpoint: str) -> None:
     settings = registry.settings
     issuer = settings.issuer
     now = registry.clock()
@@ -90,7 +108,7 @@ async def _check_assertion(registry: Registry, client: Client, assertion: str, e
         raise InvalidClient("client assertion already used") from exc
 
 
-async def _client_jwks(registry: Registry, client: Client, refresh: bool) -> dict[str, Any]:
+async def _client_jwks(registry: Registry, client: Authenticating, refresh: bool) -> dict[str, Any]:
     if client.jwks:
         return client.jwks
     if not client.jwks_uri:

@@ -38,10 +38,10 @@ async def introspect(
         return await _refresh_token(registry, client, revocation.parse(form).token)
     # An access token: the caller and the token read in one round trip (issue 7).
     found, view = await token_views.caller_and_access_token(registry.db, credentials.client_id, jti)
-    client = await client_authentication.authenticate_found(
+    caller = await client_authentication.authenticate_found(
         registry, credentials, found, f"{issuer}/introspect", allow_public=False
     )
-    return await _access_token(registry, client, token, unverified, view)
+    return await _access_token(registry, caller, token, unverified, view)
 
 
 def _unverified(token: str) -> dict[str, Any] | None:
@@ -60,7 +60,7 @@ def _named_jti(unverified: dict[str, Any]) -> str | None:
 
 async def _access_token(
     registry: Registry,
-    client: Client,
+    client: token_views.Caller,
     token: str,
     unverified: dict[str, Any],
     view: token_views.AccessTokenView | None,

@@ -97,7 +97,7 @@ class StatementPool:
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self._pool or await self._opened()
         metrics = self._metrics
-        if metrics is None or pool.get_idle_size():  # an idle connection: taken at once, nobody waits
+        if metrics is None:
             connection = await pool.acquire(timeout=self._timeout)
         else:
             with metrics.db_pool_waiting.track_inprogress():

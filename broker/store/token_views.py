@@ -132,9 +132,21 @@ def _access_token_view(rows: list[Any], start: int) -> AccessTokenView:
     return AccessTokenView(token.instance(first[start:a]), holder, client)
 
 
-@functools.cache
-def _caller_columns() -> ModelColumns:
-    return ModelColumns(Client)
+@dataclass(frozen=True)
+class Caller:
+    """What introspection needs of the client that calls it: how it authenticates, how its subjects read.
+    Not the whole row: its other JSON columns were a tenth of an introspection answer (issue 7)."""
+
+    client_id: str
+    secret_hash: str | None
+    token_endpoint_auth_method: str
+    jwks: dict[str, Any] | None
+    jwks_uri: str | None
+    subject_type: str
+    sector_identifier: str | None
+
+
+_CALLER_FIELDS = tuple(Caller.__dataclass_fields__)
 
 
 @functools.cache
@@ -143,11 +155,10 @@ def _caller_and_access_token_statement() -> Any:
     # each by its unique key, outer-joined to one constant row so that either may be missing.
     caller = aliased(Client, name="caller")
     token, account = _access_token_parts()
-    caller_columns = [getattr(caller, column.key) for column in _caller_columns().columns]
     one = select(literal(1).label("one")).subquery("one")
     return (
         select(
-            *caller_columns,
+            *(getattr(caller, name) for name in _CALLER_FIELDS),
             *token.columns,
             *account.columns,
             *_TOKEN_CLIENT_COLUMNS,
@@ -171,9 +182,9 @@ def _caller_and_access_token_statement() -> Any:
 
 async def caller_and_access_token(
     db: Database, client_id: str, jti: str
-) -> tuple[Client | None, AccessTokenView | None]:
+) -> tuple[Caller | None, AccessTokenView | None]:
     """The enabled client ``client_id`` and the view of the access token ``jti``, in one round trip."""
     rows = await db.rows(_caller_and_access_token_statement(), {"client_id": client_id, "jti": jti})
-    n = len(_caller_columns())
-    caller = _caller_columns().instance_or_none(rows[0][:n])
-    return caller, _access_token_view(rows, n) if rows[0][n] is not None else None
+    first, n = rows[0], len(_CALLER_FIELDS)
+    caller = Caller(*first[:n]) if first[0] is not None else None
+    return caller, _access_token_view(rows, n) if first[n] is not None else None

@@ -131,6 +131,19 @@ async def test_private_key_jwt_with_registered_jwks_and_a_replayed_assertion(
     )
     assert accepted.status_code == 200, accepted.text
 
+    # Introspecting its access token: the caller read with the token (issue 7), its assertion checked
+    # against the same registered keys, each assertion once.
+    introspection_url = f"{stack.broker_url}/introspect"
+    once = key.assertion(rp.client_id, introspection_url)
+    form = {"token": accepted.json()["access_token"], "client_assertion_type": ASSERTION_TYPE}
+    active = await http.post(introspection_url, data={**form, "client_assertion": once})
+    assert active.status_code == 200 and active.json()["active"] is True, active.text
+    again = await http.post(introspection_url, data={**form, "client_assertion": once})
+    assert (again.status_code, again.json()["error"]) == (401, "invalid_client")
+    stranger = ClientKey().assertion(rp.client_id, introspection_url)
+    refused_key = await http.post(introspection_url, data={**form, "client_assertion": stranger})
+    assert (refused_key.status_code, refused_key.json()["error"]) == (401, "invalid_client")
+
 
 async def test_private_key_jwt_with_keys_from_jwks_uri(
     stack: Stack, http: httpx.AsyncClient, rp_server: RelyingPartyServer
