@@ -27,11 +27,12 @@ def test_a_ring_parses_only_the_keys_it_has_not_seen() -> None:
     assert parsed["first"] is kept  # the same parsed object, not a second parse of the PEM
     assert set(parsed) == {"first", "second"}
 
-    token = ring.sign({"sub": "x"}, "ES256")
+    claims = {"iss": "https://broker.example", "sub": "x"}
+    token = ring.sign(claims, "ES256")
     keys = {key["kid"]: key for key in json.loads(ring.jwks_bytes)["keys"]}  # as /jwks serves them
     header = jwt.get_unverified_header(token)
-    assert jwt.decode(token, jwt.PyJWK(keys[header["kid"]]).key, algorithms=["ES256"]) == {"sub": "x"}
-    assert ring.verify(token) == {"sub": "x"}
+    assert jwt.decode(token, jwt.PyJWK(keys[header["kid"]]).key, algorithms=["ES256"]) == claims
+    assert ring.verify(token, issuer="https://broker.example") == claims
 
 
 async def test_the_ring_is_reread_when_a_new_key_starts_signing_and_when_told(database_url: str) -> None:
