@@ -106,8 +106,9 @@ async def import_legacy_csv(
     reject_file = RejectFile(rejects)
     size = batch_rows or registry.settings.legacy_import_batch_rows
     tell = progress or (lambda _: None)
+    bulk = _large(source, registry.settings.legacy_import_bulk_from_bytes)
     try:
-        async with staged_import(registry.db, now, dry_run=dry_run) as staged:
+        async with staged_import(registry.db, now, dry_run=dry_run, bulk=bulk) as staged:
             known = KnownDigests()
             await staged.stored_digests(known.add)
             claims = _Claims(len(known))
@@ -122,6 +123,7 @@ async def import_legacy_csv(
                 _count(report, prepared, result, repeats, reject_file)
                 tell(prepared.size)
                 del prepared  # before the next chunk arrives: one chunk in memory, not two
+            report.created += await staged.publish()
             if report.created + report.updated:
                 await staged.refresh_statistics()
     except UnreadableFile as unreadable:
@@ -182,8 +184,8 @@ async def _prepared_chunks(
             worker.kill()
 
 
-def _large(source: TextIO | Path) -> bool:
-    return isinstance(source, Path) and source.stat().st_size >= PARSE_APART_FROM_BYTES
+def _large(source: TextIO | Path, from_bytes: int = PARSE_APART_FROM_BYTES) -> bool:
+    return bool(from_bytes) and isinstance(source, Path) and source.stat().st_size >= from_bytes
 
 
 class _Claims:
@@ -247,7 +249,9 @@ def _count(
         _repeated(report, reject_file, prepared, line, first)
     report.created += result.created
     report.updated += result.updated
-    report.unchanged += len(prepared.rows) - len(result.duplicates) - result.created - result.updated
+    report.unchanged += (
+        len(prepared.rows) - len(result.duplicates) - result.created - result.updated - result.pending
+    )
     report.unchanged += len(prepared.known_lines) - len(known_repeats)
 
 
