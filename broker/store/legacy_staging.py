@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.errors import StoreConflict
@@ -321,7 +322,12 @@ class StagedImport:
                 # The lock waits behind any transaction using the tables, and every later one behind it:
                 # give up rather than stall logins behind a long-running transaction.
                 await self._sql("SET LOCAL lock_timeout = '5s'")
-                await self._sql("LOCK TABLE accounts, legacy_accounts IN ACCESS EXCLUSIVE MODE")
+                try:
+                    await self._sql("LOCK TABLE accounts, legacy_accounts IN ACCESS EXCLUSIVE MODE")
+                except DBAPIError as error:
+                    if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                        raise StoreConflict("the tables stayed in use") from error
+                    raise
                 await self._sql("SET LOCAL lock_timeout = 0")
                 # The builds' sort memory (64 MB by default): each index sorted in one pass.
                 await self._sql("SET LOCAL maintenance_work_mem = '256MB'")
