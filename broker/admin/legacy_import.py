@@ -112,7 +112,7 @@ async def import_legacy_csv(
             known = KnownDigests()
             await staged.stored_digests(known.add)
             claims = _Claims(len(known))
-            async for prepared in _prepared_chunks(source, today, size, known):
+            async for prepared in _prepared_chunks(source, today, size, known, staged.takes_csv):
                 for bad in prepared.rejected:
                     _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
                 repeats = claims.known_rows(prepared)
@@ -150,7 +150,7 @@ async def import_legacy_csv(
 
 
 async def _prepared_chunks(
-    source: TextIO | Path, today: date, size: int, known: KnownDigests
+    source: TextIO | Path, today: date, size: int, known: KnownDigests, as_csv: bool
 ) -> AsyncIterator[Prepared]:
     """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
     interpreter's work) and the database's work run on two cores at once; a thread would share the
@@ -158,12 +158,14 @@ async def _prepared_chunks(
     if not _large(source):
         with open_source(source) as stream:
             jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
-            for prepared in prepared_chunks(stream, today, size, jsonl=jsonl, known=known):
+            for prepared in prepared_chunks(stream, today, size, jsonl=jsonl, known=known, as_csv=as_csv):
                 yield prepared
         return
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=parse_apart, args=(str(source), today, size, sender, known), daemon=True)
+    worker = context.Process(
+        target=parse_apart, args=(str(source), today, size, sender, known, as_csv), daemon=True
+    )
     worker.start()
     sender.close()
     try:

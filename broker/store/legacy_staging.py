@@ -28,11 +28,12 @@ again finishes the job: the unique (source_system, legacy_id) key never lets a r
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -95,6 +96,17 @@ _LEGACY_FIELDS = (
 )
 # Classes of citizens not cleaned: a suspected duplicate stays one until reconcile or a link says otherwise.
 _NOT_CLEANED = "('clean_unlinked','cmnd_only','no_id','invalid_id','inconsistent_id')"
+
+
+class CsvChunk(Protocol):
+    """Staging rows as CSV in ``COLUMNS`` order, an empty cell NULL (``legacy_parse.CsvRows``)."""
+
+    csv_data: bytes
+
+    def __len__(self) -> int: ...
+
+
+Rows = Sequence[tuple[Any, ...]] | CsvChunk
 
 
 @dataclass(frozen=True)
@@ -256,7 +268,12 @@ class StagedImport:
                 await self._sql("ANALYZE accounts")
                 await self._sql("ANALYZE legacy_accounts")
 
-    async def apply(self, rows: Sequence[tuple[Any, ...]], claim: Claim | None = None) -> ChunkResult:
+    @property
+    def takes_csv(self) -> bool:
+        """Whether ``apply`` would rather have its rows as CSV (PostgreSQL's ``COPY`` reads it as is)."""
+        return self._postgres
+
+    async def apply(self, rows: Rows, claim: Claim | None = None) -> ChunkResult:
         """One chunk, one transaction. Each row gives the values of ``COLUMNS`` in order."""
         async with self._transaction():
             if self._postgres:
@@ -408,11 +425,17 @@ class StagedImport:
                 restore.insert(0, definition)
         return restore
 
-    async def _load(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def _load(self, rows: Rows) -> None:
         raw = await self._connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        if self._postgres:
+        data = getattr(rows, "csv_data", None)
+        if data is not None:
+            await driver.copy_to_table(
+                "imp_staging", source=io.BytesIO(data), columns=list(COLUMNS), format="csv"
+            )
+        elif self._postgres:
             await driver.copy_records_to_table("imp_staging", records=rows, columns=list(COLUMNS))
+        if self._postgres:
             if self.bulk:
                 return  # nothing joins the chunk with a large table
             # Statistics for the planner: a temporary table has none, and a wrong guess joins it row by row.
@@ -427,7 +450,7 @@ class StagedImport:
             marks = ", ".join("?" for _ in COLUMNS)
             await driver.executemany(
                 f"INSERT INTO imp_staging ({', '.join(COLUMNS)}) VALUES ({marks})",
-                [_sqlite_row(row) for row in rows],
+                [_sqlite_row(row) for row in cast(Sequence[tuple[Any, ...]], rows)],
             )
 
     async def _set_aside_duplicates(self, count: int) -> list[tuple[int, int]]:
