@@ -290,7 +290,9 @@ class _FastRows:
     def __init__(self, today: date) -> None:
         self._today = today
         self._dates: dict[str, date | None] = {}
-        self._instants: dict[str, datetime | None] = {}
+        # Instants as staging text, naive UTC: as text, a row pickles to the importer (SQLite) or writes
+        # as CSV (PostgreSQL) in a fraction of the time a datetime takes (20.8 -> 3.3 µs a row, timeit).
+        self._instants: dict[str, str | None] = {}
         self._name_key = lru_cache(maxsize=1 << 16)(name_key)
 
     def row(self, line: int, text: str, values: list[str], digest: str, sub: str) -> tuple[Any, ...] | None:
@@ -331,7 +333,7 @@ class _FastRows:
             key,
             kind,
             name or None,
-            birth_date,
+            birth_date.isoformat() if birth_date is not None else None,  # as text: see _instants
             gender_value,
             cmnd_value,
             cccd_value,
@@ -369,8 +371,9 @@ class _FastRows:
             self._dates[value] = parsed
         return parsed
 
-    def _instant(self, value: str) -> datetime | None:
-        """``legacy_csv._instant`` as a staging value (naive UTC), else None."""
+    def _instant(self, value: str) -> str | None:
+        """``legacy_csv._instant`` as staging text (naive UTC, as SQLAlchemy writes it on SQLite and
+        PostgreSQL reads it), else None."""
         if value in self._instants:
             return self._instants[value]
         try:
@@ -381,6 +384,7 @@ class _FastRows:
         except ValueError:
             return None
         at = utc_naive(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=VIETNAM))
+        text = at.strftime("%Y-%m-%d %H:%M:%S.%f") if at is not None else None
         if len(self._instants) < _CACHED:
-            self._instants[value] = at
-        return at
+            self._instants[value] = text
+        return text

@@ -141,8 +141,8 @@ _DATES = (COLUMNS.index("birth_date"), COLUMNS.index("source_created_at"))
 
 def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     birth, created = (row[index] for index in _DATES)
-    if birth is None and created is None:
-        return row
+    if not isinstance(birth, date) and not isinstance(created, date):
+        return row  # none, or given as text already (the parser's way)
     values = list(row)
     for index in _DATES:
         values[index] = _sqlite_value(values[index])
