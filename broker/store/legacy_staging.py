@@ -28,6 +28,7 @@ again finishes the job: the unique (source_system, legacy_id) key never lets a r
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -147,6 +148,17 @@ def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     for index in _DATES:
         values[index] = _sqlite_value(values[index])
     return tuple(values)
+
+
+def _csv(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """Rows as CSV for ``COPY``, as ``legacy_parse.CsvRows`` writes them (an empty cell is NULL)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 # The staging columns the chunk's statements join or filter on (PostgreSQL samples only these).
@@ -428,14 +440,13 @@ class StagedImport:
     async def _load(self, rows: Rows) -> None:
         raw = await self._connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        data = getattr(rows, "csv_data", None)
-        if data is not None:
-            await driver.copy_to_table(
-                "imp_staging", source=io.BytesIO(data), columns=list(COLUMNS), format="csv"
-            )
-        elif self._postgres:
-            await driver.copy_records_to_table("imp_staging", records=rows, columns=list(COLUMNS))
         if self._postgres:
+            data = getattr(rows, "csv_data", None)
+            if data is None:  # rows as tuples: the parser's dates are text, which binary COPY refuses
+                data = _csv(cast(Sequence[tuple[Any, ...]], rows))
+            # Handed over as it is (an iterable, not a file: asyncpg would read a file in 512 kB pieces on
+            # a pool thread each, leaving the importer's memory fragmented: 226 MB at a million rows).
+            await driver.copy_to_table("imp_staging", source=_once(data), columns=list(COLUMNS), format="csv")
             if self.bulk:
                 return  # nothing joins the chunk with a large table
             # Statistics for the planner: a temporary table has none, and a wrong guess joins it row by row.
