@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from array import array
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -112,17 +113,21 @@ async def import_legacy_csv(
             known = KnownDigests()
             await staged.stored_digests(known.add)
             claims = _Claims(len(known))
-            async for prepared in _prepared_chunks(source, today, size, known, staged.takes_csv):
-                for bad in prepared.rejected:
-                    _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
-                repeats = claims.known_rows(prepared)
-                result = ChunkResult(0, 0, [])
-                if prepared.rows:
-                    claim = partial(claims.changed_rows, known=known, repeats=repeats)
-                    result = await staged.apply(prepared.rows, claim)
-                _count(report, prepared, result, repeats, reject_file)
-                tell(prepared.size)
-                del prepared  # before the next chunk arrives: one chunk in memory, not two
+            chunks = _prepared_chunks(source, today, size, known, staged.takes_csv)
+            async with aclosing(chunks):  # a failure stops the parser at once, not when collected
+                async for prepared in chunks:
+                    for bad in prepared.rejected:
+                        _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
+                    repeats = claims.known_rows(prepared)
+                    result = ChunkResult(0, 0, [])
+                    if prepared.rows:
+                        claim = partial(claims.changed_rows, known=known, repeats=repeats)
+                        result = await staged.apply(prepared.rows, claim)
+                    _count(report, prepared, result, repeats, reject_file)
+                    tell(prepared.size)
+                    del (
+                        prepared
+                    )  # before the next but one arrives: two chunks in memory (this, the next), not three
             report.created += await staged.publish()
             if report.created + report.updated:
                 await staged.refresh_statistics()
@@ -151,11 +156,11 @@ async def import_legacy_csv(
 
 async def _prepared_chunks(
     source: TextIO | Path, today: date, size: int, known: KnownDigests, as_csv: bool
-) -> AsyncIterator[Prepared]:
+) -> AsyncGenerator[Prepared, None]:
     """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
     interpreter's work) and the database's work run on two cores at once; a thread would share the
     interpreter's lock with the database driver and slow both."""
-    if not _large(source):
+    if not _large(source, PARSE_APART_FROM_BYTES):
         with open_source(source) as stream:
             jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
             for prepared in prepared_chunks(stream, today, size, jsonl=jsonl, known=known, as_csv=as_csv):
@@ -168,25 +173,36 @@ async def _prepared_chunks(
     )
     worker.start()
     sender.close()
+    # The next chunk is taken off the pipe while the importer writes this one: the parser, no longer
+    # blocked on its send until the importer asks, parses the one after meanwhile (two chunks ahead,
+    # not one: parsing and writing take turns being the slower, chunk by chunk).
+    upcoming: asyncio.Future[Any] | None = asyncio.ensure_future(asyncio.to_thread(receiver.recv))
     try:
-        while True:
+        while upcoming is not None:
             try:
-                item = await asyncio.to_thread(receiver.recv)
+                item = await upcoming
             except EOFError:
+                upcoming = None
                 raise UnreadableFile(RowError(0, None, "the parsing process stopped unexpectedly")) from None
+            upcoming = None
             if item is None:
                 return
             if isinstance(item, RowError):
                 raise UnreadableFile(item)
+            upcoming = asyncio.ensure_future(asyncio.to_thread(receiver.recv))
             yield item
     finally:
+        if upcoming is not None:  # stopped early: the reading thread ends when the parser's end closes
+            worker.kill()
+            with suppress(EOFError, OSError):
+                await upcoming
         receiver.close()
         worker.join(timeout=5)
         if worker.is_alive():
             worker.kill()
 
 
-def _large(source: TextIO | Path, from_bytes: int = PARSE_APART_FROM_BYTES) -> bool:
+def _large(source: TextIO | Path, from_bytes: int) -> bool:
     return bool(from_bytes) and isinstance(source, Path) and source.stat().st_size >= from_bytes
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from broker.admin import legacy_import
 from broker.admin.legacy_import import import_legacy_csv
 from broker.app import build_registry
 from broker.clock import FixedClock
@@ -269,3 +271,43 @@ async def schema_of(registry: Registry) -> set[tuple[str, str]]:
     finally:
         await registry.vneid.aclose()
         await registry.db.dispose()
+
+
+async def test_a_file_parsed_apart_imports_as_one_parsed_in_process(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, published: list[int]
+) -> None:
+    """Large files are parsed in a child process, a chunk or two ahead of the importer."""
+    monkeypatch.setattr(legacy_import, "PARSE_APART_FROM_BYTES", 1)
+    path, _ = with_repeats(tmp_path)
+
+    first = await import_legacy_csv(registry, path)
+    again = await import_legacy_csv(registry, path)
+
+    assert published == [150, 0]
+    assert (first.created, first.rejected, again.unchanged, again.rejected) == (150, 3, 150, 3)
+    assert await counts(registry) == (150, 150, 0)
+    assert multiprocessing.active_children() == []
+
+
+async def test_an_import_that_fails_midway_stops_its_parser(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(legacy_import, "PARSE_APART_FROM_BYTES", 1)
+    path, _ = with_repeats(tmp_path)
+    original = legacy_staging.StagedImport.apply
+    calls = 0
+
+    async def fail_second(self: legacy_staging.StagedImport, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the second chunk fails")
+        return await original(self, *args)
+
+    monkeypatch.setattr(legacy_staging.StagedImport, "apply", fail_second)
+
+    with pytest.raises(RuntimeError, match="second chunk"):
+        await import_legacy_csv(registry, path)
+
+    assert multiprocessing.active_children() == []
+    assert await counts(registry) == (0, 0, 0)  # held back for a publish that never came
