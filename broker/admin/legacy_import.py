@@ -6,7 +6,9 @@ the database chunk by chunk through a staging table and set-based statements
 original text, line number and reason, and are counted as ``rejected``. (source_system, legacy_id) names a
 legacy account: a row repeated later in the same file is rejected (the first occurrence wins), and a
 re-import of the same file changes nothing (a content digest per row). A killed import keeps the chunks
-it committed; running it again finishes the job.
+it committed; running it again finishes the job. A first import of a large file into an empty
+``legacy_accounts`` is written at its end in one transaction instead, the indexes built after the rows
+(``StagedImport.publish``): killed, it leaves nothing, and running it again does it all.
 
 Identity data of the broker account follows the file only while the account is not linked to VNeID and
 not merged: once linked, VNeID is the authority. Password hashes are stored as given (verified in their

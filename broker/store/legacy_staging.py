@@ -1,8 +1,8 @@
 """Bulk loading of legacy exports: a staging table per import, then set-based statements (issue 9).
 
 One connection carries the whole import. Rows arrive in chunks; each chunk is one transaction: the chunk
-goes into a temporary staging table (PostgreSQL: ``COPY`` through asyncpg; SQLite: one statement reading
-the chunk as JSON), then a handful of statements apply it to ``accounts`` and ``legacy_accounts``:
+goes into a temporary staging table (PostgreSQL: ``COPY`` of the parser's CSV through asyncpg; SQLite:
+``executemany``), then a handful of statements apply it to ``accounts`` and ``legacy_accounts``:
 
 1. keys already seen earlier in the file (a temporary table of keys) or repeated within the chunk are set
    aside: the first occurrence wins, the others are reported back as duplicates;
@@ -24,6 +24,11 @@ few thousand rows and a table of a million, its estimates otherwise chose hash j
 table for every chunk, ~1 s each; EXPLAIN in bench/README.md). A re-import of the same file therefore
 writes nothing but the temporary tables; a killed import keeps the chunks it committed, and running it
 again finishes the job: the unique (source_system, legacy_id) key never lets a row in twice.
+
+A first import into an empty ``legacy_accounts`` of a large file goes in bulk instead (``publish``): after
+step 1 its rows wait in the temporary table of keys seen, and one transaction at the end writes them all
+with the tables' secondary indexes dropped, then builds the indexes again; a kill before or during it
+leaves nothing of the import, and running it again does it all.
 """
 
 from __future__ import annotations
