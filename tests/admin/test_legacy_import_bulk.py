@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from broker.admin import legacy_import
 from broker.admin.legacy_import import import_legacy_csv
 from broker.app import build_registry
 from broker.clock import FixedClock
-from broker.errors import StoreUnavailable
+from broker.errors import StoreConflict, StoreUnavailable
 from broker.registry import Registry
 from broker.settings import Settings
 from broker.store import legacy_staging
@@ -311,3 +312,96 @@ async def test_an_import_that_fails_midway_stops_its_parser(
 
     assert multiprocessing.active_children() == []
     assert await counts(registry) == (0, 0, 0)  # held back for a publish that never came
+
+
+async def test_accounts_created_while_rows_are_held_back_keep_their_ids_and_nothing_waits(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, published: list[int]
+) -> None:
+    """Until the publish, a bulk import holds no lock on the tables between its chunks: a first VNeID
+    login creating an account in the meantime neither waits (here it would fail at once if it had to)
+    nor collides with the ids the held-back rows take."""
+    path, _ = with_repeats(tmp_path)
+    original = legacy_staging.StagedImport.apply
+    created: list[int] = []
+
+    async def then_a_login(self: legacy_staging.StagedImport, *args: Any) -> Any:
+        result = await original(self, *args)
+        created.append(await create_account_at_once(registry, f"vneid-{len(created)}"))
+        return result
+
+    monkeypatch.setattr(legacy_staging.StagedImport, "apply", then_a_login)
+
+    report = await import_legacy_csv(registry, path)
+
+    assert published == [150] and report.created == 150 and len(created) == 4
+    async with registry.db.read() as session:
+        rows = (await session.execute(select(Account.id, Account.sub))).all()
+        owners = set((await session.execute(select(LegacyAccount.account_id))).scalars())
+    assert len(rows) == 154 and len({account_id for account_id, _ in rows}) == 154
+    by_sub = {sub: account_id for account_id, sub in rows}
+    assert [by_sub[f"vneid-{n}"] for n in range(4)] == created
+    assert not owners & set(created) and len(owners) == 150
+
+
+async def create_account_at_once(registry: Registry, sub: str) -> int:
+    """An account inserted as a first login does, refusing to wait for any lock (PostgreSQL: a lock
+    timeout; SQLite: a connection of its own without a busy timeout)."""
+    if registry.db.engine.dialect.name == "postgresql":
+        async with registry.db.transaction() as session:
+            await session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            account = Account(sub=sub, account_type="citizen", created_at=NOW, updated_at=NOW)
+            session.add(account)
+            await session.flush()
+            assert account.id is not None
+            return account.id
+    connection = sqlite3.connect(registry.settings.database_url.split("///", 1)[1], timeout=0)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        cursor = connection.execute(
+            "INSERT INTO accounts (sub, account_type, status, needs_review, created_at, updated_at)"
+            " VALUES (?, 'citizen', 'active', 0, '2024-07-02 00:00:00.000000', '2024-07-02 00:00:00.000000')",
+            (sub,),
+        )
+        connection.execute("COMMIT")
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+    finally:
+        connection.close()
+
+
+async def test_a_publish_that_cannot_lock_the_tables_soon_gives_up_as_a_conflict(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a transaction still reading ``accounts`` when the publish comes (a long report, say):
+    the publish does not queue every later login behind its lock request for as long; it gives up after
+    5 s, the import to be run again, nothing written."""
+    if registry.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers queue on its busy timeout instead")
+    path, _ = with_repeats(tmp_path)
+    before = await schema(registry)
+    reading, done = asyncio.Event(), asyncio.Event()
+
+    async def long_reader() -> None:
+        async with registry.db.transaction() as session:
+            await session.execute(text("SELECT COUNT(*) FROM accounts"))
+            reading.set()
+            await done.wait()
+
+    original = legacy_staging.StagedImport.publish
+
+    async def publish_while_read(self: legacy_staging.StagedImport) -> int:
+        await reading.wait()
+        try:
+            return await original(self)
+        finally:
+            done.set()
+
+    monkeypatch.setattr(legacy_staging.StagedImport, "publish", publish_while_read)
+    reader = asyncio.create_task(long_reader())
+
+    with pytest.raises(StoreConflict):
+        await import_legacy_csv(registry, path)
+
+    await reader
+    assert await counts(registry) == (0, 0, 0)
+    assert await schema(registry) == before
