@@ -6,6 +6,7 @@ their schema as they were; on both databases."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 import multiprocessing
@@ -405,3 +406,51 @@ async def test_a_publish_that_cannot_lock_the_tables_soon_gives_up_as_a_conflict
     await reader
     assert await counts(registry) == (0, 0, 0)
     assert await schema(registry) == before
+
+
+async def test_json_lines_in_bulk_store_what_the_same_rows_as_csv_store(
+    registry: Registry, tmp_path: Path, published: list[int]
+) -> None:
+    """JSON Lines take the contract's full checks (no fast way) and give the store dates as objects;
+    in bulk they end as the CSV rows do."""
+    path = tmp_path / "export.csv"
+    path.write_text(export(range(1, 61)), encoding="utf-8")
+    await import_legacy_csv(registry, path)
+    expected = await stored_as_dicts(registry)
+    async with registry.db.transaction() as session:
+        await session.execute(text("DELETE FROM legacy_accounts"))
+        await session.execute(text("DELETE FROM accounts"))
+    as_json = tmp_path / "export.jsonl"
+    with io.StringIO(path.read_text(encoding="utf-8")) as stream:
+        records = list(csv.DictReader(stream))
+    as_json.write_text(
+        "\n".join(
+            json.dumps({**record, "created_at": "2019-03-10"}, ensure_ascii=False) for record in records
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+    report = await import_legacy_csv(registry, as_json)
+
+    assert published == [60, 60] and report.created == 60
+    got = await stored_as_dicts(registry)
+    assert len(got) == 60
+    assert {legacy.pop("source_created_at") for legacy, _ in got} == {datetime(2019, 3, 9, 17, tzinfo=UTC)}
+    for legacy, _ in [*got, *expected]:
+        legacy.pop("content_hash")  # covers the instant
+        legacy.pop("source_created_at", None)
+    assert got == expected
+
+
+async def stored_as_dicts(registry: Registry) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    async with registry.db.read() as session:
+        rows = await session.execute(
+            select(LegacyAccount, Account)
+            .join(Account, col(Account.id) == col(LegacyAccount.account_id))
+            .order_by(col(LegacyAccount.legacy_id))
+        )
+        return [
+            (legacy.model_dump(exclude={"id", "account_id"}), account.model_dump(exclude={"id", "sub"}))
+            for legacy, account in rows.all()
+        ]
