@@ -127,9 +127,7 @@ async def import_legacy_csv(
                         result = await staged.apply(prepared.rows, claim)
                     _count(report, prepared, result, repeats, reject_file)
                     tell(prepared.size)
-                    del (
-                        prepared
-                    )  # before the next but one arrives: two chunks in memory (this, the next), not three
+                    del prepared  # two chunks in memory at most: this one and the next
             report.created += await staged.publish()
             if report.created + report.updated:
                 await staged.refresh_statistics()

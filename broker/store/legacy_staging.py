@@ -609,8 +609,7 @@ async def staged_import(
     db: Database, now: datetime, *, dry_run: bool = False, bulk: bool = False
 ) -> AsyncIterator[StagedImport]:
     """A connection of its own for one import, with its temporary tables; they go with the connection.
-    ``bulk``: a first import into an empty ``legacy_accounts`` may hold its rows back for ``publish``
-    (PostgreSQL)."""
+    ``bulk``: a first import into an empty ``legacy_accounts`` may hold its rows back for ``publish``."""
     with _translated_errors():
         async with db.engine.execution_options(sqlite_immediate=True).connect() as connection:
             staged = StagedImport(connection, now, dry_run, bulk)
