@@ -54,6 +54,65 @@ class Step:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
+class LoginWaits:
+    """While a command runs: every 50 ms what a login does to the two tables an import fills, on its own
+    connection (PostgreSQL: read an account and the legacy rows of a CCCD; SQLite: the same, then write
+    the account, as a login's update does), and the longest any of them took: how long a login waited."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self._url = url
+        self._stop = threading.Event()
+        self.longest = 0.0
+        self.count = 0
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> LoginWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        if self._url.startswith("postgresql"):
+            asyncio.run(self._watch_postgres())
+            return
+        import sqlite3
+
+        connection = sqlite3.connect(self._url.split("///", 1)[1], timeout=10, isolation_level=None)
+        try:
+            while not self._stop.wait(0.05):
+                started = time.perf_counter()
+                connection.execute("SELECT id FROM accounts WHERE id = 1").fetchall()
+                connection.execute("SELECT id FROM legacy_accounts WHERE cccd = '001090000001'").fetchall()
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("UPDATE accounts SET updated_at = updated_at WHERE id = 1")
+                connection.execute("COMMIT")
+                self._took(time.perf_counter() - started)
+        finally:
+            connection.close()
+
+    async def _watch_postgres(self) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(self._url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            while not self._stop.wait(0.05):
+                started = time.perf_counter()
+                await connection.fetch("SELECT id FROM accounts WHERE id = 1")
+                await connection.fetch("SELECT id FROM legacy_accounts WHERE cccd = '001090000001'")
+                self._took(time.perf_counter() - started)
+        finally:
+            await connection.close()
+
+    def _took(self, seconds: float) -> None:
+        self.longest = max(self.longest, seconds)
+        self.count += 1
+
+
 def run(name: str, args: list[str], env: dict[str, str], rows: int) -> Step:
     """Runs a command, sampling the resident memory of it and all its descendants."""
     out = tempfile.TemporaryFile("w+", encoding="utf-8")  # a pipe would fill up and stall the command
@@ -210,7 +269,8 @@ async def explain(url: str, statements: list[tuple[str, object]]) -> None:
 def bench(kind: str, url: str, export: Path, rows: int, logins: int = 0) -> list[Step]:
     env = {**os.environ, "BROKER_DATABASE_URL": url}
     subprocess.run([*BROKER, "db", "upgrade"], env=env, check=True, capture_output=True)
-    steps = [run("import", [*BROKER, "legacy", "import", str(export)], env, rows)]
+    with LoginWaits(url) as waits:
+        steps = [run("import", [*BROKER, "legacy", "import", str(export)], env, rows)]
     first = last_json(steps[0].output)
     steps.append(run("re-import", [*BROKER, "legacy", "import", str(export)], env, rows))
     again = last_json(steps[1].output)
@@ -233,6 +293,9 @@ def bench(kind: str, url: str, export: Path, rows: int, logins: int = 0) -> list
             f"{step.cpu_seconds:>8.1f}"
         )
     print(f"load average after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    print(
+        f"during the import, a login's statements waited at most {waits.longest:.2f} s ({waits.count} probes)"
+    )
     print(f"{'report (in-process)':<22}{in_process:>10.2f}")
     print(f"reconcile: {last_json(steps[2].output)}")
     if logins:

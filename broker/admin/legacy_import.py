@@ -6,7 +6,9 @@ the database chunk by chunk through a staging table and set-based statements
 original text, line number and reason, and are counted as ``rejected``. (source_system, legacy_id) names a
 legacy account: a row repeated later in the same file is rejected (the first occurrence wins), and a
 re-import of the same file changes nothing (a content digest per row). A killed import keeps the chunks
-it committed; running it again finishes the job.
+it committed; running it again finishes the job. A first import of a large file into an empty
+``legacy_accounts`` is written at its end in one transaction instead, the indexes built after the rows
+(``StagedImport.publish``): killed, it leaves nothing, and running it again does it all.
 
 Identity data of the broker account follows the file only while the account is not linked to VNeID and
 not merged: once linked, VNeID is the authority. Password hashes are stored as given (verified in their
@@ -18,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from array import array
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -106,22 +109,26 @@ async def import_legacy_csv(
     reject_file = RejectFile(rejects)
     size = batch_rows or registry.settings.legacy_import_batch_rows
     tell = progress or (lambda _: None)
+    bulk = _large(source, registry.settings.legacy_import_bulk_from_bytes)
     try:
-        async with staged_import(registry.db, now, dry_run=dry_run) as staged:
+        async with staged_import(registry.db, now, dry_run=dry_run, bulk=bulk) as staged:
             known = KnownDigests()
             await staged.stored_digests(known.add)
             claims = _Claims(len(known))
-            async for prepared in _prepared_chunks(source, today, size, known):
-                for bad in prepared.rejected:
-                    _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
-                repeats = claims.known_rows(prepared)
-                result = ChunkResult(0, 0, [])
-                if prepared.rows:
-                    claim = partial(claims.changed_rows, known=known, repeats=repeats)
-                    result = await staged.apply(prepared.rows, claim)
-                _count(report, prepared, result, repeats, reject_file)
-                tell(prepared.size)
-                del prepared  # before the next chunk arrives: one chunk in memory, not two
+            chunks = _prepared_chunks(source, today, size, known, staged.takes_csv)
+            async with aclosing(chunks):  # a failure stops the parser at once, not when collected
+                async for prepared in chunks:
+                    for bad in prepared.rejected:
+                        _reject(report, reject_file, bad.line, bad.reason, bad.text, bad.errors)
+                    repeats = claims.known_rows(prepared)
+                    result = ChunkResult(0, 0, [])
+                    if prepared.rows:
+                        claim = partial(claims.changed_rows, known=known, repeats=repeats)
+                        result = await staged.apply(prepared.rows, claim)
+                    _count(report, prepared, result, repeats, reject_file)
+                    tell(prepared.size)
+                    del prepared  # two chunks in memory at most: this one and the next
+            report.created += await staged.publish()
             if report.created + report.updated:
                 await staged.refresh_statistics()
     except UnreadableFile as unreadable:
@@ -148,42 +155,55 @@ async def import_legacy_csv(
 
 
 async def _prepared_chunks(
-    source: TextIO | Path, today: date, size: int, known: KnownDigests
-) -> AsyncIterator[Prepared]:
+    source: TextIO | Path, today: date, size: int, known: KnownDigests, as_csv: bool
+) -> AsyncGenerator[Prepared, None]:
     """The file chunk by chunk. A large file is parsed in a child process, so that parsing (the
     interpreter's work) and the database's work run on two cores at once; a thread would share the
     interpreter's lock with the database driver and slow both."""
-    if not _large(source):
+    if not _large(source, PARSE_APART_FROM_BYTES):
         with open_source(source) as stream:
             jsonl = isinstance(source, Path) and source.suffix.lower() == ".jsonl"
-            for prepared in prepared_chunks(stream, today, size, jsonl=jsonl, known=known):
+            for prepared in prepared_chunks(stream, today, size, jsonl=jsonl, known=known, as_csv=as_csv):
                 yield prepared
         return
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=parse_apart, args=(str(source), today, size, sender, known), daemon=True)
+    worker = context.Process(
+        target=parse_apart, args=(str(source), today, size, sender, known, as_csv), daemon=True
+    )
     worker.start()
     sender.close()
+    # The next chunk is taken off the pipe while the importer writes this one: the parser, no longer
+    # blocked on its send until the importer asks, parses the one after meanwhile (two chunks ahead,
+    # not one: parsing and writing take turns being the slower, chunk by chunk).
+    upcoming: asyncio.Future[Any] | None = asyncio.ensure_future(asyncio.to_thread(receiver.recv))
     try:
-        while True:
+        while upcoming is not None:
             try:
-                item = await asyncio.to_thread(receiver.recv)
+                item = await upcoming
             except EOFError:
+                upcoming = None
                 raise UnreadableFile(RowError(0, None, "the parsing process stopped unexpectedly")) from None
+            upcoming = None
             if item is None:
                 return
             if isinstance(item, RowError):
                 raise UnreadableFile(item)
+            upcoming = asyncio.ensure_future(asyncio.to_thread(receiver.recv))
             yield item
     finally:
+        if upcoming is not None:  # stopped early: the reading thread ends when the parser's end closes
+            worker.kill()
+            with suppress(EOFError, OSError):
+                await upcoming
         receiver.close()
         worker.join(timeout=5)
         if worker.is_alive():
             worker.kill()
 
 
-def _large(source: TextIO | Path) -> bool:
-    return isinstance(source, Path) and source.stat().st_size >= PARSE_APART_FROM_BYTES
+def _large(source: TextIO | Path, from_bytes: int) -> bool:
+    return bool(from_bytes) and isinstance(source, Path) and source.stat().st_size >= from_bytes
 
 
 class _Claims:
@@ -247,7 +267,9 @@ def _count(
         _repeated(report, reject_file, prepared, line, first)
     report.created += result.created
     report.updated += result.updated
-    report.unchanged += len(prepared.rows) - len(result.duplicates) - result.created - result.updated
+    report.unchanged += (
+        len(prepared.rows) - len(result.duplicates) - result.created - result.updated - result.pending
+    )
     report.unchanged += len(prepared.known_lines) - len(known_repeats)
 
 

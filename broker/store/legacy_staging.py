@@ -1,8 +1,8 @@
 """Bulk loading of legacy exports: a staging table per import, then set-based statements (issue 9).
 
 One connection carries the whole import. Rows arrive in chunks; each chunk is one transaction: the chunk
-goes into a temporary staging table (PostgreSQL: ``COPY`` through asyncpg; SQLite: one statement reading
-the chunk as JSON), then a handful of statements apply it to ``accounts`` and ``legacy_accounts``:
+goes into a temporary staging table (PostgreSQL: ``COPY`` of the parser's CSV through asyncpg; SQLite:
+``executemany``), then a handful of statements apply it to ``accounts`` and ``legacy_accounts``:
 
 1. keys already seen earlier in the file (a temporary table of keys) or repeated within the chunk are set
    aside: the first occurrence wins, the others are reported back as duplicates;
@@ -24,19 +24,28 @@ few thousand rows and a table of a million, its estimates otherwise chose hash j
 table for every chunk, ~1 s each; EXPLAIN in bench/README.md). A re-import of the same file therefore
 writes nothing but the temporary tables; a killed import keeps the chunks it committed, and running it
 again finishes the job: the unique (source_system, legacy_id) key never lets a row in twice.
+
+A first import into an empty ``legacy_accounts`` of a large file goes in bulk instead (``publish``): after
+step 1 its rows wait in the temporary table of keys seen, and one transaction at the end writes them all
+with the tables' secondary indexes dropped, then builds the indexes again; a kill before or during it
+leaves nothing of the import, and running it again does it all.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from broker.errors import StoreConflict
 from broker.store.database import Database, _translated_errors
 
 # The staging table's columns, in the order callers give each row's values.
@@ -95,11 +104,23 @@ _LEGACY_FIELDS = (
 _NOT_CLEANED = "('clean_unlinked','cmnd_only','no_id','invalid_id','inconsistent_id')"
 
 
+class CsvChunk(Protocol):
+    """Staging rows as CSV in ``COLUMNS`` order, an empty cell NULL (``legacy_parse.CsvRows``)."""
+
+    csv_data: bytes
+
+    def __len__(self) -> int: ...
+
+
+Rows = Sequence[tuple[Any, ...]] | CsvChunk
+
+
 @dataclass(frozen=True)
 class ChunkResult:
     created: int
     updated: int
     duplicates: list[tuple[int, int]]  # (line, the line where its key first appeared)
+    pending: int = 0  # new rows held back for ``publish`` (a bulk first import)
 
 
 # Given (line, the stored digest it would replace) for each changed row of a chunk, the caller names those
@@ -126,12 +147,23 @@ _DATES = (COLUMNS.index("birth_date"), COLUMNS.index("source_created_at"))
 
 def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     birth, created = (row[index] for index in _DATES)
-    if birth is None and created is None:
-        return row
+    if not isinstance(birth, date) and not isinstance(created, date):
+        return row  # none, or given as text already (the parser's way)
     values = list(row)
     for index in _DATES:
         values[index] = _sqlite_value(values[index])
     return tuple(values)
+
+
+def _csv(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """Rows as CSV for ``COPY``, as ``legacy_parse.CsvRows`` writes them (an empty cell is NULL)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 # The staging columns the chunk's statements join or filter on (PostgreSQL samples only these).
@@ -141,7 +173,7 @@ _WORK_COLUMNS = ("legacy_row", "account_id")
 
 
 class StagedImport:
-    def __init__(self, connection: AsyncConnection, now: datetime, dry_run: bool) -> None:
+    def __init__(self, connection: AsyncConnection, now: datetime, dry_run: bool, bulk: bool = False) -> None:
         self._connection = connection
         self._postgres = connection.dialect.name == "postgresql"
         naive = utc_naive(now)
@@ -149,6 +181,9 @@ class StagedImport:
         self._dry_run = dry_run
         self._differs = "IS DISTINCT FROM" if self._postgres else "IS NOT"
         self._may_change = True
+        self._bulk_allowed = bulk and not dry_run
+        self.bulk = False  # decided by _setup: a first import held back and published at the end
+        self._pending = 0
 
     async def _setup(self) -> None:
         columns = ", ".join(
@@ -175,6 +210,24 @@ class StagedImport:
             # need be looked up (another import running at the same time would fail on the unique key).
             found = await self._sql("SELECT 1 FROM legacy_accounts LIMIT 1")
             self._may_change = found.first() is not None
+            self.bulk = self._bulk_allowed and not self._may_change
+            if self.bulk:
+                # The file's rows wait here until ``publish``; their key doubles as the keys seen so far
+                # (``imp_seen``'s role otherwise). PostgreSQL draws the id each row's account will take as
+                # it arrives (a killed import leaves a gap in the ids, nothing else); SQLite numbers them
+                # from the row's place here when it publishes, holding the database's write lock.
+                staged = ", ".join(f"{name} {_TYPES.get(name, 'VARCHAR(300)')}" for name in COLUMNS)
+                account_id = ""
+                if self._postgres:
+                    sequence = (
+                        await self._sql("SELECT pg_get_serial_sequence('accounts', 'id')")
+                    ).scalar_one()
+                    account_id = f"account_id BIGINT NOT NULL DEFAULT nextval('{sequence}'), "
+                await self._sql(
+                    f"CREATE TEMPORARY TABLE imp_seen ({account_id}{staged},"
+                    " PRIMARY KEY (source_system, legacy_id))"
+                )
+                return
             await self._sql(
                 "CREATE TEMPORARY TABLE imp_seen (source_system VARCHAR(100) NOT NULL,"
                 " legacy_id VARCHAR(100) NOT NULL, line INTEGER NOT NULL,"
@@ -232,23 +285,33 @@ class StagedImport:
                 await self._sql("ANALYZE accounts")
                 await self._sql("ANALYZE legacy_accounts")
 
-    async def apply(self, rows: Sequence[tuple[Any, ...]], claim: Claim | None = None) -> ChunkResult:
+    @property
+    def takes_csv(self) -> bool:
+        """Whether ``apply`` would rather have its rows as CSV (PostgreSQL's ``COPY`` reads it as is)."""
+        return self._postgres
+
+    async def apply(self, rows: Rows, claim: Claim | None = None) -> ChunkResult:
         """One chunk, one transaction. Each row gives the values of ``COLUMNS`` in order."""
         async with self._transaction():
             if self._postgres:
                 # Each statement below goes from the chunk's rows to the large tables through an index;
                 # the planner's estimates, left alone, read whole tables (EXPLAIN in bench/README.md).
-                await self._sql("SET LOCAL enable_hashjoin = off")
-                await self._sql("SET LOCAL enable_mergejoin = off")
                 # The chunk's commit need not wait for the disk: after a crash the database is consistent
                 # and holds the chunks whose commit reached the log; running the import again finishes the
                 # job (the same guarantee as a killed import). Other transactions keep their setting.
-                await self._sql("SET LOCAL synchronous_commit = off")
+                # (One round trip: each ``SET`` was one, 200 of them ~1.8 s of a million-row import.)
+                await self._sql(
+                    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off',"
+                    " true), set_config('synchronous_commit', 'off', true)"
+                )
                 await self._sql("TRUNCATE imp_staging")
             else:
                 await self._sql("DELETE FROM imp_staging")
             await self._load(rows)
-            duplicates = await self._set_aside_duplicates()
+            duplicates = await self._set_aside_duplicates(len(rows))
+            if self.bulk:
+                self._pending += len(rows) - len(duplicates)
+                return ChunkResult(0, 0, duplicates, pending=len(rows) - len(duplicates))
             unchanged = await self._drop_unchanged()
             if len(rows) - len(duplicates) - unchanged <= 0:
                 return ChunkResult(0, 0, duplicates)  # a re-import: nothing new, nothing changed
@@ -273,11 +336,124 @@ class StagedImport:
                 created = await self._create()
         return ChunkResult(created, updated, duplicates)
 
-    async def _load(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def publish(self) -> int:
+        """A bulk first import's rows into ``accounts`` and ``legacy_accounts``, in one transaction: the
+        secondary indexes (and on PostgreSQL the legacy rows' foreign key) are dropped, the rows inserted,
+        and the same indexes and constraints built again, each by one sort, before the commit. A million
+        rows inserted into the tables' indexes entry by entry cost PostgreSQL's server 33 s and SQLite 56 s;
+        inserted without them and the indexes built after, 13 s and 7 s (bench/README.md, fifth round). A
+        crash or a kill rolls it all back: schema and tables as they were, and running the import again
+        does it again. Returns the rows written.
+
+        While it runs, logins wait for it (PostgreSQL locks both tables; on SQLite, writers wait for the
+        write lock), so it is only for a first import, into an empty ``legacy_accounts``; ``accounts``'
+        indexes are rebuilt only if the table holds no more rows than the import adds (else they take the
+        new rows one by one, as in a chunked import)."""
+        if not self.bulk:
+            return 0
+        async with self._transaction():
+            if self._postgres:
+                # The lock waits behind any transaction using the tables, and every later one behind it:
+                # give up rather than stall logins behind a long-running transaction.
+                await self._sql("SET LOCAL lock_timeout = '5s'")
+                try:
+                    await self._sql("LOCK TABLE accounts, legacy_accounts IN ACCESS EXCLUSIVE MODE")
+                except DBAPIError as error:
+                    if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                        raise StoreConflict("the tables stayed in use") from error
+                    raise
+                await self._sql("SET LOCAL lock_timeout = 0")
+                # The builds' sort memory (64 MB by default): each index sorted in one pass.
+                await self._sql("SET LOCAL maintenance_work_mem = '256MB'")
+                await self._sql("SET LOCAL synchronous_commit = off")
+            if (await self._sql("SELECT 1 FROM legacy_accounts LIMIT 1")).first() is not None:
+                raise StoreConflict("legacy_accounts filled during a first import")
+            rows = self._pending
+            if not rows:
+                return 0
+            accounts, last = (await self._sql("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM accounts")).one()
+            account_id = "s.account_id" if self._postgres else f"{int(last)} + s.rowid"
+            rebuilt = ["legacy_accounts", *(["accounts"] if int(accounts) <= rows else [])]
+            restore = await self._drop_secondary(rebuilt)
+            params = {"now": self._now, "no": False}
+            await self._sql(
+                "INSERT INTO accounts (id, sub, account_type, status, name, birthdate, gender,"
+                " identification_number, old_identification_number, org_name, tax_code, unit_code,"
+                " merged_into_id, needs_review, created_at, updated_at, cleanup_class, name_key)"
+                f" SELECT {account_id}, s.sub, s.account_type, 'active', s.full_name, s.birth_date, s.gender,"
+                " s.identification_number, s.old_identification_number, s.org_name, s.tax_code, s.unit_code,"
+                " NULL, :no, :now, :now, s.cleanup_class, s.name_key FROM imp_seen s",
+                params,
+            )
+            # In key order: SQLite's unique key is part of its table and stays; so filled, it grows at
+            # its end instead of at a million random places.
+            await self._sql(
+                f"INSERT INTO legacy_accounts (account_id, source_system, legacy_id, {', '.join(_LEGACY_FIELDS)},"
+                " password_hash, hash_scheme, imported_password_hash, content_hash, imported_at, updated_at)"
+                f" SELECT {account_id}, s.source_system, s.legacy_id,"
+                f" {', '.join(f's.{name}' for name in _LEGACY_FIELDS)}, s.password_hash, s.hash_scheme,"
+                " s.password_hash, s.content_hash, :now, :now FROM imp_seen s"
+                + ("" if self._postgres else " ORDER BY s.source_system, s.legacy_id"),
+                params,
+            )
+            for statement in restore:
+                await self._sql(statement)
+        return rows
+
+    async def _drop_secondary(self, tables: Sequence[str]) -> list[str]:
+        """Drops the indexes of ``tables`` but their primary keys, with (PostgreSQL) their unique
+        constraints and their foreign keys to other rows; returns the statements that make them again as
+        they were (names, definitions and storage parameters as the catalog gives them)."""
+        restore: list[str] = []
+        for table in tables:
+            if not self._postgres:
+                # A constraint declared in the table (its unique key) has an index without SQL: it stays.
+                indexes = await self._sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+                    " AND sql IS NOT NULL ORDER BY name",
+                    {"t": table},
+                )
+                for name, definition in indexes.all():
+                    await self._sql(f'DROP INDEX "{name}"')
+                    restore.append(definition)
+                continue
+            # Foreign keys to other rows (not a table's own: a new account's merged_into_id is empty), and
+            # unique constraints no foreign key leans on.
+            constraints = await self._sql(
+                "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
+                " WHERE c.conrelid = CAST(:t AS regclass) AND (c.contype = 'f' AND c.confrelid <> c.conrelid"
+                " OR c.contype = 'u' AND NOT EXISTS (SELECT 1 FROM pg_constraint f"
+                " WHERE f.contype = 'f' AND f.conindid = c.conindid))"
+                " ORDER BY c.contype DESC, c.conname",
+                {"t": table},
+            )
+            for name, definition in constraints.all():
+                await self._sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            indexes = await self._sql(
+                "SELECT CAST(indexrelid AS regclass)::text, pg_get_indexdef(indexrelid) FROM pg_index i"
+                " WHERE indrelid = CAST(:t AS regclass) AND NOT indisprimary"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+                " ORDER BY 1",
+                {"t": table},
+            )
+            for name, definition in indexes.all():
+                await self._sql(f"DROP INDEX {name}")
+                restore.insert(0, definition)
+        return restore
+
+    async def _load(self, rows: Rows) -> None:
         raw = await self._connection.get_raw_connection()
         driver: Any = raw.driver_connection
         if self._postgres:
-            await driver.copy_records_to_table("imp_staging", records=rows, columns=list(COLUMNS))
+            data = getattr(rows, "csv_data", None)
+            if data is None:  # rows as tuples: the parser's dates are text, which binary COPY refuses
+                data = _csv(cast(Sequence[tuple[Any, ...]], rows))
+            # Handed over as it is (an iterable, not a file: asyncpg would read a file in 512 kB pieces on
+            # a pool thread each, leaving the importer's memory fragmented: 226 MB at a million rows).
+            await driver.copy_to_table("imp_staging", source=_once(data), columns=list(COLUMNS), format="csv")
+            if self.bulk:
+                return  # nothing joins the chunk with a large table
             # Statistics for the planner: a temporary table has none, and a wrong guess joins it row by row.
             # Only the row count and the columns the statements join or filter on: all 28 columns took
             # 71 ms a chunk, 2.9 of a 200,000-row import's 19 s (statements timed one by one).
@@ -290,21 +466,29 @@ class StagedImport:
             marks = ", ".join("?" for _ in COLUMNS)
             await driver.executemany(
                 f"INSERT INTO imp_staging ({', '.join(COLUMNS)}) VALUES ({marks})",
-                [_sqlite_row(row) for row in rows],
+                [_sqlite_row(row) for row in cast(Sequence[tuple[Any, ...]], rows)],
             )
 
-    async def _set_aside_duplicates(self) -> list[tuple[int, int]]:
-        within = await self._sql(
-            "SELECT line, first_line FROM (SELECT line, MIN(line) OVER (PARTITION BY source_system, legacy_id)"
-            " AS first_line FROM imp_staging) keyed WHERE line <> first_line"
+    async def _set_aside_duplicates(self, count: int) -> list[tuple[int, int]]:
+        """The chunk's keys join the keys seen, in line order; a key already there (from an earlier chunk
+        or an earlier line of this one) stays out, and its row is a repeat, set aside: the first
+        occurrence wins. One statement for a chunk without repeats, the common case."""
+        names = ", ".join(COLUMNS) if self.bulk else "source_system, legacy_id, line"
+        added = await self._sql(
+            f"INSERT {'' if self._postgres else 'OR IGNORE '}INTO imp_seen ({names}) SELECT {names}"
+            f" FROM imp_staging ORDER BY line{' ON CONFLICT DO NOTHING' if self._postgres else ''}"
         )
-        earlier = await self._sql(
-            "SELECT s.line, seen.line FROM imp_staging s JOIN imp_seen seen"
-            " ON seen.source_system = s.source_system AND seen.legacy_id = s.legacy_id"
+        if added.rowcount == count:
+            return []
+        # One probe of the keys seen per staging row (as a join, PostgreSQL's guess for the never-analysed
+        # key table, one row, made it the outer side, each of its rows scanning the chunk).
+        repeated = await self._sql(
+            "SELECT line, first_line FROM (SELECT s.line, (SELECT seen.line FROM imp_seen seen"
+            " WHERE seen.source_system = s.source_system AND seen.legacy_id = s.legacy_id) AS first_line"
+            " FROM imp_staging s) probed WHERE first_line <> line ORDER BY line"
         )
-        duplicates = sorted({(line, first) for line, first in [*within.all(), *earlier.all()]})
-        await self._delete_lines(sorted({line for line, _ in duplicates}))
-        await self._sql("INSERT INTO imp_seen SELECT source_system, legacy_id, line FROM imp_staging")
+        duplicates = [(int(line), int(first)) for line, first in repeated.all()]
+        await self._delete_lines([line for line, _ in duplicates])
         return duplicates
 
     async def _delete_lines(self, lines: Sequence[int]) -> None:
@@ -421,11 +605,14 @@ class StagedImport:
 
 
 @asynccontextmanager
-async def staged_import(db: Database, now: datetime, *, dry_run: bool = False) -> AsyncIterator[StagedImport]:
-    """A connection of its own for one import, with its temporary tables; they go with the connection."""
+async def staged_import(
+    db: Database, now: datetime, *, dry_run: bool = False, bulk: bool = False
+) -> AsyncIterator[StagedImport]:
+    """A connection of its own for one import, with its temporary tables; they go with the connection.
+    ``bulk``: a first import into an empty ``legacy_accounts`` may hold its rows back for ``publish``."""
     with _translated_errors():
         async with db.engine.execution_options(sqlite_immediate=True).connect() as connection:
-            staged = StagedImport(connection, now, dry_run)
+            staged = StagedImport(connection, now, dry_run, bulk)
             await staged._setup()
             try:
                 yield staged
