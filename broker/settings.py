@@ -133,9 +133,10 @@ class Settings(BaseSettings):
     # Rows per transaction of `broker legacy import`: big enough for set-based statements to pay, small
     # enough that a chunk's locks last a moment and a killed import loses little.
     legacy_import_batch_rows: int = Field(default=5_000, ge=1)
-    # A first import (legacy_accounts empty) of a file this large or larger holds its rows back and writes
-    # them at the end in one transaction, building the tables' indexes after the rows instead of entry by
-    # entry (logins wait for that transaction: ~10 s a million rows; bench/README.md, fifth round). 0: never.
+    # A first import (no legacy and no other accounts yet) of a file this large or larger holds its rows
+    # back and writes them at the end in one transaction, building the tables' indexes after the rows
+    # instead of entry by entry (logins wait for that transaction: ~10 s a million rows; bench/README.md,
+    # fifth round). A broker that already has accounts always imports chunk by chunk. 0: never.
     legacy_import_bulk_from_bytes: int = Field(default=16 << 20, ge=0)
     # The administrative unit of each relying party (client_id -> unit code): an account created at a first
     # VNeID login takes the unit of the RP that sent the citizen. JSON in BROKER_CLIENT_UNIT_CODES.

@@ -25,7 +25,7 @@ table for every chunk, ~1 s each; EXPLAIN in bench/README.md). A re-import of th
 writes nothing but the temporary tables; a killed import keeps the chunks it committed, and running it
 again finishes the job: the unique (source_system, legacy_id) key never lets a row in twice.
 
-A first import into an empty ``legacy_accounts`` of a large file goes in bulk instead (``publish``): after
+A first import of a large file into a broker without accounts yet goes in bulk instead (``publish``): after
 step 1 its rows wait in the temporary table of keys seen, and one transaction at the end writes them all
 with the tables' secondary indexes dropped, then builds the indexes again; a kill before or during it
 leaves nothing of the import, and running it again does it all.
@@ -210,7 +210,11 @@ class StagedImport:
             # need be looked up (another import running at the same time would fail on the unique key).
             found = await self._sql("SELECT 1 FROM legacy_accounts LIMIT 1")
             self._may_change = found.first() is not None
-            self.bulk = self._bulk_allowed and not self._may_change
+            # The bulk way's publish makes logins wait (~10 s a million rows): only for a broker nobody has
+            # an account at yet (a first deployment's import). One that already serves citizens takes the
+            # chunked way, where a login waits at most for one chunk's transaction.
+            serving = (await self._sql("SELECT 1 FROM accounts LIMIT 1")).first() is not None
+            self.bulk = self._bulk_allowed and not self._may_change and not serving
             if self.bulk:
                 # The file's rows wait here until ``publish``; their key doubles as the keys seen so far
                 # (``imp_seen``'s role otherwise). PostgreSQL draws the id each row's account will take as
@@ -346,9 +350,9 @@ class StagedImport:
         does it again. Returns the rows written.
 
         While it runs, logins wait for it (PostgreSQL locks both tables; on SQLite, writers wait for the
-        write lock), so it is only for a first import, into an empty ``legacy_accounts``; ``accounts``'
-        indexes are rebuilt only if the table holds no more rows than the import adds (else they take the
-        new rows one by one, as in a chunked import)."""
+        write lock), so it is only for a first import into a broker without accounts yet; ``accounts``'
+        indexes are rebuilt only if the table holds no more rows than the import adds (accounts made by
+        first logins during the import: else they take the new rows one by one)."""
         if not self.bulk:
             return 0
         async with self._transaction():
