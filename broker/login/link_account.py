@@ -305,7 +305,7 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    account = await accounts.add(session, account)
+    account = await accounts.insert(session, account)
     assert account.id is not None
     await _add_link(session, account, identity, now)
     await audit.append(

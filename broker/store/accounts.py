@@ -6,10 +6,10 @@ import functools
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, func, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
@@ -23,29 +23,48 @@ async def find_by_upstream_with_level(
     session: AsyncSession, issuer: str, subject: str
 ) -> tuple[Account, int, LegacyAccount | None] | None:
     """The linked account, the level its link last recorded and its oldest legacy record (what its
-    clean-up class is computed from, ``cleanup.reclassify_linked``): one statement (issue 7)."""
-    row = (
-        await session.execute(_by_upstream_statement(), {"issuer": issuer, "subject": subject})
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+    clean-up class is computed from, ``cleanup.reclassify_linked``): one statement (issue 7), run by
+    ``core_rows.fetch``, the objects put in the session as its loader would."""
+    rows = await core_rows.fetch(session, _by_upstream_statement(), {"issuer": issuer, "subject": subject})
+    if not rows:
+        return None
+    accounts, records = account_columns(), _legacy_columns()
+    row, split = rows[0], len(accounts)
+    legacy = row[split + 1 :]
+    return (
+        accounts.attached(session, row[:split]),
+        row[split],
+        records.attached(session, legacy) if legacy[0] is not None else None,
+    )
+
+
+@functools.cache
+def account_columns() -> core_rows.ModelColumns:
+    return core_rows.ModelColumns(Account)
+
+
+@functools.cache
+def _legacy_columns() -> core_rows.ModelColumns:
+    return core_rows.ModelColumns(LegacyAccount)
 
 
 @functools.cache
 def _by_upstream_statement() -> Any:
-    records = aliased(LegacyAccount)
+    account: Any = Account.__table__  # type: ignore[attr-defined]
+    link: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
+    legacy: Any = LegacyAccount.__table__  # type: ignore[attr-defined]
+    records = legacy.alias("records")
     oldest = (
-        select(func.min(records.id))
-        .where(records.account_id == col(Account.id))
-        .correlate(Account)
+        sa.select(func.min(records.c.id))
+        .where(records.c.account_id == account.c.id)
+        .correlate(account)
         .scalar_subquery()
     )
-    return (
-        select(Account, col(UpstreamLink.level), LegacyAccount)
-        .join(UpstreamLink, col(UpstreamLink.account_id) == col(Account.id))
-        .outerjoin(LegacyAccount, col(LegacyAccount.id) == oldest)
-        .where(
-            col(UpstreamLink.issuer) == bindparam("issuer"), col(UpstreamLink.subject) == bindparam("subject")
-        )
+    joined = account.join(link, link.c.account_id == account.c.id).outerjoin(legacy, legacy.c.id == oldest)
+    return core_rows.built_once(
+        sa.select(*account_columns().columns, link.c.level, *_legacy_columns().columns)
+        .select_from(joined)
+        .where(link.c.issuer == bindparam("issuer"), link.c.subject == bindparam("subject"))
     )
 
 
@@ -101,6 +120,26 @@ async def add(session: AsyncSession, account: Account) -> Account:
     session.add(account)
     await session.flush()
     return account
+
+
+async def insert(session: AsyncSession, account: Account) -> Account:
+    """``add`` by one INSERT … RETURNING id (``core_rows.fetch``) instead of the unit of work's flush
+    (issue 7: a first login's costliest statement); the account is then in the session as ``add`` leaves
+    it, persistent, its values the committed state."""
+    row = row_of(account)
+    statement = _insert_returning_id(tuple(row))
+    rows = await core_rows.fetch(session, statement, {f"account_{key}": value for key, value in row.items()})
+    account.id = rows[0][0]
+    core_rows.attach_new(session, account)
+    return account
+
+
+@functools.cache
+def _insert_returning_id(keys: tuple[str, ...]) -> Any:
+    table: Any = Account.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
+        sa.insert(table).values(core_rows.set_values(table, keys, "account_")).returning(table.c.id)
+    )
 
 
 async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
@@ -201,16 +240,29 @@ async def unlinked_active_citizens(session: AsyncSession, limit: int) -> list[Ac
 
 
 async def holder_of_number(session: AsyncSession, identification_number: str) -> Account | None:
-    """The surviving account that holds a verified identification number (following a merge)."""
-    held = await session.get(VerifiedNumber, identification_number)
-    if held is None:
+    """The surviving account that holds a verified identification number (following a merge): the
+    number's account in one statement (``core_rows.fetch``; issue 7: two ORM reads before), then the
+    merge chain, if any."""
+    rows = await core_rows.fetch(session, _holder_statement(), {"number": identification_number})
+    if not rows:
         return None
-    account = await get(session, held.account_id)
+    account = account_columns().attached(session, rows[0])
     seen: set[int] = set()
     while account is not None and account.merged_into_id is not None and account.id not in seen:
         seen.add(account.id or 0)
         account = await get(session, account.merged_into_id)
     return account
+
+
+@functools.cache
+def _holder_statement() -> Any:
+    account: Any = Account.__table__  # type: ignore[attr-defined]
+    held: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
+        sa.select(*account_columns().columns)
+        .select_from(held.join(account, account.c.id == held.c.account_id))
+        .where(held.c.identification_number == bindparam("number"))
+    )
 
 
 async def hold_number(

@@ -14,8 +14,10 @@ from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
-from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlmodel import SQLModel
+
+from broker.store import prepared, round_trips
 
 _DEFERRED = "core_rows_deferred"  # Session.info key: writes that go out with the next statement
 
@@ -36,6 +38,40 @@ async def execute(
     connection = await session.connection()
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
     return await connection.execute(statement, parameters or None)
+
+
+async def fetch(
+    session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """``execute(...).all()`` for a statement built once (``built_once``), its rows as tuples. On
+    PostgreSQL by asyncpg itself on the session's connection, in its transaction (issue 7: SQLAlchemy's
+    execution of one statement cost a login's callback several times the statement's own send and decode,
+    as ``broker.store.prepared`` found for the token endpoint); SQLAlchemy runs it elsewhere, and for any
+    statement not built once."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # what the session's autoflush would have done first
+    connection = await session.connection()
+    statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and id(statement) in _BUILT_ONCE:
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        mutex, start = getattr(adapted, "_execute_mutex", None), getattr(adapted, "_start_transaction", None)
+        if mutex is not None and start is not None:  # SQLAlchemy's asyncpg adapter, as 2.x lays it out
+            compiled = _compiled.get(statement)
+            if compiled is None:
+                compiled = _compiled[statement] = prepared.Compiled(statement, dialect)
+            arguments = compiled.arguments(parameters or {})
+            async with mutex:  # as the adapter's own cursor: one operation at a time on the connection
+                if adapted._transaction is None:
+                    await start()  # the BEGIN the adapter sends before its first statement
+                round_trips.count_one()
+                records = await adapted._connection.fetch(compiled.sql, *arguments)
+            return compiled.rows(records)
+    return [tuple(row) for row in await connection.execute(statement, parameters or None)]
+
+
+# Statements built once (``built_once``), compiled once for asyncpg by ``fetch``.
+_compiled: dict[Any, prepared.Compiled] = {}
 
 
 async def execute_together(session: AsyncSession, *statements: Any) -> None:
@@ -87,7 +123,7 @@ def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
 
 @functools.cache
 def _combined(statement: Any, ctes: tuple[Any, ...]) -> Any:
-    return _with_ctes(statement, ctes)
+    return built_once(_with_ctes(statement, ctes))
 
 
 async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, Any] | None = None) -> None:
@@ -153,6 +189,13 @@ def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]
     return {key: bindparam(prefix + key, type_=table.c[key].type) for key in keys}
 
 
+def attach_new(session: AsyncSession, instance: Any) -> None:
+    """An object this transaction has just inserted by a statement of its own, into the session as the
+    unit of work would have left it after its flush: persistent, its values the committed state."""
+    make_transient_to_detached(instance)
+    session.sync_session.add(instance)
+
+
 class ModelColumns:
     """A model's columns for a Core ``select``, and its instance rebuilt from them."""
 
@@ -166,6 +209,7 @@ class ModelColumns:
         self.columns = list(table.primary_key) + [c for c in table.columns if not c.primary_key]
         self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
         self._new = mapper.class_manager.new_instance  # what the ORM's loader itself calls
+        self._mapper, self._key_length = mapper, len(table.primary_key)
 
     def __len__(self) -> int:
         return len(self.columns)
@@ -174,6 +218,20 @@ class ModelColumns:
         """The values' object, as the ORM would load it, outside any session (read-only use)."""
         instance = self._new()
         instance.__dict__.update(zip(self.keys, values, strict=True))
+        return instance
+
+    def attached(self, session: AsyncSession, values: Any) -> Any:
+        """The values' object in the session, as the ORM's loader leaves it (``fetch``'s rows): the
+        object the session already holds for that key, else this one, persistent, its values the
+        loaded state (what the unit of work and ``attribute.history`` compare changes with)."""
+        sync = session.sync_session
+        key = self._mapper.identity_key_from_primary_key(list(values[: self._key_length]))
+        held = sync.identity_map.get(key)
+        if held is not None:
+            return held
+        instance = self.instance(values)
+        make_transient_to_detached(instance)
+        sync.add(instance)
         return instance
 
     def instance_or_none(self, values: Any) -> Any:
