@@ -20,6 +20,7 @@ import httpx
 from broker import logs
 from broker.metrics import Metrics
 from broker.outbound import tls
+from broker.outbound.keepalive import KeepAliveTransport
 
 # Names the endpoint of a call from the request alone, from a fixed vocabulary (bounded labels).
 EndpointNamer = Callable[[httpx.Request], str]
@@ -75,6 +76,12 @@ class ObservedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def keepalive_transport() -> KeepAliveTransport:
+    """The upstreams' transport (VNeID's code exchange and userinfo in every login): HTTP/1.1 on
+    kept-alive asyncio connections, parsed by httptools (``broker.outbound.keepalive``, issue 7)."""
+    return KeepAliveTransport(tls.client_context)
 
 
 def pooled_transport() -> httpx.AsyncHTTPTransport:

@@ -11,7 +11,12 @@ import httpx
 from broker.clock import Clock, system_clock
 from broker.login.keys import KeyRingSource, KeyTiming
 from broker.metrics import Metrics
-from broker.observed_http import ObservedTransport, relying_party_endpoint, vneid_endpoint
+from broker.observed_http import (
+    ObservedTransport,
+    keepalive_transport,
+    relying_party_endpoint,
+    vneid_endpoint,
+)
 from broker.outbound.endpoints import PublicAddressTransport
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
@@ -51,7 +56,9 @@ def build_registry(
         clock,
         metrics,
         upstream_transport,
-        observe=lambda upstream_id, inner: ObservedTransport(inner, metrics, upstream_id, vneid_endpoint),
+        observe=lambda upstream_id, inner: ObservedTransport(
+            inner or keepalive_transport(), metrics, upstream_id, vneid_endpoint
+        ),
     )
     rp_http = RelyingPartyHttp(
         settings.rp_connect_timeout_seconds,
