@@ -94,9 +94,11 @@ class Steps:
                     "redirect_uri": stack.redirect_uri,
                     "code_verifier": verifier,
                 },
-                headers={"Authorization": httpx.BasicAuth(
-                    stack.client["client_id"], stack.client["client_secret"]
-                )._auth_header},
+                headers={
+                    "Authorization": httpx.BasicAuth(
+                        stack.client["client_id"], stack.client["client_secret"]
+                    )._auth_header
+                },
             ),
             http,
         )
@@ -138,7 +140,9 @@ async def run(stack: BrokerStack, citizens: list[str], logins: int, warm_up: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--logins", type=int, default=300, help="per phase")
     parser.add_argument("--warm-up", type=int, default=50)
     parser.add_argument("--port-base", type=int, default=18000)
@@ -148,10 +152,8 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="op_login_steps_"))
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, 10_000)]
-    database = f"perf_steps_{int(time.time())}"
-    stack = BrokerStack(
-        database, logs, citizens_file, port=args.port_base, vneid_port=args.port_base + 100
-    )
+    database = f"perf_steps_{args.port_base}_{int(time.time())}"
+    stack = BrokerStack(database, logs, citizens_file, port=args.port_base, vneid_port=args.port_base + 100)
     try:
         stack.up()
         results = asyncio.run(run(stack, citizens, args.logins, args.warm_up))

@@ -149,10 +149,11 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         ssl_context: Callable[[], ssl.SSLContext],
         max_connections: int = 100,
         max_keepalive: int = 20,
-        keepalive_expiry: float = 5.0,
+        keepalive_expiry: float = 4.0,
     ) -> None:
-        """httpx's defaults for the pool's limits; ``ssl_context`` verifies https servers (asked once,
-        at the first https connection)."""
+        """httpx's defaults for the pool's limits, but for the expiry: 4 s, under uvicorn's own 5 s
+        keep-alive (httpx keeps 5 s, the very moment such a server closes); ``ssl_context`` verifies
+        https servers (asked at each https connection: one cached context)."""
         self._ssl_context = ssl_context
         self._slots = asyncio.Semaphore(max_connections)
         self._max_keepalive = max_keepalive

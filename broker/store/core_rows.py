@@ -46,28 +46,47 @@ async def fetch(
     """``execute(...).all()`` for a statement built once (``built_once``), its rows as tuples. On
     PostgreSQL by asyncpg itself on the session's connection, in its transaction (issue 7: SQLAlchemy's
     execution of one statement cost a login's callback several times the statement's own send and decode,
-    as ``broker.store.prepared`` found for the token endpoint); SQLAlchemy runs it elsewhere, and for any
+    as ``broker.store.prepared`` found for the token endpoint); SQLAlchemy runs it elsewhere, and any
     statement not built once."""
+    rows: list[tuple[Any, ...]] = await _run(session, statement, parameters, status=False)
+    return rows
+
+
+async def count(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None) -> int:
+    """``execute(...).rowcount`` the way ``fetch`` runs it (on PostgreSQL, the command tag's count)."""
+    counted: int = await _run(session, statement, parameters, status=True)
+    return counted
+
+
+async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None, status: bool) -> Any:
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
     connection = await session.connection()
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
     dialect = connection.dialect
     if dialect.name == "postgresql" and id(statement) in _BUILT_ONCE:
-        adapted = (await connection.get_raw_connection()).dbapi_connection
+        adapted: Any = (await connection.get_raw_connection()).dbapi_connection
         mutex, start = getattr(adapted, "_execute_mutex", None), getattr(adapted, "_start_transaction", None)
-        if mutex is not None and start is not None:  # SQLAlchemy's asyncpg adapter, as 2.x lays it out
-            compiled = _compiled.get(statement)
-            if compiled is None:
-                compiled = _compiled[statement] = prepared.Compiled(statement, dialect)
+        compiled = _compiled.get(statement)
+        if compiled is None:
+            compiled = _compiled[statement] = prepared.Compiled(statement, dialect)
+        # SQLAlchemy's asyncpg adapter as 2.x lays it out, and SQL asyncpg can take as it is (an
+        # "expanding" IN is rendered by SQLAlchemy per execution)
+        if mutex is not None and start is not None and "__[POSTCOMPILE" not in compiled.sql:
             arguments = compiled.arguments(parameters or {})
             async with mutex:  # as the adapter's own cursor: one operation at a time on the connection
                 if adapted._transaction is None:
                     await start()  # the BEGIN the adapter sends before its first statement
                 round_trips.count_one()
+                if status:
+                    tag = await adapted._connection.execute(compiled.sql, *arguments)
+                    return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
                 records = await adapted._connection.fetch(compiled.sql, *arguments)
             return compiled.rows(records)
-    return [tuple(row) for row in await connection.execute(statement, parameters or None)]
+    result = await connection.execute(statement, parameters or None)
+    if status:
+        return int(result.rowcount)  # type: ignore[attr-defined]
+    return [tuple(row) for row in result]
 
 
 # Statements built once (``built_once``), compiled once for asyncpg by ``fetch``.
@@ -109,6 +128,10 @@ def built_once(statement: Any) -> Any:
     _KEPT.append(statement)
     _BUILT_ONCE.add(id(statement))
     return statement
+
+
+def is_built_once(statement: Any) -> bool:
+    return id(statement) in _BUILT_ONCE
 
 
 _KEPT: list[Any] = []  # so that no id in _BUILT_ONCE is ever another object's
