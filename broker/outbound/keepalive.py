@@ -35,13 +35,14 @@ Origin = tuple[str, str, int]
 class _Exchange:
     """What one response brought, as httptools parsed it."""
 
-    __slots__ = ("body", "complete", "headers", "headers_done")
+    __slots__ = ("body", "complete", "headers", "headers_done", "keep_alive")
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.headers_done = False
         self.complete = False
+        self.keep_alive = False
 
 
 class _Connection(asyncio.Protocol):
@@ -103,6 +104,8 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         assert self._exchange is not None and self._waiter is not None
         self._exchange.complete = True
+        # Asked now: once the message is complete, httptools' parser answers False whatever was said
+        self._exchange.keep_alive = self._parser.should_keep_alive()
         if not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -123,7 +126,7 @@ class _Connection(asyncio.Protocol):
                     await waiter
         except TimeoutError as exc:
             raise httpx.ReadTimeout("no answer within the read timeout") from exc
-        reusable = not self.closed and self._parser.should_keep_alive()
+        reusable = not self.closed and exchange.keep_alive
         status = self._parser.get_status_code()
         self._parser = self._exchange = self._waiter = None
         return status, exchange, reusable
