@@ -8,6 +8,7 @@ ORM's loader builds them, outside any session, and are only read.
 from __future__ import annotations
 
 import functools
+from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, inspect
@@ -15,9 +16,13 @@ from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.util import concurrency
 from sqlmodel import SQLModel
 
 from broker.store import prepared, round_trips
+
+# Awaits from synchronous code run in the AsyncSession's greenlet (SQLAlchemy's own; renamed in 2.1).
+_await: Any = getattr(concurrency, "await_", None) or concurrency.await_only
 
 _DEFERRED = "core_rows_deferred"  # Session.info key: writes that go out with the next statement
 
@@ -63,30 +68,71 @@ async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any]
         await session.flush()  # what the session's autoflush would have done first
     connection = await session.connection()
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
-    dialect = connection.dialect
-    if dialect.name == "postgresql" and id(statement) in _BUILT_ONCE:
-        adapted: Any = (await connection.get_raw_connection()).dbapi_connection
-        mutex, start = getattr(adapted, "_execute_mutex", None), getattr(adapted, "_start_transaction", None)
-        compiled = _compiled.get(statement)
-        if compiled is None:
-            compiled = _compiled[statement] = prepared.Compiled(statement, dialect)
-        # SQLAlchemy's asyncpg adapter as 2.x lays it out, and SQL asyncpg can take as it is (an
-        # "expanding" IN is rendered by SQLAlchemy per execution)
-        if mutex is not None and start is not None and "__[POSTCOMPILE" not in compiled.sql:
-            arguments = compiled.arguments(parameters or {})
-            async with mutex:  # as the adapter's own cursor: one operation at a time on the connection
-                if adapted._transaction is None:
-                    await start()  # the BEGIN the adapter sends before its first statement
-                round_trips.count_one()
-                if status:
-                    tag = await adapted._connection.execute(compiled.sql, *arguments)
-                    return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
-                records = await adapted._connection.fetch(compiled.sql, *arguments)
-            return compiled.rows(records)
+    driver = _driver_call(
+        (await connection.get_raw_connection()).dbapi_connection,
+        connection.dialect,
+        statement,
+        parameters,
+        status,
+    )
+    if driver is not None:
+        return await driver
     result = await connection.execute(statement, parameters or None)
     if status:
         return int(result.rowcount)  # type: ignore[attr-defined]
     return [tuple(row) for row in result]
+
+
+def run_in_commit(
+    session: SyncSession, statement: Any, parameters: dict[str, Any] | list[dict[str, Any]]
+) -> list[tuple[Any, ...]] | None:
+    """For the commit hook (``audit``: synchronous, inside the AsyncSession's greenlet): ``fetch``'s way
+    on PostgreSQL, or, given a list of rows, the statement once per row in one round trip (asyncpg's
+    ``executemany``). ``None`` where it cannot (another database, a statement not built once): the caller
+    runs it through SQLAlchemy."""
+    connection = session.connection()
+    driver = _driver_call(connection.connection.dbapi_connection, connection.dialect, statement, parameters)
+    return None if driver is None else _await(driver)
+
+
+def _driver_call(
+    adapted: Any,
+    dialect: Any,
+    statement: Any,
+    parameters: dict[str, Any] | list[dict[str, Any]] | None,
+    status: bool = False,
+) -> Coroutine[Any, Any, Any] | None:
+    """The statement by asyncpg itself on the adapter's connection, in its transaction, as a coroutine to
+    await; ``None`` unless PostgreSQL, SQLAlchemy's asyncpg adapter as 2.x lays it out, a statement built
+    once (compiled once, here) and SQL that asyncpg can take as it is (an "expanding" IN is rendered by
+    SQLAlchemy per execution)."""
+    if dialect.name != "postgresql" or id(statement) not in _BUILT_ONCE:
+        return None
+    mutex, start = getattr(adapted, "_execute_mutex", None), getattr(adapted, "_start_transaction", None)
+    if mutex is None or start is None:
+        return None
+    compiled = _compiled.get(statement)
+    if compiled is None:
+        compiled = _compiled[statement] = prepared.Compiled(statement, dialect)
+    if "__[POSTCOMPILE" in compiled.sql:
+        return None
+
+    async def call() -> Any:
+        async with mutex:  # as the adapter's own cursor: one operation at a time on the connection
+            if adapted._transaction is None:
+                await start()  # the BEGIN the adapter sends before its first statement
+            round_trips.count_one()
+            driver = adapted._connection
+            if isinstance(parameters, list):
+                await driver.executemany(compiled.sql, [compiled.arguments(row) for row in parameters])
+                return []
+            arguments = compiled.arguments(parameters or {})
+            if status:
+                tag = await driver.execute(compiled.sql, *arguments)
+                return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
+            return compiled.rows(await driver.fetch(compiled.sql, *arguments))
+
+    return call()
 
 
 # Statements built once (``built_once``), compiled once for asyncpg by ``fetch``.
