@@ -202,8 +202,8 @@ async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, A
     (issue 7); elsewhere at once. Still written by the transaction, or by none of it. ``parameters``: the
     named parameters of all of them."""
     if session.get_bind().dialect.name != "postgresql":
-        for index, statement in enumerate(statements):
-            await execute(session, statement, parameters if index == 0 else None)
+        for statement in statements:
+            await execute(session, statement, parameters)  # each takes the parameters it names
         return
     queue: list[Write] = session.sync_session.info.setdefault(_DEFERRED, [])
     if parameters and any(name in values for _, values in queue for name in parameters):
