@@ -197,7 +197,9 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
         statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
         head_rows = core_rows.run_in_commit(session, statement, parameters)  # by asyncpg if it can
         found: Any = (
-            head_rows[0] if head_rows is not None else session.connection().execute(statement, parameters).one()
+            head_rows[0]
+            if head_rows is not None
+            else session.connection().execute(statement, parameters).one()
         )
     elif one_kind:
         found = session.execute(_head_and_account_type_statement(), {"sub": subs[0]}).one()
