@@ -35,7 +35,7 @@ class FirstLookup:
 async def first_lookup(
     session: AsyncSession, issuer: str, subject: str, number: str | None, old_number: str | None
 ) -> FirstLookup:
-    """The account linked to (issuer, subject); and, for the login that finds none, the account holding
+    """The account linked to (issuer, subject); and, only for the login that finds none, the account holding
     the verified ``number`` and the legacy citizen accounts on ``number`` (CCCD) or ``old_number`` (CMND):
     one statement (issue 7: three round trips of a first login), one snapshot. The objects go into the
     session as ``core_rows.fetch``'s reads put them; the holder's merge chain is the caller's to follow."""
@@ -89,11 +89,15 @@ def _first_lookup_statement(by_number: bool, by_old_number: bool) -> Any:
         )
         .where(link.c.issuer == bindparam("issuer"), link.c.subject == bindparam("subject"))
     ]
+    # A login found by its link needs neither of the others: not read (a returning citizen's rows).
+    unlinked = ~sa.exists().where(
+        link.c.issuer == bindparam("issuer"), link.c.subject == bindparam("subject")
+    )
     if by_number:
         selects.append(
             sa.select(sa.literal_column(str(_HOLDER)), *accounts, no_level, *no_legacy)
             .select_from(held.join(account, account.c.id == held.c.account_id))
-            .where(held.c.identification_number == bindparam("number"))
+            .where(held.c.identification_number == bindparam("number"), unlinked)
         )
     conditions = []
     if by_number:
@@ -108,6 +112,7 @@ def _first_lookup_statement(by_number: bool, by_old_number: bool) -> Any:
                 sa.or_(*conditions),
                 legacy.c.account_type == "citizen",
                 account.c.merged_into_id.is_(None),
+                unlinked,
             )
         )
     combined: Any = sa.union_all(*selects) if len(selects) > 1 else selects[0]
