@@ -236,7 +236,7 @@ def _named(names: dict[str, str], shown: list[choose_account.Candidate]) -> list
 
 def _urls(request: Request, flow_id: str) -> dict[str, Any]:
     """Every form on the login pages posts the flow id to one of these."""
-    paths = _paths(request)
+    paths = login_paths(request)
     query = urlencode({"flow": flow_id})
     return {
         "flow_id": flow_id,
@@ -265,7 +265,7 @@ _PAGES = (
 )
 
 
-def _paths(request: Request) -> dict[str, str]:
+def login_paths(request: Request) -> dict[str, str]:
     """The login pages' paths, looked up once per app and root path (issue 7: each ``url_for`` walks the
     routes; ten of them were 1.5 % of a login's CPU)."""
     known: dict[str, dict[str, str]] | None = getattr(request.app.state, "login_paths", None)

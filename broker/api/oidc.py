@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from broker.api.deps import BROWSER_COOKIE, BrowserDep, RegistryDep, SessionCookieDep, get_registry
+from broker.api.login import login_paths
 from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
 from broker.login import authorize, bearer, introspection, revocation, token, userinfo
 from broker.login.ids import new_token
@@ -76,9 +78,9 @@ async def _authorize(
     if isinstance(outcome, authorize.RedirectToClient):
         response: Response = RedirectResponse(outcome.url, status_code=303)
     else:
-        response = RedirectResponse(
-            str(request.url_for("login_page").include_query_params(flow=outcome.flow_id)), status_code=303
-        )
+        base = request.base_url  # what ``url_for`` makes the page's path absolute with
+        page = f"{base.scheme}://{base.netloc}{login_paths(request)['login_page']}"
+        response = RedirectResponse(f"{page}?{urlencode({'flow': outcome.flow_id})}", status_code=303)
     if browser is None:
         response.set_cookie(
             BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", secure=registry.settings.secure_cookies

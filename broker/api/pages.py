@@ -53,6 +53,7 @@ class Pages:
     ) -> None:
         self._default = default_language
         self._secure = secure_cookies
+        self._static_paths: dict[str, str] = {}  # per root path (the server's setting, not the request's)
         # Shown on every page that states the rule; a setting, like the policy that applies it.
         self._citizen_cutoff = vietnam_date(citizen_cutoff)
         self._environments = {
@@ -73,6 +74,15 @@ class Pages:
         environment.filters["vn_date"] = _vn_date
         environment.filters["vn_datetime"] = _vn_datetime
         return environment
+
+    def _static_path(self, request: Request) -> str:
+        """The stylesheet's path, looked up once per root path (issue 7: ``url_for`` walks the routes at
+        every page)."""
+        root = request.scope.get("root_path", "")
+        path = self._static_paths.get(root)
+        if path is None:
+            path = self._static_paths[root] = str(request.url_for("static", path="broker.css").path)
+        return path
 
     def language(self, request: Request) -> str:
         return i18n.choose(
@@ -113,7 +123,7 @@ class Pages:
                 lang_query=lang_query,
                 lang_href=lang_href,
                 citizen_cutoff=self._citizen_cutoff,
-                static_url=str(request.url_for("static", path="broker.css").path),
+                static_url=self._static_path(request),
                 **context,
             )
         )

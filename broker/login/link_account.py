@@ -91,7 +91,14 @@ async def resolve_in(
     ``new_account_units``: the client's and VNeID's unit, for an account this login makes: it is
     classified before its INSERT (``cleanup.classify_new``)."""
     now = registry.clock()
-    found = await accounts.find_by_upstream_with_level(session, identity.issuer, identity.subject)
+    lookup = await accounts.first_lookup(
+        session,
+        identity.issuer,
+        identity.subject,
+        identity.identification_number,
+        identity.old_identification_number,
+    )
+    found = lookup.by_link
     if found is not None:
         known, previous_level, oldest_legacy = found
         decision = await account_state.may_log_in(  # found by its link: linked
@@ -123,10 +130,10 @@ async def resolve_in(
         proven = await _proven_by_password(session, identity, link_account_id, registry)
         if proven is not None:
             return proven
-    same_person = await _verified_elsewhere(session, identity, registry)
+    same_person = await _verified_elsewhere(session, identity, registry, lookup.holder)
     if same_person is not None:
         return same_person
-    candidates = await _candidates(session, identity)
+    candidates = await _candidates(session, identity, lookup.matches)
     if not candidates:
         return Resolved(await _create(session, identity, registry, new_account_units), created=True)
     if len(candidates) == 1:
@@ -160,14 +167,14 @@ async def resolve_in(
 
 
 async def _verified_elsewhere(
-    session: Session, identity: VerifiedIdentity, registry: Registry
+    session: Session, identity: VerifiedIdentity, registry: Registry, held_by: Account | None
 ) -> Resolved | None:
     """Issue 10: the same citizen through another upstream lands on the account that already holds the
     number another upstream verified: a second link row, never a second account. An upstream that already
     gave this account another subject is refused: its subjects are not stable, or someone is trying."""
     if identity.identification_number is None:
         return None
-    holder = await accounts.holder_of_number(session, identity.identification_number)
+    holder = await accounts.surviving(session, held_by)  # read with the link (``first_lookup``)
     if holder is None or holder.id is None:
         return None
     links = await accounts.links_of(session, holder.id)
@@ -185,12 +192,10 @@ async def _verified_elsewhere(
 
 
 async def _candidates(
-    session: Session, identity: VerifiedIdentity
+    session: Session, identity: VerifiedIdentity, rows: list[tuple[Account, LegacyAccount]]
 ) -> dict[int, tuple[Account, list[LegacyAccount]]]:
+    """``rows``: the legacy citizen accounts on the identity's numbers (read with the link)."""
     found: dict[int, tuple[Account, list[LegacyAccount]]] = {}
-    rows = await legacy.matching_citizen_accounts(
-        session, identity.identification_number, identity.old_identification_number
-    )
     for account, record in rows:
         assert account.id is not None
         if account.status in (AccountStatus.MERGED, AccountStatus.DISABLED):
@@ -305,7 +310,7 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    account = await accounts.add(session, account)
+    account = await accounts.insert(session, account)
     assert account.id is not None
     await _add_link(session, account, identity, now)
     await audit.append(

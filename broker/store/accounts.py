@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, func, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
@@ -19,34 +20,115 @@ from broker.store.tables import Account, AccountAlias, LegacyAccount, UpstreamLi
 from broker.store.types import row_of
 
 
-async def find_by_upstream_with_level(
-    session: AsyncSession, issuer: str, subject: str
-) -> tuple[Account, int, LegacyAccount | None] | None:
-    """The linked account, the level its link last recorded and its oldest legacy record (what its
-    clean-up class is computed from, ``cleanup.reclassify_linked``): one statement (issue 7)."""
-    row = (
-        await session.execute(_by_upstream_statement(), {"issuer": issuer, "subject": subject})
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+@dataclass(frozen=True)
+class FirstLookup:
+    """What a VNeID login looks its account up by, read at once (``first_lookup``)."""
+
+    # the linked account, the level its link last recorded and its oldest legacy record (what its
+    # clean-up class is computed from, ``cleanup.reclassify_linked``)
+    by_link: tuple[Account, int, LegacyAccount | None] | None
+    holder: Account | None  # the account holding the verified number, before any merge is followed
+    # legacy citizen accounts on the CCCD or the old CMND, not merged away (Cases 2 and 3 of the letters)
+    matches: list[tuple[Account, LegacyAccount]]
+
+
+async def first_lookup(
+    session: AsyncSession, issuer: str, subject: str, number: str | None, old_number: str | None
+) -> FirstLookup:
+    """The account linked to (issuer, subject); and, only for the login that finds none, the account holding
+    the verified ``number`` and the legacy citizen accounts on ``number`` (CCCD) or ``old_number`` (CMND):
+    one statement (issue 7: three round trips of a first login), one snapshot. The objects go into the
+    session as ``core_rows.fetch``'s reads put them; the holder's merge chain is the caller's to follow."""
+    statement = _first_lookup_statement(bool(number), bool(old_number))
+    parameters = {"issuer": issuer, "subject": subject}
+    parameters |= {key: value for key, value in (("number", number), ("old_number", old_number)) if value}
+    rows = await core_rows.fetch(session, statement, parameters)
+    accounts, records = account_columns(), _legacy_columns()
+    split = len(accounts) + 1
+    by_link, holder, matches = None, None, []
+    for row in rows:
+        kind, account_values, level, legacy_values = row[0], row[1:split], row[split], row[split + 1 :]
+        account = accounts.attached(session, account_values)
+        legacy = records.attached(session, legacy_values) if legacy_values[0] is not None else None
+        if kind == _BY_LINK:
+            by_link = (account, level, legacy)
+        elif kind == _HOLDER:
+            holder = account
+        else:
+            assert legacy is not None
+            matches.append((account, legacy))
+    return FirstLookup(by_link, holder, matches)
+
+
+_BY_LINK, _HOLDER, _MATCH = 0, 1, 2
 
 
 @functools.cache
-def _by_upstream_statement() -> Any:
-    records = aliased(LegacyAccount)
+def _first_lookup_statement(by_number: bool, by_old_number: bool) -> Any:
+    """The account by its link (with its oldest legacy record), the holder of the number and the legacy
+    matches as one UNION ALL of rows (kind, account, link level, legacy record), built once per kind of
+    search (issue 7: building the matching search per login was 2.5 % of a first login)."""
+    account: Any = Account.__table__  # type: ignore[attr-defined]
+    link: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
+    legacy: Any = LegacyAccount.__table__  # type: ignore[attr-defined]
+    held: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
+    records = legacy.alias("records")
     oldest = (
-        select(func.min(records.id))
-        .where(records.account_id == col(Account.id))
-        .correlate(Account)
+        sa.select(func.min(records.c.id))
+        .where(records.c.account_id == account.c.id)
+        .correlate(account)
         .scalar_subquery()
     )
-    return (
-        select(Account, col(UpstreamLink.level), LegacyAccount)
-        .join(UpstreamLink, col(UpstreamLink.account_id) == col(Account.id))
-        .outerjoin(LegacyAccount, col(LegacyAccount.id) == oldest)
-        .where(
-            col(UpstreamLink.issuer) == bindparam("issuer"), col(UpstreamLink.subject) == bindparam("subject")
+    accounts, legacy_columns = account_columns().columns, _legacy_columns().columns
+    no_level = sa.cast(sa.null(), link.c.level.type)
+    no_legacy = [sa.cast(sa.null(), column.type).label(f"no_{column.name}") for column in legacy_columns]
+    selects = [
+        sa.select(sa.literal_column(str(_BY_LINK)).label("kind"), *accounts, link.c.level, *legacy_columns)
+        .select_from(
+            account.join(link, link.c.account_id == account.c.id).outerjoin(legacy, legacy.c.id == oldest)
         )
+        .where(link.c.issuer == bindparam("issuer"), link.c.subject == bindparam("subject"))
+    ]
+    # A login found by its link needs neither of the others: not read (a returning citizen's rows).
+    unlinked = ~sa.exists().where(
+        link.c.issuer == bindparam("issuer"), link.c.subject == bindparam("subject")
     )
+    if by_number:
+        selects.append(
+            sa.select(sa.literal_column(str(_HOLDER)), *accounts, no_level, *no_legacy)
+            .select_from(held.join(account, account.c.id == held.c.account_id))
+            .where(held.c.identification_number == bindparam("number"), unlinked)
+        )
+    conditions = []
+    if by_number:
+        conditions.append(legacy.c.cccd == bindparam("number"))
+    if by_old_number:
+        conditions.append(legacy.c.cmnd == bindparam("old_number"))
+    if conditions:
+        selects.append(
+            sa.select(sa.literal_column(str(_MATCH)), *accounts, no_level, *legacy_columns)
+            .select_from(account.join(legacy, legacy.c.account_id == account.c.id))
+            .where(
+                sa.or_(*conditions),
+                legacy.c.account_type == "citizen",
+                account.c.merged_into_id.is_(None),
+                unlinked,
+            )
+        )
+    combined: Any = sa.union_all(*selects) if len(selects) > 1 else selects[0]
+    # By position (the kind, the account's id, the legacy record's id): names repeat across the tables.
+    positions = (1, 2, len(accounts) + 3)
+    return core_rows.built_once(combined.order_by(*(sa.literal_column(str(p)) for p in positions)))
+
+
+@functools.cache
+def account_columns() -> core_rows.ModelColumns:
+    return core_rows.ModelColumns(Account)
+
+
+@functools.cache
+def _legacy_columns() -> core_rows.ModelColumns:
+    return core_rows.ModelColumns(LegacyAccount)
 
 
 async def defer_changes(session: AsyncSession, account: Account) -> None:
@@ -101,6 +183,26 @@ async def add(session: AsyncSession, account: Account) -> Account:
     session.add(account)
     await session.flush()
     return account
+
+
+async def insert(session: AsyncSession, account: Account) -> Account:
+    """``add`` by one INSERT … RETURNING id (``core_rows.fetch``) instead of the unit of work's flush
+    (issue 7: a first login's costliest statement); the account is then in the session as ``add`` leaves
+    it, persistent, its values the committed state."""
+    row = row_of(account)
+    statement = _insert_returning_id(tuple(row))
+    rows = await core_rows.fetch(session, statement, {f"account_{key}": value for key, value in row.items()})
+    account.id = rows[0][0]
+    core_rows.attach_new(session, account)
+    return account
+
+
+@functools.cache
+def _insert_returning_id(keys: tuple[str, ...]) -> Any:
+    table: Any = Account.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
+        sa.insert(table).values(core_rows.set_values(table, keys, "account_")).returning(table.c.id)
+    )
 
 
 async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
@@ -201,16 +303,31 @@ async def unlinked_active_citizens(session: AsyncSession, limit: int) -> list[Ac
 
 
 async def holder_of_number(session: AsyncSession, identification_number: str) -> Account | None:
-    """The surviving account that holds a verified identification number (following a merge)."""
-    held = await session.get(VerifiedNumber, identification_number)
-    if held is None:
-        return None
-    account = await get(session, held.account_id)
+    """The surviving account that holds a verified identification number (following a merge): the
+    number's account in one statement (``core_rows.fetch``; issue 7: two ORM reads before), then the
+    merge chain, if any."""
+    rows = await core_rows.fetch(session, _holder_statement(), {"number": identification_number})
+    return await surviving(session, account_columns().attached(session, rows[0]) if rows else None)
+
+
+async def surviving(session: AsyncSession, account: Account | None) -> Account | None:
+    """The account itself, or the one it was merged into (following the chain)."""
     seen: set[int] = set()
     while account is not None and account.merged_into_id is not None and account.id not in seen:
         seen.add(account.id or 0)
         account = await get(session, account.merged_into_id)
     return account
+
+
+@functools.cache
+def _holder_statement() -> Any:
+    account: Any = Account.__table__  # type: ignore[attr-defined]
+    held: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(
+        sa.select(*account_columns().columns)
+        .select_from(held.join(account, account.c.id == held.c.account_id))
+        .where(held.c.identification_number == bindparam("number"))
+    )
 
 
 async def hold_number(

@@ -120,6 +120,17 @@ def _insert_statement() -> Any:
     return insert(AuditEntry.__table__)  # type: ignore[attr-defined]
 
 
+_ROW_COLUMNS = ("at", "actor", "action", "outcome", "reason", "sub", "details", "prev_hash", "chain_hash")
+
+
+@functools.cache
+def _insert_rows_statement() -> Any:
+    """The INSERT of one row of the trail, its parameters named as the columns (``core_rows.run_in_commit``
+    runs it once per row, in one round trip, by asyncpg)."""
+    table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    return core_rows.built_once(insert(table).values(core_rows.set_values(table, _ROW_COLUMNS, "")))
+
+
 @functools.cache
 def _head_statement() -> Any:
     return select(AuditEntry.chain_hash).order_by(col(AuditEntry.id).desc()).limit(1)
@@ -184,7 +195,12 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
         statement = _locked_head_and_account_type_statement() if one_kind else _locked_head_statement()
         parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": subs[0]} if one_kind else {})
         statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
-        found: Any = session.connection().execute(statement, parameters).one()
+        head_rows = core_rows.run_in_commit(session, statement, parameters)  # by asyncpg if it can
+        found: Any = (
+            head_rows[0]
+            if head_rows is not None
+            else session.connection().execute(statement, parameters).one()
+        )
     elif one_kind:
         found = session.execute(_head_and_account_type_statement(), {"sub": subs[0]}).one()
     else:
@@ -204,7 +220,8 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
     # A plain INSERT of every row at once: they are never read back here, so the ORM's unit of work would
     # be pure cost. One statement built once, given the rows (several: SQLAlchemy's "insertmanyvalues",
     # still one round trip; a multi-row VALUES built per call was compiled again every time).
-    session.connection().execute(_insert_statement(), values[0] if len(values) == 1 else values)
+    if core_rows.run_in_commit(session, _insert_rows_statement(), values) is None:
+        session.connection().execute(_insert_statement(), values[0] if len(values) == 1 else values)
     if observed:
         for row in rows:
             _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)

@@ -3,6 +3,7 @@ the event feeds (a relying party hears only about its own citizens). Access-toke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,25 @@ def note_statement(session: AsyncSession, client_id: str, account_id: int, at: d
     return (
         insert(ClientAccount)
         .values(client_id=client_id, account_id=account_id, first_seen_at=at)
+        .on_conflict_do_nothing(index_elements=["client_id", "account_id"])
+    )
+
+
+def note_write(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> core_rows.Write:
+    """``note_statement`` built once, its values as named parameters (``note_``): a write that
+    ``core_rows.defer`` can carry into a statement run by asyncpg itself (issue 7)."""
+    parameters = {"note_client_id": client_id, "note_account_id": account_id, "note_first_seen_at": at}
+    return _note(session.get_bind().dialect.name), parameters
+
+
+@functools.cache
+def _note(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = ClientAccount.__table__  # type: ignore[attr-defined]
+    keys = ("client_id", "account_id", "first_seen_at")
+    return core_rows.built_once(
+        insert(table)
+        .values(core_rows.set_values(table, keys, "note_"))
         .on_conflict_do_nothing(index_elements=["client_id", "account_id"])
     )
 

@@ -8,14 +8,21 @@ ORM's loader builds them, outside any session, and are only read.
 from __future__ import annotations
 
 import functools
+from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
-from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.util import concurrency
 from sqlmodel import SQLModel
+
+from broker.store import prepared, round_trips
+
+# Awaits from synchronous code run in the AsyncSession's greenlet (SQLAlchemy's own; renamed in 2.1).
+_await: Any = getattr(concurrency, "await_", None) or concurrency.await_only
 
 _DEFERRED = "core_rows_deferred"  # Session.info key: writes that go out with the next statement
 
@@ -36,6 +43,100 @@ async def execute(
     connection = await session.connection()
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
     return await connection.execute(statement, parameters or None)
+
+
+async def fetch(
+    session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """``execute(...).all()`` for a statement built once (``built_once``), its rows as tuples. On
+    PostgreSQL by asyncpg itself on the session's connection, in its transaction (issue 7: SQLAlchemy's
+    execution of one statement cost a login's callback several times the statement's own send and decode,
+    as ``broker.store.prepared`` found for the token endpoint); SQLAlchemy runs it elsewhere, and any
+    statement not built once."""
+    rows: list[tuple[Any, ...]] = await _run(session, statement, parameters, status=False)
+    return rows
+
+
+async def count(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None) -> int:
+    """``execute(...).rowcount`` the way ``fetch`` runs it (on PostgreSQL, the command tag's count)."""
+    counted: int = await _run(session, statement, parameters, status=True)
+    return counted
+
+
+async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None, status: bool) -> Any:
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # what the session's autoflush would have done first
+    connection = await session.connection()
+    statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
+    driver = _driver_call(
+        (await connection.get_raw_connection()).dbapi_connection,
+        connection.dialect,
+        statement,
+        parameters,
+        status,
+    )
+    if driver is not None:
+        return await driver
+    result = await connection.execute(statement, parameters or None)
+    if status:
+        return int(result.rowcount)  # type: ignore[attr-defined]
+    return [tuple(row) for row in result]
+
+
+def run_in_commit(
+    session: SyncSession, statement: Any, parameters: dict[str, Any] | list[dict[str, Any]]
+) -> list[tuple[Any, ...]] | None:
+    """For the commit hook (``audit``: synchronous, inside the AsyncSession's greenlet): ``fetch``'s way
+    on PostgreSQL, or, given a list of rows, the statement once per row in one round trip (asyncpg's
+    ``executemany``). ``None`` where it cannot (another database, a statement not built once): the caller
+    runs it through SQLAlchemy."""
+    connection = session.connection()
+    driver = _driver_call(connection.connection.dbapi_connection, connection.dialect, statement, parameters)
+    return None if driver is None else _await(driver)
+
+
+def _driver_call(
+    adapted: Any,
+    dialect: Any,
+    statement: Any,
+    parameters: dict[str, Any] | list[dict[str, Any]] | None,
+    status: bool = False,
+) -> Coroutine[Any, Any, Any] | None:
+    """The statement by asyncpg itself on the adapter's connection, in its transaction, as a coroutine to
+    await; ``None`` unless PostgreSQL, SQLAlchemy's asyncpg adapter as 2.x lays it out, a statement built
+    once (compiled once, here) and SQL that asyncpg can take as it is (an "expanding" IN is rendered by
+    SQLAlchemy per execution)."""
+    if dialect.name != "postgresql" or id(statement) not in _BUILT_ONCE:
+        return None
+    mutex, start = getattr(adapted, "_execute_mutex", None), getattr(adapted, "_start_transaction", None)
+    if mutex is None or start is None:
+        return None
+    compiled = _compiled.get(statement)
+    if compiled is None:
+        compiled = _compiled[statement] = prepared.Compiled(statement, dialect)
+    if "__[POSTCOMPILE" in compiled.sql:
+        return None
+
+    async def call() -> Any:
+        async with mutex:  # as the adapter's own cursor: one operation at a time on the connection
+            if adapted._transaction is None:
+                await start()  # the BEGIN the adapter sends before its first statement
+            round_trips.count_one()
+            driver = adapted._connection
+            if isinstance(parameters, list):
+                await driver.executemany(compiled.sql, [compiled.arguments(row) for row in parameters])
+                return []
+            arguments = compiled.arguments(parameters or {})
+            if status:
+                tag = await driver.execute(compiled.sql, *arguments)
+                return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
+            return compiled.rows(await driver.fetch(compiled.sql, *arguments))
+
+    return call()
+
+
+# Statements built once (``built_once``), compiled once for asyncpg by ``fetch``.
+_compiled: dict[Any, prepared.Compiled] = {}
 
 
 async def execute_together(session: AsyncSession, *statements: Any) -> None:
@@ -75,6 +176,10 @@ def built_once(statement: Any) -> Any:
     return statement
 
 
+def is_built_once(statement: Any) -> bool:
+    return id(statement) in _BUILT_ONCE
+
+
 _KEPT: list[Any] = []  # so that no id in _BUILT_ONCE is ever another object's
 _BUILT_ONCE: set[int] = set()
 
@@ -87,7 +192,7 @@ def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
 
 @functools.cache
 def _combined(statement: Any, ctes: tuple[Any, ...]) -> Any:
-    return _with_ctes(statement, ctes)
+    return built_once(_with_ctes(statement, ctes))
 
 
 async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, Any] | None = None) -> None:
@@ -97,8 +202,8 @@ async def defer(session: AsyncSession, *statements: Any, parameters: dict[str, A
     (issue 7); elsewhere at once. Still written by the transaction, or by none of it. ``parameters``: the
     named parameters of all of them."""
     if session.get_bind().dialect.name != "postgresql":
-        for index, statement in enumerate(statements):
-            await execute(session, statement, parameters if index == 0 else None)
+        for statement in statements:
+            await execute(session, statement, parameters)  # each takes the parameters it names
         return
     queue: list[Write] = session.sync_session.info.setdefault(_DEFERRED, [])
     if parameters and any(name in values for _, values in queue for name in parameters):
@@ -153,6 +258,13 @@ def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]
     return {key: bindparam(prefix + key, type_=table.c[key].type) for key in keys}
 
 
+def attach_new(session: AsyncSession, instance: Any) -> None:
+    """An object this transaction has just inserted by a statement of its own, into the session as the
+    unit of work would have left it after its flush: persistent, its values the committed state."""
+    make_transient_to_detached(instance)
+    session.sync_session.add(instance)
+
+
 class ModelColumns:
     """A model's columns for a Core ``select``, and its instance rebuilt from them."""
 
@@ -166,6 +278,7 @@ class ModelColumns:
         self.columns = list(table.primary_key) + [c for c in table.columns if not c.primary_key]
         self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
         self._new = mapper.class_manager.new_instance  # what the ORM's loader itself calls
+        self._mapper, self._key_length = mapper, len(table.primary_key)
 
     def __len__(self) -> int:
         return len(self.columns)
@@ -174,6 +287,20 @@ class ModelColumns:
         """The values' object, as the ORM would load it, outside any session (read-only use)."""
         instance = self._new()
         instance.__dict__.update(zip(self.keys, values, strict=True))
+        return instance
+
+    def attached(self, session: AsyncSession, values: Any) -> Any:
+        """The values' object in the session, as the ORM's loader leaves it (``fetch``'s rows): the
+        object the session already holds for that key, else this one, persistent, its values the
+        loaded state (what the unit of work and ``attribute.history`` compare changes with)."""
+        sync = session.sync_session
+        key = self._mapper.identity_key_from_primary_key(list(values[: self._key_length]))
+        held = sync.identity_map.get(key)
+        if held is not None:
+            return held
+        instance = self.instance(values)
+        make_transient_to_detached(instance)
+        sync.add(instance)
         return instance
 
     def instance_or_none(self, values: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import asyncpg
 from sqlalchemy import event
@@ -219,12 +219,14 @@ class Database:
 
     async def write_alone(self, *writes: core_rows.Write) -> int:
         """Writes that are a transaction of their own (nothing read first, nothing after): on PostgreSQL
-        one statement (``core_rows.together``) sent without BEGIN and COMMIT, which the server commits as
-        it ends (issue 7: two round trips of a login step saved); on SQLite one transaction. Returns the
-        last statement's row count."""
+        one statement (``core_rows.together``) sent by asyncpg itself without BEGIN and COMMIT, which the
+        server commits as it ends (issue 7: two round trips of a login step saved, then SQLAlchemy's
+        execution of it); on SQLite one transaction. Returns the last statement's row count."""
         with _translated_errors():
             if self.engine.dialect.name == "postgresql":
                 statement, parameters = core_rows.together(*writes)
+                if core_rows.is_built_once(statement):  # compiled once, kept: by asyncpg itself
+                    return await self._by_asyncpg(statement, parameters, status=True)
                 async with self._read_engine.connect() as connection:  # AUTOCOMMIT
                     result = await connection.execute(statement, parameters or None)
                     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -234,13 +236,12 @@ class Database:
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def write_alone_returning(self, statement: Any, parameters: dict[str, Any]) -> list[Any] | None:
-        """One statement that writes and returns rows, a transaction of its own, sent without BEGIN and
-        COMMIT on PostgreSQL (``write_alone``); ``None`` elsewhere, where the caller takes its other way."""
+        """One statement that writes and returns rows, a transaction of its own, sent by asyncpg without
+        BEGIN and COMMIT on PostgreSQL (``write_alone``); ``None`` elsewhere, where the caller takes its
+        other way."""
         if self.engine.dialect.name != "postgresql":
             return None
-        with _translated_errors():
-            async with self._read_engine.connect() as connection:  # AUTOCOMMIT
-                return list((await connection.execute(statement, parameters)).all())
+        return await self._by_asyncpg(statement, parameters)
 
     async def rows(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
         """One Core read statement on a pooled connection, without an ORM session (the hottest reads).
@@ -253,7 +254,14 @@ class Database:
             async with self._read_engine.connect() as connection:
                 return list((await connection.execute(statement, parameters)).all())
 
-    async def _by_asyncpg(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:
+    @overload
+    async def _by_asyncpg(self, statement: Any, parameters: dict[str, Any]) -> list[Any]: ...
+
+    @overload
+    async def _by_asyncpg(self, statement: Any, parameters: dict[str, Any], status: Literal[True]) -> int: ...
+
+    async def _by_asyncpg(self, statement: Any, parameters: dict[str, Any], status: bool = False) -> Any:
+        """The statement's rows; with ``status``, the row count its command tag says (``UPDATE 1``)."""
         compiled = self._compiled.get(statement)
         if compiled is None:
             compiled = self._compiled[statement] = prepared.Compiled(statement, self.engine.dialect)
@@ -262,6 +270,9 @@ class Database:
         with _translated_errors():
             async with self._statements.connection() as connection:
                 round_trips.count_one()
+                if status:
+                    tag = await connection.execute(compiled.sql, *arguments)
+                    return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
                 records = await connection.fetch(compiled.sql, *arguments)
         return compiled.rows(records)
 

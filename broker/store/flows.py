@@ -129,8 +129,7 @@ async def move(
 
     Returns False when another request moved it first, it expired, or the move is not allowed.
     """
-    result = await core_rows.execute(session, *_move(flow_id, target, at, via, values))
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return await core_rows.count(session, *_move(flow_id, target, at, via, values)) == 1
 
 
 async def forget_pending_identity(session: AsyncSession, flow_id: str) -> None:
@@ -166,11 +165,21 @@ def _move_statement(target: FlowState, via: FlowState | None, keys: tuple[str, .
         update(LoginFlow)
         .where(
             col(LoginFlow.id) == bindparam("move_flow_id"),
-            col(LoginFlow.state).in_(sorted(s.value for s in sources)),
+            _state_in(col(LoginFlow.state), sources),
             col(LoginFlow.expires_at) > bindparam("move_at", type_=table.c.expires_at.type),
         )
         .values(state=target.value, **core_rows.set_values(table, keys, "move_"))
     )
+
+
+def _state_in(column: Any, states: Any) -> Any:
+    """``column IN ('a', 'b')`` with the states written into the SQL: a list of values would be an
+    "expanding" parameter, rendered per execution, which a statement run by asyncpg itself
+    (``Database.write_alone``, ``core_rows.fetch``) cannot carry. The states are the state machine's own
+    names, never input."""
+    names = sorted(state.value for state in states)
+    assert all(name.isidentifier() for name in names)
+    return column.in_([sa.literal_column(f"'{name}'") for name in names])
 
 
 async def start_upstream(
@@ -210,7 +219,7 @@ def _start_upstream_statement() -> Any:
     flow: Any = LoginFlow.__table__  # type: ignore[attr-defined]
     requirement: Any = LoginFlowRequirement.__table__  # type: ignore[attr-defined]
     authenticated = FlowState.AUTHENTICATED.value
-    others = sorted(s.value for s in sources_of(FlowState.UPSTREAM_PENDING) if s != FlowState.AUTHENTICATED)
+    others = [s for s in sources_of(FlowState.UPSTREAM_PENDING) if s != FlowState.AUTHENTICATED]
     of_flow = requirement.c.flow_id == flow.c.id
     return (
         update(flow)
@@ -219,7 +228,7 @@ def _start_upstream_statement() -> Any:
             flow.c.browser_hash == bindparam("start_browser"),
             flow.c.expires_at > bindparam("start_at", type_=flow.c.expires_at.type),
             sa.or_(
-                flow.c.state.in_(others),
+                _state_in(flow.c.state, others),
                 sa.and_(
                     flow.c.state == authenticated,
                     flow.c.acr == bindparam("start_legacy"),

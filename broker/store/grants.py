@@ -21,14 +21,16 @@ from broker.store.types import row_of
 async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
     """The code, the note that its client knows the account (the event feed's) and, for a code of an SSO
     session, the client's place in that session: one statement on PostgreSQL."""
-    statements = [
-        insert(AuthorizationCode).values(row_of(code)),
-        client_accounts.note_statement(session, code.client_id, code.account_id, code.created_at),
+    writes = [
+        core_rows.insert_row(AuthorizationCode, row_of(code), "code_"),
+        client_accounts.note_write(session, code.client_id, code.account_id, code.created_at),
     ]
     if code.sid is not None:
-        statements.append(sessions.participant_statement(session, code.sid, code.client_id, code.created_at))
-    # Nothing reads the code in the transaction that issues it: deferred (issue 7, a login's round trip).
-    await core_rows.defer(session, *statements)
+        writes.append(sessions.participant_write(session, code.sid, code.client_id, code.created_at))
+    # Nothing reads the code in the transaction that issues it: deferred (issue 7, a login's round trip),
+    # each statement built once, so that the one carrying them at commit runs by asyncpg itself.
+    parameters = {name: value for _, values in writes for name, value in values.items()}
+    await core_rows.defer(session, *(statement for statement, _ in writes), parameters=parameters)
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +71,25 @@ def participant_statement(session: AsyncSession, sid: str, client_id: str, at: d
     return (
         insert(SsoSessionClient)
         .values(sid=sid, client_id=client_id, created_at=at)
+        .on_conflict_do_nothing(index_elements=["sid", "client_id"])
+    )
+
+
+def participant_write(session: AsyncSession, sid: str, client_id: str, at: datetime) -> core_rows.Write:
+    """``participant_statement`` built once, its values as named parameters (``participant_``): a write
+    that ``core_rows.defer`` can carry into a statement run by asyncpg itself (issue 7)."""
+    parameters = {"participant_sid": sid, "participant_client_id": client_id, "participant_created_at": at}
+    return _participant(session.get_bind().dialect.name), parameters
+
+
+@functools.cache
+def _participant(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = SsoSessionClient.__table__  # type: ignore[attr-defined]
+    keys = ("sid", "client_id", "created_at")
+    return core_rows.built_once(
+        insert(table)
+        .values(core_rows.set_values(table, keys, "participant_"))
         .on_conflict_do_nothing(index_elements=["sid", "client_id"])
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,10 +55,13 @@ async def test_a_login_that_missed_a_concurrent_link_runs_again_instead_of_being
     first = await account_for(registry, AN)  # the login that committed first
     assert isinstance(first, Resolved)
 
-    async def not_yet_committed(*_: object) -> None:
-        return None  # what the second login read before the first committed
+    looked_up = accounts.first_lookup
 
-    monkeypatch.setattr(accounts, "find_by_upstream_with_level", not_yet_committed)
+    async def not_yet_committed(*args: Any) -> accounts.FirstLookup:
+        # the link as a read before the first login committed it missed it, the number already held
+        return replace(await looked_up(*args), by_link=None)
+
+    monkeypatch.setattr(accounts, "first_lookup", not_yet_committed)
     with pytest.raises(StoreConflict):
         async with registry.db.transaction() as session:
             await link_account.resolve_in(registry, session, AN, None)

@@ -1,0 +1,172 @@
+"""Issue 7: the broker's CPU per step of a complete login, one login at a time.
+
+    .venv/bin/python bench/op_login_steps.py --port-base 19000 [--logins 300] [--out FILE]
+
+Starts the same stack as `op_bench.py` (PostgreSQL, mock VNeID seeded with 10,000 citizens, the broker
+pinned to CPU 0), logs in one login after another (no concurrency: every step's CPU is the broker's own
+for that request), and reads the broker's on-CPU time (`/proc/PID/task/*/schedstat`, in nanoseconds)
+before and after each of its five requests. Two phases: first logins of many citizens, then one citizen
+again and again. Prints CPU ms per step and per login (mean over the phase) and the round trips; what
+`op_bench.py` measures under load is the same work plus what concurrency adds (queueing, pool waits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from op_load import _expect_redirect, form_on, s256
+from op_servers import LOAD_CPU, BrokerStack, drop_database, process_tree, write_citizens
+
+STEPS = ("authorize", "login_page", "vneid_start", "callback", "token")
+
+
+def on_cpu_ns(root: int) -> int:
+    total = 0
+    for pid in process_tree(root):
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                    total += int(stat.read().split()[0])
+            except OSError:
+                continue
+    return total
+
+
+class Steps:
+    def __init__(self, stack: BrokerStack, pid: int) -> None:
+        self.stack, self.pid = stack, pid
+        self.cpu: dict[str, list[float]] = defaultdict(list)
+        self.trips: dict[str, list[int]] = defaultdict(list)
+
+    async def _timed(self, step: str, request: httpx.Request, http: httpx.AsyncClient) -> httpx.Response:
+        before = on_cpu_ns(self.pid)
+        response = await http.send(request)
+        self.cpu[step].append((on_cpu_ns(self.pid) - before) / 1e6)
+        self.trips[step].append(int(response.headers.get("x-db-round-trips", 0)))
+        return response
+
+    async def login(self, http: httpx.AsyncClient, who: str) -> None:
+        stack = self.stack
+        verifier = secrets.token_urlsafe(48)
+        params = {
+            "response_type": "code",
+            "client_id": stack.client["client_id"],
+            "redirect_uri": stack.redirect_uri,
+            "scope": "openid profile identification account",
+            "state": secrets.token_urlsafe(16),
+            "nonce": secrets.token_urlsafe(16),
+            "code_challenge": s256(verifier),
+            "code_challenge_method": "S256",
+        }
+        authorized = await self._timed(
+            "authorize", http.build_request("GET", f"{stack.broker_url}/authorize", params=params), http
+        )
+        page = await self._timed("login_page", http.build_request("GET", _expect_redirect(authorized)), http)
+        action, fields = form_on(page, "/login/vneid")
+        started = await self._timed("vneid_start", http.build_request("POST", action, data=fields), http)
+        vneid_page = await http.get(_expect_redirect(started))
+        action, fields = form_on(vneid_page, "password")
+        signed_in = await http.post(action, data={**fields, "username": who, "password": "Bench@2024"})
+        callback = await self._timed("callback", http.build_request("GET", _expect_redirect(signed_in)), http)
+        query = parse_qs(urlsplit(_expect_redirect(callback)).query)
+        token = await self._timed(
+            "token",
+            http.build_request(
+                "POST",
+                f"{stack.broker_url}/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": query["code"][0],
+                    "redirect_uri": stack.redirect_uri,
+                    "code_verifier": verifier,
+                },
+                headers={
+                    "Authorization": httpx.BasicAuth(
+                        stack.client["client_id"], stack.client["client_secret"]
+                    )._auth_header
+                },
+            ),
+            http,
+        )
+        if token.status_code != 200:
+            raise RuntimeError(f"token: {token.status_code} {token.text[:300]}")
+
+    def summary(self) -> dict[str, object]:
+        steps = {step: round(sum(self.cpu[step]) / len(self.cpu[step]), 3) for step in STEPS}
+        trips = {step: round(sum(self.trips[step]) / len(self.trips[step]), 1) for step in STEPS}
+        return {
+            "logins": len(self.cpu["token"]),
+            "cpu_ms_per_step": steps,
+            "cpu_ms_per_login": round(sum(steps.values()), 3),
+            "round_trips_per_step": trips,
+            "round_trips_per_login": round(sum(trips.values()), 1),
+        }
+
+
+async def run(stack: BrokerStack, citizens: list[str], logins: int, warm_up: int) -> dict[str, object]:
+    assert stack.broker is not None
+    pid = stack.broker.pid
+    results: dict[str, object] = {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        warm = Steps(stack, pid)
+        for index in range(warm_up):
+            http.cookies.clear()
+            await warm.login(http, citizens[index])
+        many = Steps(stack, pid)
+        for index in range(warm_up, warm_up + logins):
+            http.cookies.clear()
+            await many.login(http, citizens[index])
+        results["login_many_citizens"] = many.summary()
+        one = Steps(stack, pid)
+        for _ in range(logins):
+            http.cookies.clear()
+            await one.login(http, citizens[0])
+        results["login_one_citizen"] = one.summary()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--logins", type=int, default=300, help="per phase")
+    parser.add_argument("--warm-up", type=int, default=50)
+    parser.add_argument("--port-base", type=int, default=18000)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {int(LOAD_CPU)})
+    logs = Path(tempfile.mkdtemp(prefix="op_login_steps_"))
+    citizens_file = logs / "citizens.json"
+    citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, 10_000)]
+    database = f"perf_steps_{args.port_base}_{int(time.time())}"
+    stack = BrokerStack(database, logs, citizens_file, port=args.port_base, vneid_port=args.port_base + 100)
+    try:
+        stack.up()
+        results = asyncio.run(run(stack, citizens, args.logins, args.warm_up))
+    finally:
+        stack.down()
+        drop_database(database)
+    results["load_average"] = os.getloadavg()
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
