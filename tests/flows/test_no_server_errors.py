@@ -83,6 +83,25 @@ async def test_nul_bytes_in_client_id_flow_state_and_username_are_bad_input(
     assert error_lines == []
 
 
+async def _another_login_until_refused(stack: Stack, rp: RelyingParty) -> httpx.Response:
+    """Another citizen's login, step by step, up to the first answer that needed the exhausted pool: on
+    SQLite the first; on PostgreSQL the password attempt (/authorize and the login page run single
+    statements on a pool of their own, broker.store.prepared.StatementPool)."""
+    other = Browser()
+    try:
+        answer = await other.authorize(stack.broker_url, other.attempt(rp))
+        if answer.status_code != 503:
+            answer = await other.follow(answer)
+        if answer.status_code != 503:
+            form = form_with(answer.text, str(answer.url), "username", "password")
+            answer = await other.http.post(
+                form.action, data={**form.fields, "username": "someone-else", "password": "x"}
+            )
+        return answer
+    finally:
+        await other.close()
+
+
 async def _hold_the_database(url: str, held: asyncio.Event, release: asyncio.Event) -> None:
     """Another client keeps the throttle table locked, so a password login waits holding its connection."""
     engine = create_async_engine(url)
@@ -118,7 +137,7 @@ async def test_an_exhausted_connection_pool_answers_503_with_retry_after(
         browser.http.post(form.action, data={**form.fields, "username": "someone", "password": "x"})
     )
     await asyncio.sleep(1.0)  # the login now waits for the lock, holding the pool's only connection
-    page = await Browser().authorize(stack.broker_url, Browser().attempt(rp))
+    page = await _another_login_until_refused(stack, rp)
     # Revocation writes in a transaction of the engine's pool (the token endpoint's single statements run
     # on a pool of their own, broker.store.prepared.StatementPool).
     api = await http.post(
