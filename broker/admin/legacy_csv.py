@@ -193,9 +193,10 @@ class _LineTap:
         return line
 
     def text(self) -> str:
-        taken = "".join(self.taken).rstrip("\r\n")
-        self.taken.clear()
-        return taken
+        taken = self.taken
+        text = (taken[0] if len(taken) == 1 else "".join(taken)).rstrip("\r\n")  # mostly one line
+        taken.clear()
+        return text
 
 
 def _csv_rows(stream: Iterable[str], today: date) -> Iterator[LegacyRow | Rejected]:
@@ -231,8 +232,8 @@ def csv_cells(stream: Iterable[str]) -> Iterator[tuple[int, str, list[str]] | Re
         for cells in reader:
             line, next_line = next_line, reader.line_num + 1
             text = tap.text()
-            if not "".join(cells).strip():
-                continue  # blank line
+            if not (cells and cells[0].strip()) and not "".join(cells).strip():
+                continue  # blank line (a first cell with text says at once that it is not)
             if len(cells) != width:
                 # Usually a stray comma or an unclosed quote: guessing which cell moved would import wrong data.
                 yield Rejected(

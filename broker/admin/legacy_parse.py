@@ -201,7 +201,7 @@ def prepared_chunks(
             rejected.append(item)
         else:
             line, text, cells = item
-            stripped = [cell.strip() for cell in cells]
+            stripped = list(map(str.strip, cells))
             raw = hashlib.blake2b("\x1f".join(stripped).encode(), digest_size=16).digest()
             values: tuple[Any, ...] | None = None
             position = known.position_of(raw) if known is not None else -1
