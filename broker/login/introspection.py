@@ -29,14 +29,14 @@ async def introspect(
     issuer = registry.settings.issuer
     credentials = client_auth.credentials(authorization, form)
     token = form.get("token") or ""
-    unverified = _unverified(token) if revocation.looks_like_jwt(token) else None
-    jti = _named_jti(unverified) if unverified is not None else None
-    if unverified is None or jti is None:
+    named = _named_access_token(token) if revocation.looks_like_jwt(token) else None
+    if named is None:
         client = await client_authentication.authenticate(
             registry, credentials, f"{issuer}/introspect", allow_public=False
         )
         return await _refresh_token(registry, client, revocation.parse(form).token)
     # An access token: the caller and the token read in one round trip (issue 7).
+    unverified, jti = named
     found, view = await token_views.caller_and_access_token(registry.db, credentials.client_id, jti)
     caller = await client_authentication.authenticate_found(
         registry, credentials, found, f"{issuer}/introspect", allow_public=False
@@ -44,16 +44,12 @@ async def introspect(
     return await _access_token(registry, caller, token, unverified, view)
 
 
-def _unverified(token: str) -> dict[str, Any] | None:
+def _named_access_token(token: str) -> tuple[dict[str, Any], str] | None:
+    """The claims a token shows and the ``jti`` among them, unverified; None when it names none: not one of
+    ours, inactive like any other unknown token (``_refresh_token``)."""
     try:
-        return unverified_claims(token)
-    except (jwt.PyJWTError, ValueError):
-        return None  # not one of ours: inactive, like any other unknown token (_refresh_token)
-
-
-def _named_jti(unverified: dict[str, Any]) -> str | None:
-    try:
-        return named_jti(unverified)
+        unverified = unverified_claims(token)
+        return unverified, named_jti(unverified)
     except (jwt.PyJWTError, ValueError):
         return None
 

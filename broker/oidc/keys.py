@@ -236,15 +236,7 @@ class KeyRing:
 def unverified_claims(token: str) -> dict[str, Any]:
     """A compact JWS's payload, NOT verified: only to find the stored row a token names (its ``jti``)
     before ``KeyRing.verify_issued`` decides. Raises jwt.DecodeError for anything else than an object."""
-    _, _, rest = token.partition(".")
-    segment = rest.partition(".")[0]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError) as exc:
-        raise jwt.DecodeError("Invalid payload") from exc
-    if not isinstance(claims, dict):
-        raise jwt.DecodeError("Invalid payload")
-    return claims
+    return _json_segment(token.partition(".")[2].partition(".")[0], "payload")
 
 
 def _checked(
@@ -279,11 +271,15 @@ def _kid_and_alg(token: str) -> dict[str, Any]:
     """The header's ``kid`` and ``alg``, only to pick the key: ``jwt.decode`` then checks the whole token,
     header included, strictly. Not ``jwt.get_unverified_header``: it decodes and checks every segment
     (character by character in Python), then ``jwt.decode`` did it all again: 15 % of a userinfo answer."""
-    segment = token.partition(".")[0]
+    return _json_segment(token.partition(".")[0], "header")
+
+
+def _json_segment(segment: str, name: str) -> dict[str, Any]:
+    """A base64url segment holding a JSON object, decoded without any check of the token around it."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, TypeError) as exc:
-        raise jwt.DecodeError("Invalid header") from exc
-    if not isinstance(header, dict):
-        raise jwt.DecodeError("Invalid header")
-    return header
+        raise jwt.DecodeError(f"Invalid {name}") from exc
+    if not isinstance(value, dict):
+        raise jwt.DecodeError(f"Invalid {name}")
+    return value

@@ -3,12 +3,9 @@ the event feeds (a relying party hears only about its own citizens). Access-toke
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -18,35 +15,18 @@ from broker.store.tables import Account, ClientAccount
 
 async def note(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> None:
     """Idempotent, also under concurrency (ON CONFLICT DO NOTHING)."""
-    await core_rows.execute(session, note_statement(session, client_id, account_id, at))
-
-
-def note_statement(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> Any:
-    """``note`` as a statement, to run with others (``core_rows.execute_together``)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return (
-        insert(ClientAccount)
-        .values(client_id=client_id, account_id=account_id, first_seen_at=at)
-        .on_conflict_do_nothing(index_elements=["client_id", "account_id"])
-    )
+    await core_rows.execute(session, *note_write(session, client_id, account_id, at))
 
 
 def note_write(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> core_rows.Write:
-    """``note_statement`` built once, its values as named parameters (``note_``): a write that
-    ``core_rows.defer`` can carry into a statement run by asyncpg itself (issue 7)."""
-    parameters = {"note_client_id": client_id, "note_account_id": account_id, "note_first_seen_at": at}
-    return _note(session.get_bind().dialect.name), parameters
-
-
-@functools.cache
-def _note(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table: Any = ClientAccount.__table__  # type: ignore[attr-defined]
-    keys = ("client_id", "account_id", "first_seen_at")
-    return core_rows.built_once(
-        insert(table)
-        .values(core_rows.set_values(table, keys, "note_"))
-        .on_conflict_do_nothing(index_elements=["client_id", "account_id"])
+    """That ``client_id`` has dealt with the account, as a write ``core_rows.defer`` can carry into a
+    statement run by asyncpg itself (issue 7). Idempotent, also under concurrency (ON CONFLICT DO NOTHING)."""
+    return core_rows.insert_ignoring(
+        session.get_bind().dialect.name,
+        ClientAccount,
+        {"client_id": client_id, "account_id": account_id, "first_seen_at": at},
+        ("client_id", "account_id"),
+        "note_",
     )
 
 

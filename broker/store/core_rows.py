@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
@@ -251,6 +252,27 @@ def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
 @functools.cache
 def _insert(table: Any, keys: tuple[str, ...], prefix: str) -> Any:
     return built_once(insert(table).values(set_values(table, keys, prefix)))
+
+
+def insert_ignoring(
+    dialect: str, model: Any, row: dict[str, Any], conflict: tuple[str, ...], prefix: str
+) -> Write:
+    """``insert_row`` that inserts nothing where a row with the same ``conflict`` key exists (ON CONFLICT
+    DO NOTHING): idempotent, also under concurrency."""
+    statement = _insert_ignoring(dialect, model.__table__, tuple(row), conflict, prefix)
+    return statement, {prefix + key: value for key, value in row.items()}
+
+
+@functools.cache
+def _insert_ignoring(
+    dialect: str, table: Any, keys: tuple[str, ...], conflict: tuple[str, ...], prefix: str
+) -> Any:
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return built_once(
+        insert_of(table)
+        .values(set_values(table, keys, prefix))
+        .on_conflict_do_nothing(index_elements=conflict)
+    )
 
 
 def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -59,38 +57,15 @@ async def end(session: AsyncSession, sid: str, at: datetime) -> bool:
     return int((await session.execute(statement)).rowcount) == 1  # type: ignore[attr-defined]
 
 
-async def add_participant(session: AsyncSession, sid: str, client_id: str, at: datetime) -> None:
-    """Records that ``client_id`` took part in the session; idempotent, also under concurrency."""
-    await session.execute(participant_statement(session, sid, client_id, at))
-
-
-def participant_statement(session: AsyncSession, sid: str, client_id: str, at: datetime) -> Any:
-    """``add_participant`` as a statement, to run with others (``core_rows.execute_together``)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(SsoSessionClient)
-        .values(sid=sid, client_id=client_id, created_at=at)
-        .on_conflict_do_nothing(index_elements=["sid", "client_id"])
-    )
-
-
 def participant_write(session: AsyncSession, sid: str, client_id: str, at: datetime) -> core_rows.Write:
-    """``participant_statement`` built once, its values as named parameters (``participant_``): a write
-    that ``core_rows.defer`` can carry into a statement run by asyncpg itself (issue 7)."""
-    parameters = {"participant_sid": sid, "participant_client_id": client_id, "participant_created_at": at}
-    return _participant(session.get_bind().dialect.name), parameters
-
-
-@functools.cache
-def _participant(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table: Any = SsoSessionClient.__table__  # type: ignore[attr-defined]
-    keys = ("sid", "client_id", "created_at")
-    return core_rows.built_once(
-        insert(table)
-        .values(core_rows.set_values(table, keys, "participant_"))
-        .on_conflict_do_nothing(index_elements=["sid", "client_id"])
+    """That ``client_id`` took part in the session, as a write ``core_rows.defer`` can carry into a
+    statement run by asyncpg itself (issue 7). Idempotent, also under concurrency."""
+    return core_rows.insert_ignoring(
+        session.get_bind().dialect.name,
+        SsoSessionClient,
+        {"sid": sid, "client_id": client_id, "created_at": at},
+        ("sid", "client_id"),
+        "participant_",
     )
 
 

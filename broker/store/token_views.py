@@ -66,21 +66,30 @@ def _access_token_parts() -> tuple[ModelColumns, ModelColumns]:
     return ModelColumns(AccessToken), ModelColumns(Account)
 
 
-@functools.cache
-def _access_token_statement() -> Any:
-    # Core, not ORM entities: executed on a pooled connection with its compiled form cached, the rows
-    # skip the session, its identity map and the ORM's loading (issue 7: most of userinfo's store cost).
+def _token_view_columns() -> tuple[Any, ...]:
     token, account = _access_token_parts()
+    return (*token.columns, *account.columns, *_TOKEN_CLIENT_COLUMNS, _linked(), col(AccountRole.role))
+
+
+def _joined_token_view(statement: Any) -> Any:
+    """``statement`` (with ``access_tokens`` in its FROM) joined to what a token's view reads: its account,
+    its client while enabled, the account's roles (a row each)."""
     return (
-        select(*token.columns, *account.columns, *_TOKEN_CLIENT_COLUMNS, _linked(), col(AccountRole.role))
-        .select_from(AccessToken)
-        .join(Account, col(Account.id) == col(AccessToken.account_id))
+        statement.outerjoin(Account, col(Account.id) == col(AccessToken.account_id))
         .outerjoin(
             Client,
             and_(col(Client.client_id) == col(AccessToken.client_id), col(Client.disabled_at).is_(None)),
         )
         .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
-        .where(col(AccessToken.jti) == bindparam("jti"))
+    )
+
+
+@functools.cache
+def _access_token_statement() -> Any:
+    # Core, not ORM entities: executed on a pooled connection with its compiled form cached, the rows
+    # skip the session, its identity map and the ORM's loading (issue 7: most of userinfo's store cost).
+    return _joined_token_view(select(*_token_view_columns()).select_from(AccessToken)).where(
+        col(AccessToken.jti) == bindparam("jti")
     )
 
 
@@ -154,29 +163,15 @@ def _caller_and_access_token_statement() -> Any:
     # Introspection's two reads as one (issue 7): the calling client (enabled) and the token's view,
     # each by its unique key, outer-joined to one constant row so that either may be missing.
     caller = aliased(Client, name="caller")
-    token, account = _access_token_parts()
     one = select(literal(1).label("one")).subquery("one")
-    return (
-        select(
-            *(getattr(caller, name) for name in _CALLER_FIELDS),
-            *token.columns,
-            *account.columns,
-            *_TOKEN_CLIENT_COLUMNS,
-            _linked(),
-            col(AccountRole.role),
-        )
+    return _joined_token_view(
+        select(*(getattr(caller, name) for name in _CALLER_FIELDS), *_token_view_columns())
         .select_from(one)
         .outerjoin(
             caller,
             and_(col(caller.client_id) == bindparam("client_id"), col(caller.disabled_at).is_(None)),
         )
         .outerjoin(AccessToken, col(AccessToken.jti) == bindparam("jti"))
-        .outerjoin(Account, col(Account.id) == col(AccessToken.account_id))
-        .outerjoin(
-            Client,
-            and_(col(Client.client_id) == col(AccessToken.client_id), col(Client.disabled_at).is_(None)),
-        )
-        .outerjoin(AccountRole, col(AccountRole.account_id) == col(Account.id))
     )
 
 

@@ -102,21 +102,10 @@ def with_repeats(tmp_path: Path) -> tuple[Path, list[str]]:
 
 async def stored(registry: Registry) -> list[tuple[Any, ...]]:
     """Every legacy row with its account, but for ids and the random ``sub``, in key order."""
-    async with registry.db.read() as session:
-        rows = await session.execute(
-            select(LegacyAccount, Account)
-            .join(Account, col(Account.id) == col(LegacyAccount.account_id))
-            .order_by(col(LegacyAccount.legacy_id))
-        )
-        return [
-            (
-                tuple(
-                    value for name, value in legacy.model_dump().items() if name not in ("id", "account_id")
-                ),
-                tuple(value for name, value in account.model_dump().items() if name not in ("id", "sub")),
-            )
-            for legacy, account in rows.all()
-        ]
+    return [
+        (tuple(legacy.values()), tuple(account.values()))
+        for legacy, account in await stored_as_dicts(registry)
+    ]
 
 
 async def test_a_first_import_in_bulk_writes_what_a_chunked_import_does(
