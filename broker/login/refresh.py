@@ -20,10 +20,17 @@ from broker.login.mint import Grant, may_refresh, mint
 from broker.oidc import scopes
 from broker.registry import Registry
 from broker.store import grants, refresh_tokens
-from broker.store.tables import Client
+from broker.store.tables import Client, RefreshToken
+from broker.store.token_views import AccountView
 
 
-async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+async def redeem(
+    registry: Registry,
+    client: Client,
+    form: Mapping[str, str],
+    found: tuple[RefreshToken, AccountView | None] | None,
+) -> dict[str, Any]:
+    """``found``: the presented token's row and account, read with the client (``refresh_tokens.client_and_token``)."""
     presented = form.get("refresh_token")
     if not presented:
         raise InvalidRequest("refresh_token is required")
@@ -32,9 +39,8 @@ async def redeem(registry: Registry, client: Client, form: Mapping[str, str]) ->
     token_hash = digest(presented)
     now = registry.clock()
     ring = await registry.keyring()
-    # Read and checked first, then spent with its successor written in the same statement
-    # (refresh_tokens.rotate), which alone decides who wins: a refusal here writes nothing.
-    found = await refresh_tokens.with_account(registry.db, token_hash)
+    # Read and checked first (with the client), then spent with its successor written in the same
+    # statement (refresh_tokens.rotate), which alone decides who wins: a refusal here writes nothing.
     if found is None or found[0].client_id != client.client_id:
         raise InvalidGrant("the refresh token is invalid")
     token, holder = found

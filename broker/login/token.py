@@ -16,9 +16,16 @@ from broker.oidc import client_auth, pkce
 from broker.registry import Registry
 from broker.store import grants, refresh_tokens
 from broker.store.tables import AuthorizationCode, Client
+from broker.store.token_views import AccountView
 
 SUPPORTED_GRANTS = ("authorization_code", "refresh_token")
 __all__ = ["SUPPORTED_GRANTS", "account_claims", "exchange"]
+
+
+_CODE_FIELDS = ("code", "redirect_uri", "code_verifier")
+
+# What a grant's reads return with the client: the code or refresh token (None: unknown) and its account.
+Found = tuple[Any, AccountView | None] | None
 
 
 async def exchange(registry: Registry, form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
@@ -27,25 +34,42 @@ async def exchange(registry: Registry, form: Mapping[str, str], authorization: s
         raise InvalidRequest("grant_type is required")
     if grant_type not in SUPPORTED_GRANTS:
         raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
-    client = await client_authentication.authenticate(
-        registry, client_auth.credentials(authorization, form), f"{registry.settings.issuer}/token"
-    )
+    credentials = client_auth.credentials(authorization, form)
+    endpoint = f"{registry.settings.issuer}/token"
+    # The client and the grant's code or refresh token are read in one round trip (issue 7), then the
+    # client is authenticated before anything read is used. A request without what its grant needs
+    # reads the client alone: authenticated first, as always, then refused.
+    found: Found = None
     if grant_type == "refresh_token":
-        return await refresh.redeem(registry, client, form)
-    return await _redeem_code(registry, client, form)
+        presented = form.get("refresh_token")
+        if presented:
+            row, found = await refresh_tokens.client_and_token(
+                registry.db, credentials.client_id, digest(presented)
+            )
+            client = await client_authentication.authenticate_found(registry, credentials, row, endpoint)
+        else:
+            client = await client_authentication.authenticate(registry, credentials, endpoint)
+        return await refresh.redeem(registry, client, form, found)
+    if all(name in form for name in _CODE_FIELDS):
+        row, found = await grants.client_and_code(registry.db, credentials.client_id, digest(form["code"]))
+        client = await client_authentication.authenticate_found(registry, credentials, row, endpoint)
+    else:
+        client = await client_authentication.authenticate(registry, credentials, endpoint)
+    return await _redeem_code(registry, client, form, found)
 
 
-async def _redeem_code(registry: Registry, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
-    for name in ("code", "redirect_uri", "code_verifier"):
+async def _redeem_code(
+    registry: Registry, client: Client, form: Mapping[str, str], found: Found
+) -> dict[str, Any]:
+    for name in _CODE_FIELDS:
         if name not in form:
             raise InvalidRequest(f"{name} is required")
     code_hash = digest(form["code"])
     now = registry.clock()
     ring = await registry.keyring()
-    # Read and checked first, then spent with the tokens written in the same statement
-    # (grants.redeem_code), which alone decides single use: a refusal here writes nothing, so the code
-    # stays unused, as a rolled-back claim left it.
-    found = await grants.code_with_account(registry.db, code_hash)
+    # Read and checked first (with the client, by ``exchange``), then spent with the tokens written in
+    # the same statement (grants.redeem_code), which alone decides single use: a refusal here writes
+    # nothing, so the code stays unused, as a rolled-back claim left it.
     if found is None or found[0].client_id != client.client_id:
         raise InvalidGrant("the code is invalid")
     code, holder = found

@@ -36,13 +36,14 @@ async def get_enabled(session: AsyncSession, client_id: str) -> Client | None:
 
 
 @functools.cache
-def _columns() -> ModelColumns:
+def columns() -> ModelColumns:
+    """A client row's columns, for the reads that take a client with something else (token_views)."""
     return ModelColumns(Client)
 
 
 @functools.cache
 def _enabled_statement() -> Any:
-    return select(*_columns().columns).where(
+    return select(*columns().columns).where(
         col(Client.client_id) == bindparam("client_id"), col(Client.disabled_at).is_(None)
     )
 
@@ -50,7 +51,7 @@ def _enabled_statement() -> Any:
 async def enabled(db: Database, client_id: str) -> Client | None:
     """``get_enabled`` without a session, for every token-endpoint call and authorization (issue 7)."""
     rows = await db.rows(_enabled_statement(), {"client_id": client_id})
-    return _columns().instance(rows[0]) if rows else None
+    return columns().instance(rows[0]) if rows else None
 
 
 async def get_many(session: AsyncSession, client_ids: list[str]) -> list[Client]:

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from broker.store import client_accounts, core_rows, sessions, token_views
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
-from broker.store.tables import AccessToken, AuthorizationCode, RefreshToken
+from broker.store.tables import AccessToken, AuthorizationCode, Client, RefreshToken
 from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
@@ -66,14 +66,19 @@ def _code_with_account_statement() -> Any:
     return token_views.with_account(code)
 
 
-async def code_with_account(
-    db: Database, code_hash: str
-) -> tuple[AuthorizationCode, AccountView | None] | None:
-    """The code, used or not and whoever's, and its account's view, in one read outside any transaction:
-    what the token endpoint checks before it signs. Only ``redeem_code`` spends it."""
-    return await token_views.read_with_account(
-        db, _code_with_account_statement(), {"code_hash_": code_hash}, _code_columns()
-    )
+@functools.cache
+def _client_and_code_statement() -> Any:
+    return token_views.with_client(_code_with_account_statement())
+
+
+async def client_and_code(
+    db: Database, client_id: str, code_hash: str
+) -> tuple[Client | None, tuple[AuthorizationCode, AccountView | None] | None]:
+    """The enabled client ``client_id`` and the code (used or not, whoever's) with its account's view, in
+    one round trip outside any transaction: the code exchange's reads before the client is authenticated
+    and the tokens signed. Only ``redeem_code`` spends the code."""
+    parameters = {"client_id_": client_id, "code_hash_": code_hash}
+    return await token_views.read_with_client(db, _client_and_code_statement(), parameters, _code_columns())
 
 
 # What a token endpoint writes of each token: every column but the ones set later (revocation, rotation).
@@ -107,10 +112,15 @@ def issue_if_claimed(claim: Any, with_refresh: bool) -> Any:
     return refresh.add_cte(access.cte("issued_access")).returning(col(RefreshToken.token_hash))
 
 
-def issued_parameters(access: AccessToken, refresh: RefreshToken | None) -> dict[str, Any]:
-    parameters = {f"a_{name}": getattr(access, name) for name in _ACCESS_COLUMNS}
+# A token as the columns its INSERT writes (``broker.login.mint``'s rows): every name of _ACCESS_COLUMNS
+# or _REFRESH_COLUMNS.
+IssuedRow = dict[str, Any]
+
+
+def issued_parameters(access: IssuedRow, refresh: IssuedRow | None) -> dict[str, Any]:
+    parameters = {f"a_{name}": access[name] for name in _ACCESS_COLUMNS}
     if refresh is not None:
-        parameters |= {f"r_{name}": getattr(refresh, name) for name in _REFRESH_COLUMNS}
+        parameters |= {f"r_{name}": refresh[name] for name in _REFRESH_COLUMNS}
     return parameters
 
 
@@ -120,7 +130,7 @@ def _redeem_code_statement(with_refresh: bool) -> Any:
 
 
 async def redeem_code(
-    db: Database, code_hash: str, client_id: str, access: AccessToken, refresh: RefreshToken | None
+    db: Database, code_hash: str, client_id: str, access: IssuedRow, refresh: IssuedRow | None
 ) -> bool:
     """Spends the client's unused code and writes the tokens it pays for, all or nothing; False when the
     code was spent (or is another client's) by the time this ran. On PostgreSQL one statement, no
@@ -139,22 +149,17 @@ async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode |
     return await session.get(AuthorizationCode, code_hash)
 
 
-async def add_access_token(session: AsyncSession, token: AccessToken) -> None:
-    await core_rows.execute(session, insert(AccessToken).values(row_of(token)))
+def _present(row: IssuedRow) -> IssuedRow:
+    """As ``row_of``: a None is left out, so the column's default (SQL NULL, not a JSON null) applies."""
+    return {name: value for name, value in row.items() if value is not None}
 
 
-async def add_tokens(session: AsyncSession, access: AccessToken, refresh: RefreshToken | None) -> None:
-    """An access token and its refresh token: on PostgreSQL one statement (a data-modifying WITH), so
-    a code exchange or a refresh writes both in one round trip (issue 7)."""
-    if refresh is None:
-        await add_access_token(session, access)
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        first = insert(AccessToken).values(row_of(access)).cte("access_token_row")
-        await core_rows.execute(session, insert(RefreshToken).values(row_of(refresh)).add_cte(first))
-        return
-    await add_access_token(session, access)
-    await core_rows.execute(session, insert(RefreshToken).values(row_of(refresh)))
+async def add_tokens(session: AsyncSession, access: IssuedRow, refresh: IssuedRow | None) -> None:
+    """An access token and its refresh token, in the caller's transaction (SQLite's way: on PostgreSQL
+    ``redeem_code`` and ``refresh_tokens.rotate`` write them in the statement that spends the grant)."""
+    await core_rows.execute(session, insert(AccessToken).values(_present(access)))
+    if refresh is not None:
+        await core_rows.execute(session, insert(RefreshToken).values(_present(refresh)))
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:

@@ -13,7 +13,7 @@ from sqlmodel import col
 from broker.store import core_rows, grants, token_views
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
-from broker.store.tables import AccessToken, RefreshToken
+from broker.store.tables import Client, RefreshToken
 from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
@@ -71,12 +71,31 @@ async def with_account(db: Database, token_hash: str) -> tuple[RefreshToken, Acc
 
 
 @functools.cache
+def _client_and_token_statement() -> Any:
+    return token_views.with_client(_with_account_statement())
+
+
+async def client_and_token(
+    db: Database, client_id: str, token_hash: str
+) -> tuple[Client | None, tuple[RefreshToken, AccountView | None] | None]:
+    """The enabled client ``client_id`` and what ``with_account`` reads, in one round trip: a refresh's
+    reads before the client is authenticated and the tokens signed."""
+    parameters = {"client_id_": client_id, "token_hash_": token_hash}
+    return await token_views.read_with_client(db, _client_and_token_statement(), parameters, _columns())
+
+
+@functools.cache
 def _rotate_statement() -> Any:
     return grants.issue_if_claimed(_spend_statement(), with_refresh=True)
 
 
 async def rotate(
-    db: Database, token_hash: str, client_id: str, at: datetime, access: AccessToken, refresh: RefreshToken
+    db: Database,
+    token_hash: str,
+    client_id: str,
+    at: datetime,
+    access: grants.IssuedRow,
+    refresh: grants.IssuedRow,
 ) -> bool:
     """Spends the client's live refresh token and writes its successor and the access token, all or
     nothing; False when it was spent, revoked or expired by the time this ran. Of any number of

@@ -11,10 +11,11 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, literal, select
+from sqlalchemy import and_, bindparam, exists, literal, select, true
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from broker.store import clients
 from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
 from broker.store.tables import AccessToken, Account, AccountRole, Client, UpstreamLink
@@ -112,6 +113,35 @@ async def read_with_account(
     """A ``with_account`` statement around a plain read, without a transaction (as ``Database.rows``):
     what the token endpoint checks before it signs."""
     return _with_account(await db.rows(statement, parameters), read)
+
+
+def with_client(view: Any) -> Any:
+    """A ``with_account`` read (of a code or refresh token) and the enabled client ``:client_id_`` as one
+    statement: the token endpoint's two reads before it signs (issue 7: a round trip less). Either may be
+    missing: both are outer-joined to one constant row. Build it once."""
+    found = view.subquery("found")
+    one = select(literal(1).label("one")).subquery("one")
+    return (
+        select(*clients.columns().columns, *found.c)
+        .select_from(one)
+        .outerjoin(
+            Client,
+            and_(col(Client.client_id) == bindparam("client_id_"), col(Client.disabled_at).is_(None)),
+        )
+        .outerjoin(found, true())
+    )
+
+
+async def read_with_client(
+    db: Database, statement: Any, parameters: dict[str, Any], read: ModelColumns
+) -> tuple[Client | None, tuple[Any, AccountView | None] | None]:
+    """A ``with_client`` statement, without a transaction: the client (None: unknown or disabled) and
+    what ``read_with_account`` gives."""
+    rows = await db.rows(statement, parameters)
+    columns = clients.columns()
+    first, n = rows[0], len(columns)
+    found = _with_account([row[n:] for row in rows], read) if first[n] is not None else None
+    return columns.instance_or_none(first[:n]), found
 
 
 def _with_account(rows: list[Any], claimed: ModelColumns) -> tuple[Any, AccountView | None] | None:
