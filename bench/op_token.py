@@ -185,6 +185,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--profile-native", action="store_true")
     parser.add_argument("--profile-top", type=int, default=40)
+    parser.add_argument(
+        "--port-base", type=int, default=18000, help="broker on this port, mock VNeID on +100 (an A/B runs two)"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_token.json")
     args = parser.parse_args()
     if args.profile:
@@ -192,9 +195,11 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="op_token_"))
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, 200)]
-    database = f"perf_bench_token_{int(time.time())}"
+    database = f"perf_bench_token_{args.port_base}_{int(time.time())}"
     pool = {"BROKER_DATABASE_POOL_SIZE": str(max(20, args.concurrency))}
-    stack = BrokerStack(database, logs, citizens_file, extra_env=pool)
+    stack = BrokerStack(
+        database, logs, citizens_file, port=args.port_base, vneid_port=args.port_base + 100, extra_env=pool
+    )
     results: list[Phase] = []
     load = [round(value, 2) for value in os.getloadavg()]
     try:
@@ -205,7 +210,7 @@ def main() -> None:
             stack.broker_url,
             stack.client["client_id"],
             stack.client["client_secret"],
-            "http://127.0.0.1:18999/cb",
+            stack.redirect_uri,
             "Bench@2024",
         )
         basic = httpx.BasicAuth(op.client_id, op.client_secret)._auth_header

@@ -67,6 +67,8 @@ async def deliver_due(registry: Registry) -> int:
     """Claims and delivers the deliveries due now; returns how many were attempted."""
     now = registry.clock()
     lease_until = now + timedelta(seconds=registry.settings.backchannel_lease_seconds)
+    if not await backchannel.any_due(registry.db, now):
+        return 0
     async with registry.db.transaction() as session:
         due = await backchannel.claim_due(session, now, lease_until, BATCH)
     if due:

@@ -99,7 +99,8 @@ async def run_worker(registry: Registry) -> None:
     while True:
         busy = 0
         try:
-            busy = await ssf_fanout.fan_out(registry) + await deliver_due(registry)
+            if await streams.work_waiting(registry.db, ssf.PUSH, registry.clock()):
+                busy = await ssf_fanout.fan_out(registry) + await deliver_due(registry)
         except (StoreUnavailable, StoreConflict) as exc:
             log.warning("SSF worker: database unavailable (%s)", exc)
         except Exception:
