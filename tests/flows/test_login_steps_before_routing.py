@@ -93,7 +93,10 @@ async def test_their_refusals_are_the_error_pages(stack: Stack, browser: Browser
     ):
         assert refused.status_code == 400, refused.text[:300]
         _has_page_headers(refused)
-        assert "Phiên đăng nhập đã hết hạn hoặc không hợp lệ" in refused.text or "upstream_unknown" in refused.text
+        assert (
+            "Phiên đăng nhập đã hết hạn hoặc không hợp lệ" in refused.text
+            or "upstream_unknown" in refused.text
+        )
     assert '<html lang="en">' in refused.text  # its ?lang= is read on a POST too
 
     # A flow opened by another browser is not this one's.
@@ -115,7 +118,9 @@ async def test_a_form_the_lean_way_does_not_take_is_answered_by_the_route_alike(
     rp = await stack.register_client()
     locations = []
     for send in ("urlencoded", "chunked", "multipart", "repeated"):
-        authorized = await browser.http.get(f"{stack.broker_url}/authorize", params=browser.attempt(rp).params)
+        authorized = await browser.http.get(
+            f"{stack.broker_url}/authorize", params=browser.attempt(rp).params
+        )
         flow_id = parse_qs(urlsplit(authorized.headers["location"]).query)["flow"][0]
         url = f"{stack.broker_url}/login/vneid"
         if send == "urlencoded":
