@@ -1,18 +1,21 @@
 """The token endpoint, introspection and userinfo, and a login's three light browser requests (/authorize,
 the login page, the VNeID start), answered before FastAPI's routing (issue 7).
 
-They are the relying parties' most frequent calls after discovery and JWKS, and every login's first steps. Matching the path against
-every route, building the request object, the endpoint call and the routing's exception layers were a
-fifth of a userinfo answer; here the same functions the routes call (``broker.api.oidc``) answer from the
-raw request, and the browser requests are answered by the route functions themselves (``broker.api.oidc``,
-``broker.api.login``) given what FastAPI's dependencies would have given: the cookies as
-``broker.api.deps`` reads them, a form's fields as FastAPI reads ``Form`` fields (its last value; an empty
-one is absent). A form whose body is not URL-encoded with a declared length (a browser's form always is)
-goes on to the route, whose parsing and errors stay FastAPI's. This layer is the innermost middleware but ``LastResort``, so the answers keep everything
-the others give every response: request id, log line and metrics under the route's template, security
-headers, the body-size limit, the trusted-proxy client address, the app's exception handlers (as the
-routes' exception layer calls them) and the 500 page for a bug. Any other
-method or path goes on to the routes, which stay (and stay in ``openapi.yaml``).
+They are the relying parties' most frequent calls after discovery and JWKS, and every login's first steps.
+Matching the path against every route, building the request object, solving the dependencies, the
+endpoint call and the routing's exception layers were a fifth of a userinfo answer and half of the VNeID
+start's. Here the token endpoints are answered from the raw request by the functions their routes call
+(``broker.api.oidc``); the browser requests by the route functions themselves (``broker.api.oidc``,
+``broker.api.login``), given what FastAPI's dependencies would have given: the cookies as
+``broker.api.deps`` reads them, a form's fields as FastAPI reads a ``Form()`` field (its last value; an
+empty one is absent). A form whose body is not URL-encoded or has no declared length (a browser's form
+has both) goes on to the route, whose parsing and its errors stay FastAPI's.
+
+This layer is the innermost middleware but ``LastResort``, so the answers keep everything the others give
+every response: request id, log line and metrics under the route's template, security headers, the
+body-size limit, the trusted-proxy client address, the app's exception handlers (as the routes' exception
+layer calls them) and the 500 page for a bug. Any other method or path goes on to the routes, which stay
+(and stay in ``openapi.yaml``).
 """
 
 from __future__ import annotations
