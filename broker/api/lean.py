@@ -1,13 +1,21 @@
-"""The token endpoint, introspection and userinfo answered before FastAPI's routing (issue 7).
+"""The token endpoint, introspection and userinfo, and a login's three light browser requests (/authorize,
+the login page, the VNeID start), answered before FastAPI's routing (issue 7).
 
-They are the relying parties' most frequent calls after discovery and JWKS. Matching the path against
-every route, building the request object, the endpoint call and the routing's exception layers were a
-fifth of a userinfo answer; here the same functions the routes call (``broker.api.oidc``) answer from the
-raw request. This layer is the innermost middleware but ``LastResort``, so the answers keep everything
-the others give every response: request id, log line and metrics under the route's template, security
-headers, the body-size limit, the trusted-proxy client address, the app's exception handlers (as the
-routes' exception layer calls them) and the 500 page for a bug. Any other
-method or path goes on to the routes, which stay (and stay in ``openapi.yaml``).
+They are the relying parties' most frequent calls after discovery and JWKS, and every login's first steps.
+Matching the path against every route, building the request object, solving the dependencies, the
+endpoint call and the routing's exception layers were a fifth of a userinfo answer and half of the VNeID
+start's. Here the token endpoints are answered from the raw request by the functions their routes call
+(``broker.api.oidc``); the browser requests by the route functions themselves (``broker.api.oidc``,
+``broker.api.login``), given what FastAPI's dependencies would have given: the cookies as
+``broker.api.deps`` reads them, a form's fields as FastAPI reads a ``Form()`` field (its last value; an
+empty one is absent). A form whose body is not URL-encoded or has no declared length (a browser's form
+has both) goes on to the route, whose parsing and its errors stay FastAPI's.
+
+This layer is the innermost middleware but ``LastResort``, so the answers keep everything the others give
+every response: request id, log line and metrics under the route's template, security headers, the
+body-size limit, the trusted-proxy client address, the app's exception handlers (as the routes' exception
+layer calls them) and the 500 page for a bug. Any other method or path goes on to the routes, which stay
+(and stay in ``openapi.yaml``).
 """
 
 from __future__ import annotations
@@ -17,12 +25,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker.api import oidc
+from broker.api import login, oidc
+from broker.api.deps import get_browser, get_pages, get_session_cookie
 from broker.registry import Registry
 
 Answer = Callable[[Registry, Scope, Receive], Awaitable[Response]]
@@ -71,11 +82,53 @@ async def _introspect(registry: Registry, scope: Scope, receive: Receive) -> JSO
     return await oidc.introspection_answer(registry, body, content_type, authorization)
 
 
-_ANSWERS: dict[tuple[str, str], tuple[LeanRoute, Answer]] = {
-    ("GET", "/userinfo"): (LeanRoute("/userinfo"), _userinfo),
-    ("POST", "/userinfo"): (LeanRoute("/userinfo"), _userinfo),
-    ("POST", "/token"): (LeanRoute("/token"), _token),
-    ("POST", "/introspect"): (LeanRoute("/introspect"), _introspect),
+async def _authorize(registry: Registry, scope: Scope, receive: Receive) -> Response:
+    request = Request(scope, receive)
+    browser, session_cookie = get_browser(request), get_session_cookie(request)
+    return await oidc.authorize_get(request, registry, browser, session_cookie)
+
+
+async def _login_page(registry: Registry, scope: Scope, receive: Receive) -> Response:
+    request = Request(scope, receive)
+    return await login.login_page(request, registry, get_pages(request), get_browser(request))
+
+
+async def _vneid_start(registry: Registry, scope: Scope, receive: Receive) -> Response:
+    request = Request(scope, receive)
+    form = await request.form()
+    flow, upstream = _form_field(form, "flow"), _form_field(form, "upstream")
+    return await login.start_vneid(
+        request, registry, get_pages(request), get_browser(request), flow, upstream
+    )
+
+
+def _form_field(form: FormData, name: str) -> str | None:
+    """A ``Form()`` field of type ``str | None`` as FastAPI reads it from a URL-encoded form."""
+    value = form.get(name)
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _url_encoded_form(scope: Scope) -> bool:
+    """A URL-encoded body (by the parsing ``Request.form()`` does) of a declared length (which
+    ``BodySizeLimit`` has checked)."""
+    content_type, length = _header(scope, b"content-type"), _header(scope, b"content-length")
+    if content_type is None or length is None or not length.isdigit():
+        return False
+    return bool(parse_options_header(content_type)[0] == b"application/x-www-form-urlencoded")
+
+
+def _always(_scope: Scope) -> bool:
+    return True
+
+
+_ANSWERS: dict[tuple[str, str], tuple[LeanRoute, Answer, Callable[[Scope], bool]]] = {
+    ("GET", "/userinfo"): (LeanRoute("/userinfo"), _userinfo, _always),
+    ("POST", "/userinfo"): (LeanRoute("/userinfo"), _userinfo, _always),
+    ("POST", "/token"): (LeanRoute("/token"), _token, _always),
+    ("POST", "/introspect"): (LeanRoute("/introspect"), _introspect, _always),
+    ("GET", "/authorize"): (LeanRoute("/authorize"), _authorize, _always),
+    ("GET", "/login"): (LeanRoute("/login"), _login_page, _always),
+    ("POST", "/login/vneid"): (LeanRoute("/login/vneid"), _vneid_start, _url_encoded_form),
 }
 
 
@@ -86,10 +139,10 @@ class LeanTokenEndpoints:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = _ANSWERS.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        if found is None or scope.get("root_path"):
+        if found is None or scope.get("root_path") or not found[2](scope):
             await self.app(scope, receive, send)
             return
-        route, answer = found
+        route, answer, _ = found
         scope["route"] = route
         try:
             response = await answer(self.registry, scope, receive)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from broker import i18n
+from broker.api.translated_templates import TranslatedEnvironment
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGE_COOKIE = "broker_lang"
@@ -62,15 +63,14 @@ class Pages:
 
     @staticmethod
     def _environment(language: str, auto_reload: bool) -> Environment:
-        environment = Environment(
+        environment = TranslatedEnvironment(
+            i18n.translations(language),
             # Re-reading templates changed on disk means a stat() of every template on every render:
             # for development only.
             auto_reload=auto_reload,
             loader=FileSystemLoader(_TEMPLATES),
             autoescape=select_autoescape(["html"]),
-            extensions=["jinja2.ext.i18n"],
         )
-        environment.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
         environment.filters["vn_date"] = _vn_date
         environment.filters["vn_datetime"] = _vn_datetime
         return environment

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginRequired, OAuthError
@@ -50,34 +51,37 @@ async def start(
     except OAuthError as error:
         registry.metrics.logins.labels("authorize", error.error).inc()
         return RedirectToClient(authorize.error_url(redirect_uri, error, authorize.raw_state(query), issuer))
-    flow = LoginFlow(
-        id=new_token(),
-        browser_hash=digest(browser),
-        state=FlowState.STARTED,
-        client_id=request.client_id,
-        redirect_uri=request.redirect_uri,
-        scope=_scope_for(client, request.scope),
-        rp_state=request.state,
-        nonce=request.nonce,
-        code_challenge=request.code_challenge,
-        prompt=" ".join(sorted(request.prompt)) or None,
-        created_at=now,
-        expires_at=now + timedelta(seconds=registry.settings.login_flow_ttl_seconds),
-    )
+    flow_id = new_token()
+    values: dict[str, Any] = {
+        "id": flow_id,
+        "browser_hash": digest(browser),
+        "state": FlowState.STARTED,
+        "client_id": request.client_id,
+        "redirect_uri": request.redirect_uri,
+        "scope": _scope_for(client, request.scope),
+        "rp_state": request.state,
+        "nonce": request.nonce,
+        "code_challenge": request.code_challenge,
+        "prompt": " ".join(sorted(request.prompt)) or None,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=registry.settings.login_flow_ttl_seconds),
+    }
     if reason is None:
         assert current is not None
-        return RedirectToClient(await _answer_from_session(registry, flow, current))
-    await flows.add_alone(  # one statement, its own transaction
+        return RedirectToClient(await _answer_from_session(registry, LoginFlow(**values), current))
+    # The rows, not the models: nothing else reads this flow in this request.
+    await flows.add_rows_alone(  # one statement, its own transaction
         registry.db,
-        flow,
-        LoginFlowRequirement(
-            flow_id=flow.id,
+        flows.new_row(LoginFlow, **values),
+        flows.new_row(
+            LoginFlowRequirement,
+            flow_id=flow_id,
             min_level=min_level,
             force_login=reason in ("prompt_login", "max_age"),
             prior_sid=current.sid if current is not None else None,
         ),
     )
-    return ShowLoginPage(flow.id)
+    return ShowLoginPage(flow_id)
 
 
 async def _answer_from_session(registry: Registry, flow: LoginFlow, current: SsoSession) -> str:
