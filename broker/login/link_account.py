@@ -25,7 +25,7 @@ from broker.login.ids import new_subject
 from broker.registry import Registry
 from broker.store import accounts, audit, cleanup, events, legacy, reviews
 from broker.store.database import Session
-from broker.store.tables import Account, LegacyAccount, ReviewItem, UpstreamLink
+from broker.store.tables import Account, LegacyAccount, ReviewItem
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ async def _create(
     units: tuple[str | None, str | None] | None = None,
 ) -> Account:
     now = registry.clock()
-    account = Account(
+    account = accounts.new(
         sub=new_subject(),
         account_type=AccountType.CITIZEN,
         status=AccountStatus.ACTIVE,
@@ -347,16 +347,14 @@ async def _add_link(session: Session, account: Account, identity: VerifiedIdenti
     assert account.id is not None
     await accounts.add_link_holding_number(
         session,
-        UpstreamLink(
-            account_id=account.id,
-            issuer=identity.issuer,
-            subject=identity.subject,
-            level=identity.level,
-            created_at=now,
-            last_login_at=now,
-        ),
         identity.identification_number,
         now,
+        account_id=account.id,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        level=identity.level,
+        created_at=now,
+        last_login_at=now,
     )
 
 

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, func, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from broker.errors import StoreConflict
@@ -139,14 +138,16 @@ async def defer_changes(session: AsyncSession, account: Account) -> None:
         return
     state = inspect(account)
     changed = {}
-    for attribute in state.attrs:
-        history = attribute.history
+    for key in tuple(state.committed_state):  # the attributes set since loaded: only they can differ
+        history = state.attrs[key].history
         if history.added and history.added != history.deleted:
-            changed[attribute.key] = history.added[0]
+            changed[key] = history.added[0]
+    # Written by the deferred UPDATE, not by a flush; the attributes set to the value they had are no
+    # change either: the account leaves the unit of work's dirty set (issue 7: a known citizen's login
+    # ran a whole flush, which found nothing to write, before its next statement).
+    state._commit_all(state.dict, session.sync_session.identity_map)
     if not changed:
         return
-    for key, value in changed.items():
-        set_committed_value(account, key, value)  # written by the deferred UPDATE, not by a flush
     keys = tuple(sorted(changed))
     parameters = {f"account_{key}": value for key, value in changed.items()} | {"account_id_": account.id}
     await core_rows.defer(session, _account_update_statement(keys), parameters=parameters)
@@ -177,6 +178,14 @@ async def get(session: AsyncSession, account_id: int) -> Account | None:
 
 async def get_by_sub(session: AsyncSession, sub: str) -> Account | None:
     return (await session.execute(select(Account).where(col(Account.sub) == sub))).scalar_one_or_none()
+
+
+def new(**values: Any) -> Account:
+    """``Account(**values)`` built as the ORM's loader builds an object (``core_rows.ModelColumns.built``),
+    without SQLModel's construction (issue 7: a ``setattr`` through pydantic and the instrumentation per
+    column); for ``insert``."""
+    account: Account = account_columns().built(**values)
+    return account
 
 
 async def add(session: AsyncSession, account: Account) -> Account:
@@ -213,17 +222,19 @@ async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
 
 
 async def add_link_holding_number(
-    session: AsyncSession, link: UpstreamLink, identification_number: str | None, at: datetime
+    session: AsyncSession, identification_number: str | None, at: datetime, **link: Any
 ) -> None:
-    """``add_link``, then ``hold_number`` for the number the link verified: on PostgreSQL one statement
-    (the link a data-modifying WITH of the number's INSERT; issue 7). A concurrent duplicate link is an
-    IntegrityError of that statement, as of ``add_link``."""
-    statement, parameters = core_rows.insert_row(UpstreamLink, row_of(link), "link_")
+    """``add_link`` of a link of these columns (``UpstreamLink``'s, written without building its object:
+    ``core_rows.model_row``), then ``hold_number`` for the number the link verified: on PostgreSQL one
+    statement (the link a data-modifying WITH of the number's INSERT; issue 7). A concurrent duplicate
+    link is an IntegrityError of that statement, as of ``add_link``."""
+    row = core_rows.model_row(UpstreamLink, **link)
+    statement, parameters = core_rows.insert_row(UpstreamLink, row, "link_")
     if identification_number is None:
         await core_rows.execute(session, statement, parameters)
         return
     await core_rows.defer(session, statement, parameters=parameters)  # carried by hold_number's INSERT
-    await hold_number(session, identification_number, link.account_id, at)
+    await hold_number(session, identification_number, row["account_id"], at)
 
 
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:
