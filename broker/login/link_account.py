@@ -310,9 +310,17 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    account = await accounts.insert(session, account)
-    assert account.id is not None
-    await _add_link(session, account, identity, now)
+    account = await accounts.insert_linked(
+        session,
+        account,
+        identity.identification_number,
+        now,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        level=identity.level,
+        created_at=now,
+        last_login_at=now,
+    )
     await audit.append(
         session,
         at=now,

@@ -214,6 +214,71 @@ def _insert_returning_id(keys: tuple[str, ...]) -> Any:
     )
 
 
+async def insert_linked(
+    session: AsyncSession, account: Account, identification_number: str | None, at: datetime, **link: Any
+) -> Account:
+    """``insert`` of a new account, then ``add_link_holding_number`` of its first link (``link``: the
+    link's columns but ``account_id``): on PostgreSQL one statement (issue 7: a first login's round trip),
+    the link and the number data-modifying WITHs that take the new account's id. The guards are the same
+    statements': a concurrent first login that linked the same identity first fails this one's link
+    INSERT (StoreConflict, and the caller's retry finds that account); a number that another account
+    came to hold meanwhile is not taken (ON CONFLICT DO NOTHING) and is a StoreConflict."""
+    if session.get_bind().dialect.name != "postgresql":
+        account = await insert(session, account)
+        assert account.id is not None
+        await add_link_holding_number(session, identification_number, at, account_id=account.id, **link)
+        return account
+    row, link_row = row_of(account), core_rows.model_row(UpstreamLink, account_id=0, **link)
+    del link_row["account_id"]  # the new account's, in the statement
+    statement = _insert_linked_statement(tuple(row), tuple(link_row), identification_number is not None)
+    parameters = {f"account_{key}": value for key, value in row.items()}
+    parameters |= {f"link_{key}": value for key, value in link_row.items()}
+    if identification_number is not None:
+        parameters |= {"held_number": identification_number, "held_at": at}
+    (account_id, held), *_ = await core_rows.fetch(session, statement, parameters)
+    account.id = account_id
+    core_rows.attach_new(session, account)
+    if identification_number is not None and not held:
+        holder = await holder_of_number(session, identification_number)
+        if holder is not None and holder.id != account_id:
+            raise StoreConflict("the verified number belongs to another account")
+    return account
+
+
+@functools.cache
+def _insert_linked_statement(keys: tuple[str, ...], link_keys: tuple[str, ...], holding: bool) -> Any:
+    table: Any = Account.__table__  # type: ignore[attr-defined]
+    links: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
+    numbers: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
+    new = (
+        sa.insert(table)
+        .values(core_rows.set_values(table, keys, "account_"))
+        .returning(table.c.id)
+        .cte("new_account")
+    )
+    link_values = [bindparam(f"link_{key}", type_=links.c[key].type) for key in link_keys]
+    link = sa.insert(links).from_select(["account_id", *link_keys], sa.select(new.c.id, *link_values))
+    held: Any = sa.literal(True)
+    if holding:
+        number = (
+            postgresql.insert(numbers)
+            .from_select(
+                ["identification_number", "account_id", "created_at"],
+                sa.select(
+                    bindparam("held_number", type_=numbers.c.identification_number.type),
+                    new.c.id,
+                    bindparam("held_at", type_=numbers.c.created_at.type),
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["identification_number"])
+            .returning(numbers.c.account_id)
+            .cte("held_number")
+        )
+        held = sa.exists().select_from(number)
+    statement = sa.select(new.c.id, held).add_cte(link.cte("new_link"))
+    return core_rows.built_once(statement)
+
+
 async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
     """Flushes at once so that a concurrent duplicate surfaces here as an IntegrityError."""
     session.add(link)
