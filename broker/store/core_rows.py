@@ -67,21 +67,35 @@ async def count(session: AsyncSession, statement: Any, parameters: dict[str, Any
 async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None, status: bool) -> Any:
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
-    connection = await session.connection()
+    connection, adapted = await _connection(session)
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
-    driver = _driver_call(
-        (await connection.get_raw_connection()).dbapi_connection,
-        connection.dialect,
-        statement,
-        parameters,
-        status,
-    )
+    driver = _driver_call(adapted, connection.dialect, statement, parameters, status)
     if driver is not None:
         return await driver
     result = await connection.execute(statement, parameters or None)
     if status:
         return int(result.rowcount)  # type: ignore[attr-defined]
     return [tuple(row) for row in result]
+
+
+_CONNECTION = (
+    "core_rows_connection"  # Session.info key: the transaction's connection, as _connection found it
+)
+
+
+async def _connection(session: AsyncSession) -> tuple[Any, Any]:
+    """The session's connection in its transaction and its DBAPI adapter, asked of the session once per
+    transaction (each ask is two greenlet switches: issue 7, a login's callback runs three or four of
+    these statements in one transaction). A transaction keeps its connection to its end."""
+    sync = session.sync_session
+    transaction = sync.get_transaction()
+    held = sync.info.get(_CONNECTION)
+    if transaction is not None and held is not None and held[0] is transaction:
+        return held[1], held[2]
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    sync.info[_CONNECTION] = (sync.get_transaction(), connection, adapted)
+    return connection, adapted
 
 
 def run_in_commit(
@@ -240,6 +254,12 @@ def write_deferred(session: SyncSession) -> None:
 @event.listens_for(SyncSession, "after_rollback")
 def _forget_deferred(session: SyncSession) -> None:
     session.info.pop(_DEFERRED, None)
+    session.info.pop(_CONNECTION, None)
+
+
+@event.listens_for(SyncSession, "after_commit")
+def _forget_connection(session: SyncSession) -> None:
+    session.info.pop(_CONNECTION, None)
 
 
 def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
