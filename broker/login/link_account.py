@@ -383,11 +383,14 @@ def _score(records: list[LegacyAccount], identity: VerifiedIdentity) -> int:
 
 def _complete(account: Account, identity: VerifiedIdentity) -> None:
     """VNeID is the authority on identity data once linked: its verified values replace the account's
-    (the legacy record keeps what the old system had)."""
-    account.name = identity.name or account.name
-    account.birthdate = identity.birthdate or account.birthdate
-    account.gender = identity.gender or account.gender
-    account.identification_number = identity.identification_number or account.identification_number
-    account.old_identification_number = (
-        identity.old_identification_number or account.old_identification_number
-    )
+    (the legacy record keeps what the old system had). Only a value that differs is set (issue 7: a known
+    citizen's are the same, and each ``setattr`` goes through pydantic and the ORM's instrumentation)."""
+    for key, verified in (
+        ("name", identity.name),
+        ("birthdate", identity.birthdate),
+        ("gender", identity.gender),
+        ("identification_number", identity.identification_number),
+        ("old_identification_number", identity.old_identification_number),
+    ):
+        if verified and verified != getattr(account, key):
+            setattr(account, key, verified)
