@@ -17,7 +17,7 @@ from broker.oidc.discovery import ACR_LEGACY
 from broker.registry import Registry
 from broker.store import accounts, audit, flows
 from broker.store.database import Session
-from broker.store.tables import LoginFlow, LoginFlowRequirement
+from broker.store.tables import Account, LoginFlow, LoginFlowRequirement
 
 
 async def complete(
@@ -30,16 +30,20 @@ async def complete(
     upstream: tuple[str, str | None] | None = None,
     linked: bool | None = None,
     authenticated: dict[str, Any] | None = None,
+    account: Account | None = None,
 ) -> Outcome:
     """``loaded``: the flow as this transaction left it, when the caller has it (not read again);
     ``requirement``: the flow's requirement, when the caller read it already; ``upstream``: the upstream
     and its logout URL, kept with the session (``upstream_logout.noted``); ``linked``: True when the
     caller's transaction found or made the account's link; ``authenticated``: the flow's columns that
-    authenticate it, not written yet (``loaded`` has them): written with its next move (issue 7)."""
+    authenticate it, not written yet (``loaded`` has them): written with its next move (issue 7);
+    ``account``: the flow's account as this transaction holds it, when the caller has it (not looked up
+    again)."""
     flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
-    account = await accounts.get(session, flow.account_id)
+    if account is None or account.id != flow.account_id:
+        account = await accounts.get(session, flow.account_id)
     if account is None:
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()

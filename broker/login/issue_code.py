@@ -16,7 +16,7 @@ from broker.oidc import authorize
 from broker.registry import Registry
 from broker.store import flows, grants
 from broker.store.database import Session
-from broker.store.tables import AuthorizationCode, LoginFlow
+from broker.store.tables import LoginFlow
 
 
 async def issue(
@@ -40,22 +40,20 @@ async def issue(
     code = new_token()
     await grants.add_code(
         session,
-        AuthorizationCode(
-            code_hash=digest(code),
-            grant_id=new_token(),
-            client_id=flow.client_id,
-            redirect_uri=flow.redirect_uri,
-            account_id=flow.account_id,
-            scope=flow.scope,
-            nonce=flow.nonce,
-            code_challenge=flow.code_challenge,
-            auth_time=flow.auth_time,
-            acr=flow.acr,
-            amr=list(flow.amr),
-            created_at=now,
-            expires_at=now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
-            sid=sid,
-        ),
+        code_hash=digest(code),
+        grant_id=new_token(),
+        client_id=flow.client_id,
+        redirect_uri=flow.redirect_uri,
+        account_id=flow.account_id,
+        scope=flow.scope,
+        nonce=flow.nonce,
+        code_challenge=flow.code_challenge,
+        auth_time=flow.auth_time,
+        acr=flow.acr,
+        amr=list(flow.amr),
+        created_at=now,
+        expires_at=now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
+        sid=sid,
     )
     # The code carries ``sid``: its insert also makes the client a participant of that session.
     return authorize.response_url(

@@ -25,7 +25,7 @@ from broker.login.ids import new_subject
 from broker.registry import Registry
 from broker.store import accounts, audit, cleanup, events, legacy, reviews
 from broker.store.database import Session
-from broker.store.tables import Account, LegacyAccount, ReviewItem, UpstreamLink
+from broker.store.tables import Account, LegacyAccount, ReviewItem
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ async def _create(
     units: tuple[str | None, str | None] | None = None,
 ) -> Account:
     now = registry.clock()
-    account = Account(
+    account = accounts.new(
         sub=new_subject(),
         account_type=AccountType.CITIZEN,
         status=AccountStatus.ACTIVE,
@@ -310,9 +310,17 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    account = await accounts.insert(session, account)
-    assert account.id is not None
-    await _add_link(session, account, identity, now)
+    account = await accounts.insert_linked(
+        session,
+        account,
+        identity.identification_number,
+        now,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        level=identity.level,
+        created_at=now,
+        last_login_at=now,
+    )
     await audit.append(
         session,
         at=now,
@@ -347,16 +355,14 @@ async def _add_link(session: Session, account: Account, identity: VerifiedIdenti
     assert account.id is not None
     await accounts.add_link_holding_number(
         session,
-        UpstreamLink(
-            account_id=account.id,
-            issuer=identity.issuer,
-            subject=identity.subject,
-            level=identity.level,
-            created_at=now,
-            last_login_at=now,
-        ),
         identity.identification_number,
         now,
+        account_id=account.id,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        level=identity.level,
+        created_at=now,
+        last_login_at=now,
     )
 
 
@@ -377,11 +383,14 @@ def _score(records: list[LegacyAccount], identity: VerifiedIdentity) -> int:
 
 def _complete(account: Account, identity: VerifiedIdentity) -> None:
     """VNeID is the authority on identity data once linked: its verified values replace the account's
-    (the legacy record keeps what the old system had)."""
-    account.name = identity.name or account.name
-    account.birthdate = identity.birthdate or account.birthdate
-    account.gender = identity.gender or account.gender
-    account.identification_number = identity.identification_number or account.identification_number
-    account.old_identification_number = (
-        identity.old_identification_number or account.old_identification_number
-    )
+    (the legacy record keeps what the old system had). Only a value that differs is set (issue 7: a known
+    citizen's are the same, and each ``setattr`` goes through pydantic and the ORM's instrumentation)."""
+    for key, verified in (
+        ("name", identity.name),
+        ("birthdate", identity.birthdate),
+        ("gender", identity.gender),
+        ("identification_number", identity.identification_number),
+        ("old_identification_number", identity.old_identification_number),
+    ):
+        if verified and verified != getattr(account, key):
+            setattr(account, key, verified)

@@ -169,17 +169,15 @@ async def open_session(
     sid = new_token()
     await sessions.add(
         session,
-        SsoSession(
-            sid=sid,
-            cookie_hash=digest(cookie),
-            account_id=account.id,
-            auth_time=auth_time,
-            acr=acr,
-            amr=amr,
-            created_at=now,
-            expires_at=expires_at,
-            upstream_id=upstream[0] if upstream else None,
-            upstream_logout_uri=upstream[1] if upstream else None,
-        ),
+        sid=sid,
+        cookie_hash=digest(cookie),
+        account_id=account.id,
+        auth_time=auth_time,
+        acr=acr,
+        amr=amr,
+        created_at=now,
+        expires_at=expires_at,
+        upstream_id=upstream[0] if upstream else None,
+        upstream_logout_uri=upstream[1] if upstream else None,
     )
     return Opened(sid, cookie)

@@ -138,6 +138,7 @@ async def _log_in(
                 upstream=upstream_logout.noted(registry, identity),
                 linked=True,  # it logged in through its link, found or made in this transaction
                 authenticated=authenticated,
+                account=account,
             )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy import bindparam, func, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from broker.errors import StoreConflict
@@ -139,14 +138,16 @@ async def defer_changes(session: AsyncSession, account: Account) -> None:
         return
     state = inspect(account)
     changed = {}
-    for attribute in state.attrs:
-        history = attribute.history
+    for key in tuple(state.committed_state):  # the attributes set since loaded: only they can differ
+        history = state.attrs[key].history
         if history.added and history.added != history.deleted:
-            changed[attribute.key] = history.added[0]
+            changed[key] = history.added[0]
+    # Written by the deferred UPDATE, not by a flush; the attributes set to the value they had are no
+    # change either: the account leaves the unit of work's dirty set (issue 7: a known citizen's login
+    # ran a whole flush, which found nothing to write, before its next statement).
+    state._commit_all(state.dict, session.sync_session.identity_map)
     if not changed:
         return
-    for key, value in changed.items():
-        set_committed_value(account, key, value)  # written by the deferred UPDATE, not by a flush
     keys = tuple(sorted(changed))
     parameters = {f"account_{key}": value for key, value in changed.items()} | {"account_id_": account.id}
     await core_rows.defer(session, _account_update_statement(keys), parameters=parameters)
@@ -179,6 +180,14 @@ async def get_by_sub(session: AsyncSession, sub: str) -> Account | None:
     return (await session.execute(select(Account).where(col(Account.sub) == sub))).scalar_one_or_none()
 
 
+def new(**values: Any) -> Account:
+    """``Account(**values)`` built as the ORM's loader builds an object (``core_rows.ModelColumns.built``),
+    without SQLModel's construction (issue 7: a ``setattr`` through pydantic and the instrumentation per
+    column); for ``insert``."""
+    account: Account = account_columns().built(**values)
+    return account
+
+
 async def add(session: AsyncSession, account: Account) -> Account:
     session.add(account)
     await session.flush()
@@ -205,6 +214,71 @@ def _insert_returning_id(keys: tuple[str, ...]) -> Any:
     )
 
 
+async def insert_linked(
+    session: AsyncSession, account: Account, identification_number: str | None, at: datetime, **link: Any
+) -> Account:
+    """``insert`` of a new account, then ``add_link_holding_number`` of its first link (``link``: the
+    link's columns but ``account_id``): on PostgreSQL one statement (issue 7: a first login's round trip),
+    the link and the number data-modifying WITHs that take the new account's id. The guards are the same
+    statements': a concurrent first login that linked the same identity first fails this one's link
+    INSERT (StoreConflict, and the caller's retry finds that account); a number that another account
+    came to hold meanwhile is not taken (ON CONFLICT DO NOTHING) and is a StoreConflict."""
+    if session.get_bind().dialect.name != "postgresql":
+        account = await insert(session, account)
+        assert account.id is not None
+        await add_link_holding_number(session, identification_number, at, account_id=account.id, **link)
+        return account
+    row, link_row = row_of(account), core_rows.model_row(UpstreamLink, account_id=0, **link)
+    del link_row["account_id"]  # the new account's, in the statement
+    statement = _insert_linked_statement(tuple(row), tuple(link_row), identification_number is not None)
+    parameters = {f"account_{key}": value for key, value in row.items()}
+    parameters |= {f"link_{key}": value for key, value in link_row.items()}
+    if identification_number is not None:
+        parameters |= {"held_number": identification_number, "held_at": at}
+    (account_id, held), *_ = await core_rows.fetch(session, statement, parameters)
+    account.id = account_id
+    core_rows.attach_new(session, account)
+    if identification_number is not None and not held:
+        holder = await holder_of_number(session, identification_number)
+        if holder is not None and holder.id != account_id:
+            raise StoreConflict("the verified number belongs to another account")
+    return account
+
+
+@functools.cache
+def _insert_linked_statement(keys: tuple[str, ...], link_keys: tuple[str, ...], holding: bool) -> Any:
+    table: Any = Account.__table__  # type: ignore[attr-defined]
+    links: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
+    numbers: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
+    new = (
+        sa.insert(table)
+        .values(core_rows.set_values(table, keys, "account_"))
+        .returning(table.c.id)
+        .cte("new_account")
+    )
+    link_values = [bindparam(f"link_{key}", type_=links.c[key].type) for key in link_keys]
+    link = sa.insert(links).from_select(["account_id", *link_keys], sa.select(new.c.id, *link_values))
+    held: Any = sa.literal(True)
+    if holding:
+        number = (
+            postgresql.insert(numbers)
+            .from_select(
+                ["identification_number", "account_id", "created_at"],
+                sa.select(
+                    bindparam("held_number", type_=numbers.c.identification_number.type),
+                    new.c.id,
+                    bindparam("held_at", type_=numbers.c.created_at.type),
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["identification_number"])
+            .returning(numbers.c.account_id)
+            .cte("held_number")
+        )
+        held = sa.exists().select_from(number)
+    statement = sa.select(new.c.id, held).add_cte(link.cte("new_link"))
+    return core_rows.built_once(statement)
+
+
 async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
     """Flushes at once so that a concurrent duplicate surfaces here as an IntegrityError."""
     session.add(link)
@@ -213,17 +287,19 @@ async def add_link(session: AsyncSession, link: UpstreamLink) -> UpstreamLink:
 
 
 async def add_link_holding_number(
-    session: AsyncSession, link: UpstreamLink, identification_number: str | None, at: datetime
+    session: AsyncSession, identification_number: str | None, at: datetime, **link: Any
 ) -> None:
-    """``add_link``, then ``hold_number`` for the number the link verified: on PostgreSQL one statement
-    (the link a data-modifying WITH of the number's INSERT; issue 7). A concurrent duplicate link is an
-    IntegrityError of that statement, as of ``add_link``."""
-    statement, parameters = core_rows.insert_row(UpstreamLink, row_of(link), "link_")
+    """``add_link`` of a link of these columns (``UpstreamLink``'s, written without building its object:
+    ``core_rows.model_row``), then ``hold_number`` for the number the link verified: on PostgreSQL one
+    statement (the link a data-modifying WITH of the number's INSERT; issue 7). A concurrent duplicate
+    link is an IntegrityError of that statement, as of ``add_link``."""
+    row = core_rows.model_row(UpstreamLink, **link)
+    statement, parameters = core_rows.insert_row(UpstreamLink, row, "link_")
     if identification_number is None:
         await core_rows.execute(session, statement, parameters)
         return
     await core_rows.defer(session, statement, parameters=parameters)  # carried by hold_number's INSERT
-    await hold_number(session, identification_number, link.account_id, at)
+    await hold_number(session, identification_number, row["account_id"], at)
 
 
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:

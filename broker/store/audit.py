@@ -6,9 +6,10 @@ taken before the head is read and held until commit (so ids are also handed out 
 every writing transaction already holds the database's one write lock (``BEGIN IMMEDIATE``). So that the
 lock is held for as short a time as possible (issue 7: a login's transaction went on for a dozen statements
 after its audit row, and every concurrent login queued behind it), ``append`` only queues the row on the
-session; the transaction's rows are chained and written together at its commit (the lock and the head in
-one statement, ``audit_chain_head_locked``, one INSERT, then COMMIT). A rolled-back transaction writes
-none of them, as before.
+session; the transaction's rows are chained and written together at its commit: on PostgreSQL one
+statement takes the lock, reads the head (``audit_chain_head_locked``) and inserts the rows, each one's
+hash computed by the server over the one before (``_chained_insert_statement``), then COMMIT. A
+rolled-back transaction writes none of them, as before.
 
 It is also where logins, links and merges are counted and logged (issue 12): every path that decides
 one writes its audit row here, so metrics and log lines come from one place and only once the
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import BigInteger, String, bindparam, event, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
@@ -115,6 +117,42 @@ def _account_type() -> Any:
     return select(col(Account.account_type)).where(col(Account.sub) == bindparam("sub")).scalar_subquery()
 
 
+def _chain_link(previous: Any, content: Any) -> Any:
+    """``audit_chain.link`` computed by PostgreSQL: SHA-256 (built in since PostgreSQL 11) of the previous
+    hash, a newline and the canonical content, as UTF-8, in lowercase hex. ``test_audit_chain`` verifies
+    chains written this way with ``audit_chain`` itself (non-ASCII content included)."""
+    utf8: Any = sa.literal_column("'UTF8'")
+    hexadecimal: Any = sa.literal_column("'hex'")
+    newline: Any = sa.literal_column("chr(10)")
+    return func.encode(
+        func.sha256(func.convert_to(func.concat(previous, newline, content), utf8)), hexadecimal
+    )
+
+
+@functools.cache
+def _chained_insert_statement(count: int, with_account_type: bool) -> Any:
+    """PostgreSQL: the lock and the head, then ``count`` rows, each chained to the one before by the
+    server, in one statement (issue 7: a round trip of every audited transaction saved; the hash needs the
+    head, which only the lock's holder may read). Each row's INSERT reads the one before it (a CTE of the
+    previous INSERT's RETURNING), so the lock is taken first and the ids follow the chain's order. Its
+    parameters: ``audit_key``, per row ``r<i>_<column>`` and its canonical content ``r<i>_content``
+    (``sub`` for the account type). Returns the last row's hash (and the account type)."""
+    table: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+    head = sa.select(_locked_head().label("head")).cte("audit_head")
+    source: Any = head
+    previous: Any = func.coalesce(head.c.head, audit_chain.GENESIS)
+    columns = [*_ROW_COLUMNS[:-2], "prev_hash", "chain_hash"]
+    for index in range(count):
+        values = [bindparam(f"r{index}_{name}", type_=table.c[name].type) for name in _ROW_COLUMNS[:-2]]
+        content = bindparam(f"r{index}_content", type_=String)
+        chosen = sa.select(*values, previous, _chain_link(previous, content)).select_from(source)
+        row = insert(table).from_select(columns, chosen).returning(table.c.chain_hash)
+        source = row.cte(f"audit_row_{index}")
+        previous = source.c.chain_hash
+    last = sa.select(previous, _account_type()) if with_account_type else sa.select(previous)
+    return core_rows.built_once(last.select_from(source))
+
+
 @functools.cache
 def _insert_statement() -> Any:
     return insert(AuditEntry.__table__)  # type: ignore[attr-defined]
@@ -185,32 +223,67 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
     observed = OBSERVER in session.info
     # The login counter's label: the account type of each login row's subject.
     subs = sorted({row["sub"] for row in rows if row["sub"] and row["action"].startswith("login.")})
-    kinds: dict[str, Any] = {}
     one_kind = observed and len(subs) == 1
     if session.get_bind().dialect.name == "postgresql":
         if session.new or session.dirty or session.deleted:
             session.flush()  # deferred rows may name rows the unit of work still holds
-        # The lock and the head (audit_chain_head_locked, migration 0012), the account type, and the
-        # transaction's deferred writes (a login's code): one round trip.
-        statement = _locked_head_and_account_type_statement() if one_kind else _locked_head_statement()
-        parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": subs[0]} if one_kind else {})
-        statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
-        head_rows = core_rows.run_in_commit(session, statement, parameters)  # by asyncpg if it can
-        found: Any = (
-            head_rows[0]
-            if head_rows is not None
-            else session.connection().execute(statement, parameters).one()
-        )
-    elif one_kind:
-        found = session.execute(_head_and_account_type_statement(), {"sub": subs[0]}).one()
+        if len(rows) <= _CHAINED_IN_ONE:
+            found = _write_chained(session, rows, subs[0] if one_kind else None)
+        else:
+            found = _write_after_head(
+                session, rows, _locked_head_rows(session, subs[0] if one_kind else None)
+            )
     else:
-        found = (session.execute(_head_statement()).scalar_one_or_none(),)
-    head = found[0]
+        head = (
+            session.execute(_head_and_account_type_statement(), {"sub": subs[0]}).one()
+            if one_kind
+            else (session.execute(_head_statement()).scalar_one_or_none(),)
+        )
+        found = _write_after_head(session, rows, head)
+    if not observed:
+        return
+    kinds: dict[str, Any] = {}
     if one_kind:
         kinds[subs[0]] = found[1]
-    elif observed and subs:
+    elif subs:
         kinds.update(session.execute(_account_types_statement(), {"subs": subs}).tuples().all())
-    previous = head or audit_chain.GENESIS
+    for row in rows:
+        _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)
+
+
+# A transaction's rows up to this many are chained by the server in the statement that takes the lock
+# (a login writes one or two); more (a bulk operation's) are chained here after it, one INSERT for all.
+_CHAINED_IN_ONE = 4
+
+
+def _write_chained(session: SyncSession, rows: list[dict[str, Any]], sub: str | None) -> Any:
+    """PostgreSQL: the lock, the head, the rows, the account type of ``sub`` and the transaction's
+    deferred writes (a login's code): one round trip (``_chained_insert_statement``)."""
+    parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": sub} if sub is not None else {})
+    for index, row in enumerate(rows):
+        parameters |= {f"r{index}_{name}": value for name, value in row.items()}
+        parameters[f"r{index}_content"] = audit_chain.canonical(**row)
+    statement = _chained_insert_statement(len(rows), sub is not None)
+    statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
+    written = core_rows.run_in_commit(session, statement, parameters)  # by asyncpg if it can
+    return written[0] if written is not None else session.connection().execute(statement, parameters).one()
+
+
+def _locked_head_rows(session: SyncSession, sub: str | None) -> Any:
+    """PostgreSQL: the lock and the head (audit_chain_head_locked, migration 0012), the account type of
+    ``sub``, and the transaction's deferred writes: one round trip."""
+    statement = _locked_head_and_account_type_statement() if sub is not None else _locked_head_statement()
+    parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": sub} if sub is not None else {})
+    statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
+    head_rows = core_rows.run_in_commit(session, statement, parameters)  # by asyncpg if it can
+    return (
+        head_rows[0] if head_rows is not None else session.connection().execute(statement, parameters).one()
+    )
+
+
+def _write_after_head(session: SyncSession, rows: list[dict[str, Any]], found: Any) -> Any:
+    """The rows chained after the head ``found[0]`` (read under the lock), by one INSERT; ``found``."""
+    previous = found[0] or audit_chain.GENESIS
     values = []
     for row in rows:
         content = audit_chain.canonical(**row)
@@ -222,9 +295,7 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
     # still one round trip; a multi-row VALUES built per call was compiled again every time).
     if core_rows.run_in_commit(session, _insert_rows_statement(), values) is None:
         session.connection().execute(_insert_statement(), values[0] if len(values) == 1 else values)
-    if observed:
-        for row in rows:
-            _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)
+    return found
 
 
 async def entries(session: AsyncSession, action: str | None = None, limit: int = 1000) -> list[AuditEntry]:

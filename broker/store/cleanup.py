@@ -88,8 +88,15 @@ def _classify(account: Account, record: LegacyAccount | None, linked: bool, toda
         merged=account.merged_into_id is not None or account.status == AccountStatus.MERGED,
         duplicate_suspect=account.cleanup_class == Cleanup.DUPLICATE_SUSPECT,
     )
-    account.cleanup_class = classify(facts, today).value
-    account.name_key = name_key(account.name or (record.full_name if record else None))
+    cleanup_class, key = (
+        classify(facts, today).value,
+        name_key(account.name or (record.full_name if record else None)),
+    )
+    # Set only when they change (issue 7: a known citizen's login leaves both as they were).
+    if account.cleanup_class != cleanup_class:
+        account.cleanup_class = cleanup_class
+    if account.name_key != key:
+        account.name_key = key
 
 
 def classify_new(account: Account, client_unit: str | None, claimed_unit: str | None, at: datetime) -> None:

@@ -67,21 +67,35 @@ async def count(session: AsyncSession, statement: Any, parameters: dict[str, Any
 async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None, status: bool) -> Any:
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
-    connection = await session.connection()
+    connection, adapted = await _connection(session)
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
-    driver = _driver_call(
-        (await connection.get_raw_connection()).dbapi_connection,
-        connection.dialect,
-        statement,
-        parameters,
-        status,
-    )
+    driver = _driver_call(adapted, connection.dialect, statement, parameters, status)
     if driver is not None:
         return await driver
     result = await connection.execute(statement, parameters or None)
     if status:
         return int(result.rowcount)  # type: ignore[attr-defined]
     return [tuple(row) for row in result]
+
+
+_CONNECTION = (
+    "core_rows_connection"  # Session.info key: the transaction's connection, as _connection found it
+)
+
+
+async def _connection(session: AsyncSession) -> tuple[Any, Any]:
+    """The session's connection in its transaction and its DBAPI adapter, asked of the session once per
+    transaction (each ask is two greenlet switches: issue 7, a login's callback runs three or four of
+    these statements in one transaction). A transaction keeps its connection to its end."""
+    sync = session.sync_session
+    transaction = sync.get_transaction()
+    held = sync.info.get(_CONNECTION)
+    if transaction is not None and held is not None and held[0] is transaction:
+        return held[1], held[2]
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    sync.info[_CONNECTION] = (sync.get_transaction(), connection, adapted)
+    return connection, adapted
 
 
 def run_in_commit(
@@ -240,6 +254,12 @@ def write_deferred(session: SyncSession) -> None:
 @event.listens_for(SyncSession, "after_rollback")
 def _forget_deferred(session: SyncSession) -> None:
     session.info.pop(_DEFERRED, None)
+    session.info.pop(_CONNECTION, None)
+
+
+@event.listens_for(SyncSession, "after_commit")
+def _forget_connection(session: SyncSession) -> None:
+    session.info.pop(_CONNECTION, None)
 
 
 def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
@@ -287,6 +307,33 @@ def attach_new(session: AsyncSession, instance: Any) -> None:
     session.sync_session.add(instance)
 
 
+def model_row(model: Any, **values: Any) -> dict[str, Any]:
+    """``types.row_of(model(**values))`` without building the object: the given values and the fields'
+    defaults, in the table's column order, None left out. For rows only written (a login's link, session
+    and code: issue 7, SQLModel's construction of a table object, a ``setattr`` through pydantic and the
+    ORM's instrumentation per field, was 6 % of a login). The values are the broker's own, as given to
+    the constructor, which validates nothing of a table model either."""
+    row = {}
+    for key, default, factory in _fields(model):
+        value = values.pop(key) if key in values else (factory() if factory is not None else default)
+        if value is not None:
+            row[key] = value
+    assert not values, f"not columns of {model.__name__}: {sorted(values)}"
+    return row
+
+
+@functools.cache
+def _fields(model: Any) -> tuple[tuple[str, Any, Any], ...]:
+    """Each column's key, its field's default and default factory (what the constructor would set)."""
+    fields = []
+    for column in model.__table__.columns:
+        field = model.model_fields[column.key]
+        factory = field.default_factory if not field.is_required() else None
+        default = field.get_default(call_default_factory=False) if not field.is_required() else None
+        fields.append((column.key, None if factory is not None else default, factory))
+    return tuple(fields)
+
+
 class ModelColumns:
     """A model's columns for a Core ``select``, and its instance rebuilt from them."""
 
@@ -324,6 +371,12 @@ class ModelColumns:
         make_transient_to_detached(instance)
         sync.add(instance)
         return instance
+
+    def built(self, **values: Any) -> Any:
+        """``model(**values)`` as the ORM's loader builds an object (``instance``): every column set, a
+        missing one to its field's default; transient, its history empty."""
+        row = model_row(self._mapper.class_, **values)
+        return self.instance([row.get(key) for key in self.keys])
 
     def instance_or_none(self, values: Any) -> Any:
         """``None`` for an outer join's missing row (its primary key NULL)."""

@@ -18,15 +18,18 @@ from broker.store.token_views import AccountView
 from broker.store.types import row_of
 
 
-async def add_code(session: AsyncSession, code: AuthorizationCode) -> None:
-    """The code, the note that its client knows the account (the event feed's) and, for a code of an SSO
-    session, the client's place in that session: one statement on PostgreSQL."""
+async def add_code(session: AsyncSession, **values: Any) -> None:
+    """The code of these columns (``AuthorizationCode``'s, written without building its object:
+    ``core_rows.model_row``), the note that its client knows the account (the event feed's) and, for a
+    code of an SSO session, the client's place in that session: one statement on PostgreSQL."""
+    code = core_rows.model_row(AuthorizationCode, **values)
+    client_id, created_at, sid = code["client_id"], code["created_at"], code.get("sid")
     writes = [
-        core_rows.insert_row(AuthorizationCode, row_of(code), "code_"),
-        client_accounts.note_write(session, code.client_id, code.account_id, code.created_at),
+        core_rows.insert_row(AuthorizationCode, code, "code_"),
+        client_accounts.note_write(session, client_id, code["account_id"], created_at),
     ]
-    if code.sid is not None:
-        writes.append(sessions.participant_write(session, code.sid, code.client_id, code.created_at))
+    if sid is not None:
+        writes.append(sessions.participant_write(session, sid, client_id, created_at))
     # Nothing reads the code in the transaction that issues it: deferred (issue 7, a login's round trip),
     # each statement built once, so that the one carrying them at commit runs by asyncpg itself.
     parameters = {name: value for _, values in writes for name, value in values.items()}

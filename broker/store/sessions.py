@@ -11,12 +11,15 @@ from sqlmodel import col, select
 
 from broker.store import core_rows
 from broker.store.tables import SsoSession, SsoSessionClient
-from broker.store.types import row_of
 
 
-async def add(session: AsyncSession, sso: SsoSession) -> None:
-    """Deferred (``core_rows.defer``): nothing reads a new session in the transaction that opens it."""
-    statement, parameters = core_rows.insert_row(SsoSession, row_of(sso), "sso_")
+async def add(session: AsyncSession, **values: Any) -> None:
+    """A new session of these columns (``SsoSession``'s), written without building its object
+    (``core_rows.model_row``). Deferred (``core_rows.defer``): nothing reads a new session in the
+    transaction that opens it."""
+    statement, parameters = core_rows.insert_row(
+        SsoSession, core_rows.model_row(SsoSession, **values), "sso_"
+    )
     await core_rows.defer(session, statement, parameters=parameters)
 
 

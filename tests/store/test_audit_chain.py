@@ -189,3 +189,52 @@ def test_broker_db_grants_prints_the_statements_the_role_test_runs() -> None:
     assert "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM broker_app;" in printed.output
     refused = CliRunner().invoke(app, ["db", "grants", "--role", "x; DROP TABLE audit_log"])
     assert refused.exit_code != 0
+
+
+async def _append_several(database: Database, writer: int, count: int) -> None:
+    """One transaction of ``count`` rows, their content not ASCII (a Vietnamese name, a "—")."""
+    async with database.transaction() as session:
+        for n in range(count):
+            await audit.append(
+                session,
+                at=T0 + timedelta(seconds=writer, microseconds=n),
+                actor=f"officer:Nguyễn Thị Ánh {writer}",
+                action="account.merge",
+                outcome="done",
+                reason=None,
+                sub=f"sub-{writer}",
+                details={"note": "hợp nhất — đã xác minh", "n": n, "nested": {"ý": [1, "ư"]}},
+            )
+
+
+async def test_transactions_of_one_to_many_rows_chain_in_order_with_content_beyond_ascii(
+    database_url: str,
+) -> None:
+    """On PostgreSQL a transaction's first rows are chained by the server in the statement that takes the
+    lock (SHA-256 over UTF-8, as ``audit_chain.link``), more than those by the broker after it: both
+    verify, in id order, while other transactions append beside them."""
+    database = Database(database_url)
+    try:
+        sizes = [1, 2, 4, 5, 9, 1, 3, 2] * 3
+        await asyncio.gather(
+            *(_append_several(database, writer, count) for writer, count in enumerate(sizes))
+        )
+    finally:
+        await database.dispose()
+    verification = await _verify(database_url)
+    assert verification.first_break is None
+    assert verification.checked == sum(sizes)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT actor, details FROM audit_log ORDER BY id"))).all()
+    finally:
+        await engine.dispose()
+    by_writer: dict[str, list[int]] = {}
+    for actor, details in rows:
+        stored = json.loads(details) if isinstance(details, str) else details
+        assert stored["note"] == "hợp nhất — đã xác minh"
+        by_writer.setdefault(actor, []).append(stored["n"])
+    # Each transaction's rows are in id order as it appended them.
+    assert all(ns == list(range(len(ns))) for ns in by_writer.values())
+    assert len(by_writer) == len(sizes)
