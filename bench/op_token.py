@@ -186,7 +186,10 @@ def main() -> None:
     parser.add_argument("--profile-native", action="store_true")
     parser.add_argument("--profile-top", type=int, default=40)
     parser.add_argument(
-        "--port-base", type=int, default=18000, help="broker on this port, mock VNeID on +100 (an A/B runs two)"
+        "--port-base",
+        type=int,
+        default=18000,
+        help="broker on this port, mock VNeID on +100 (an A/B runs two)",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_token.json")
     args = parser.parse_args()

@@ -15,7 +15,6 @@ from broker.store.core_rows import ModelColumns
 from broker.store.database import Database
 from broker.store.tables import AccessToken, AuthorizationCode, Client, RefreshToken
 from broker.store.token_views import AccountView
-from broker.store.types import row_of
 
 
 async def add_code(session: AsyncSession, **values: Any) -> None:
