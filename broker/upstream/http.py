@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+from prometheus_client import Histogram
 
 from broker import logs
 from broker.errors import UpstreamError
@@ -60,6 +61,8 @@ class UpstreamHttp:
             ceil_threshold=3600,
         )
         self._session: aiohttp.ClientSession | None = None
+        # Each labelled series looked up once (prometheus-client's labels() takes a lock and builds a key).
+        self._children: dict[tuple[str, str, str], Histogram] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         # Made at the first call: aiohttp's session belongs to the running event loop.
@@ -182,12 +185,18 @@ class UpstreamHttp:
             return response.status, await response.read()
 
     def _observe_call(self, endpoint: str, outcome: str, started: float) -> None:
-        self._metrics.upstream_calls.labels(self._upstream, endpoint, outcome).observe(
-            time.perf_counter() - started
-        )
+        child = self._children.get(("call", endpoint, outcome))
+        if child is None:
+            child = self._metrics.upstream_calls.labels(self._upstream, endpoint, outcome)
+            self._children["call", endpoint, outcome] = child
+        child.observe(time.perf_counter() - started)
 
     def _observe(self, endpoint: str, outcome: str, started: float) -> None:
-        self._metrics.upstream_latency.labels(endpoint, outcome).observe(time.perf_counter() - started)
+        child = self._children.get(("latency", endpoint, outcome))
+        if child is None:
+            child = self._metrics.upstream_latency.labels(endpoint, outcome)
+            self._children["latency", endpoint, outcome] = child
+        child.observe(time.perf_counter() - started)
 
     def _record(self, reached: bool) -> None:
         if reached:
