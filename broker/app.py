@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -34,14 +33,13 @@ from broker.wiring import VERSION, build_registry, close_registry
 def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
-    upstream_transport: httpx.AsyncBaseTransport | None = None,
     *,
     freeze_heap: bool = False,
 ) -> FastAPI:
     """``freeze_heap``: for the process that owns the app (``broker serve``), never for an app one of
     many in a process (tests, embedding), whose garbage ``gc.freeze()`` would keep forever."""
     settings = settings or Settings()
-    registry = build_registry(settings, clock, upstream_transport)
+    registry = build_registry(settings, clock)
     db = registry.db
     keyring = registry.keyring
 

@@ -1,5 +1,6 @@
-"""Outgoing HTTP, observed: every call to VNeID or to a relying party carries the request id of the request
-that caused it (``X-Request-ID``) and is timed by upstream × endpoint × outcome.
+"""Outgoing HTTP to the relying parties, observed: every call carries the request id of the request that
+caused it (``X-Request-ID``) and is timed by upstream × endpoint × outcome. (The upstreams' calls are
+observed alike by ``broker.upstream.http``, on aiohttp's client.)
 
 A transport wrapper rather than httpx event hooks, because hooks never see a call that got no response
 (refused connection, timeout): exactly the calls an operator most needs counted.
@@ -23,19 +24,6 @@ from broker.outbound import tls
 
 # Names the endpoint of a call from the request alone, from a fixed vocabulary (bounded labels).
 EndpointNamer = Callable[[httpx.Request], str]
-
-
-def vneid_endpoint(request: httpx.Request) -> str:
-    path = request.url.path
-    if path.endswith("/.well-known/openid-configuration"):
-        return "discovery"
-    if request.method == "POST":
-        return "token"
-    if "authorization" in request.headers:
-        return "userinfo"
-    if "jwks" in path or "certs" in path or path.endswith("/keys"):
-        return "jwks"
-    return "other"
 
 
 def relying_party_endpoint(request: httpx.Request) -> str:

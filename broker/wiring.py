@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
-
 from broker.clock import Clock, system_clock
 from broker.login.keys import KeyRingSource, KeyTiming
 from broker.metrics import Metrics
-from broker.observed_http import ObservedTransport, relying_party_endpoint, vneid_endpoint
+from broker.observed_http import ObservedTransport, relying_party_endpoint
+from broker.outbound import tls
 from broker.outbound.endpoints import PublicAddressTransport
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
@@ -27,7 +26,6 @@ VERSION = "0.1.0"
 def build_registry(
     settings: Settings,
     clock: Clock | None = None,
-    upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Registry:
     clock = clock or system_clock
     metrics = Metrics()
@@ -46,13 +44,7 @@ def build_registry(
         metrics=metrics,
         key_encryption=key_encryption,
     )
-    upstreams = build_upstreams(
-        settings.upstream_configs(),
-        clock,
-        metrics,
-        upstream_transport,
-        observe=lambda upstream_id, inner: ObservedTransport(inner, metrics, upstream_id, vneid_endpoint),
-    )
+    upstreams = build_upstreams(settings.upstream_configs(), clock, metrics, tls.client_context())
     rp_http = RelyingPartyHttp(
         settings.rp_connect_timeout_seconds,
         settings.rp_read_timeout_seconds,

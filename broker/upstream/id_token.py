@@ -1,11 +1,18 @@
-"""Validation of VNeID's ID tokens (OIDC Core §3.1.3.7). Time is passed in, never read here."""
+"""Validation of VNeID's ID tokens (OIDC Core §3.1.3.7). Time is passed in, never read here.
+
+The signature is checked by joserfc, as the broker's own tokens are (``broker.oidc.keys``): PyJWT's decode
+checks each character of the token in Python (issue 7). The claims are compared here, each rule PyJWT's
+decode applied before kept: the required claims, ``iss``, ``aud`` (a string or a list of strings),
+``sub`` and ``jti`` strings, ``nbf``; and the times against the injected clock."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
+from joserfc import jws
+from joserfc.errors import JoseError
 
 from broker.errors import UpstreamError
 from broker.upstream.jwks import JwksCache
@@ -14,6 +21,9 @@ from broker.upstream.jwks import JwksCache
 ALLOWED_ALGS = ("RS256", "PS256", "ES256")
 # Keys are only ever taken from VNeID's JWKS, never from the token's own header.
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+_REQUIRED = ("iss", "sub", "aud", "exp", "iat")
+# Registered header parameters are type-checked; others are let through (PyJWT let them through too).
+_REGISTRY = jws.JWSRegistry(algorithms=list(ALLOWED_ALGS), strict_check_header=False)
 
 
 async def verify(
@@ -27,8 +37,10 @@ async def verify(
     leeway: timedelta,
 ) -> dict[str, Any]:
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
+        signed = jws.extract_compact(token.encode("ascii"), registry=_REGISTRY)
+        header = signed.headers()
+        _REGISTRY.check_header(header)
+    except (JoseError, ValueError) as exc:  # UnicodeError is a ValueError
         raise UpstreamError("id_token_invalid", "malformed token") from exc
     alg = header.get("alg")
     if alg not in ALLOWED_ALGS:
@@ -37,23 +49,12 @@ async def verify(
         raise UpstreamError("id_token_invalid", "key reference in the token header")
     key = await keys.key(header.get("kid"))
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key.key,
-            algorithms=[alg],
-            audience=client_id,
-            issuer=issuer,
-            # exp/iat are checked below against the injected clock, not the system clock.
-            options={
-                "require": ["iss", "sub", "aud", "exp", "iat"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.InvalidSignatureError as exc:
-        raise UpstreamError("id_token_invalid", "bad signature") from exc
-    except jwt.PyJWTError as exc:
-        raise UpstreamError("id_token_invalid", str(exc)) from exc
+        valid = jws.validate_compact(signed, key, registry=_REGISTRY)
+    except (JoseError, ValueError, TypeError) as exc:  # e.g. an EC key named by an RS256 token
+        raise UpstreamError("id_token_invalid", type(exc).__name__) from exc
+    if not valid:
+        raise UpstreamError("id_token_invalid", "bad signature")
+    claims = _claims(signed.payload, issuer, client_id)
     _check_times(claims, now, leeway)
     if claims.get("nonce") != nonce:
         raise UpstreamError("id_token_invalid", "nonce mismatch")
@@ -63,15 +64,43 @@ async def verify(
     return claims
 
 
+def _claims(payload: bytes, issuer: str, client_id: str) -> dict[str, Any]:
+    try:
+        claims = json.loads(payload)
+    except ValueError as exc:
+        raise UpstreamError("id_token_invalid", "malformed token") from exc
+    if not isinstance(claims, dict):
+        raise UpstreamError("id_token_invalid", "malformed token")
+    for name in _REQUIRED:
+        if claims.get(name) is None:
+            raise UpstreamError("id_token_invalid", f'Token is missing the "{name}" claim')
+    if claims["iss"] != issuer:
+        raise UpstreamError("id_token_invalid", "Invalid issuer")
+    audience = claims["aud"]
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) for a in audiences):
+        raise UpstreamError("id_token_invalid", "Invalid claim format in token")
+    if client_id not in audiences:
+        raise UpstreamError("id_token_invalid", "Audience doesn't match")
+    if not isinstance(claims["sub"], str):
+        raise UpstreamError("id_token_invalid", "Subject must be a string")
+    if "jti" in claims and not isinstance(claims["jti"], str):
+        raise UpstreamError("id_token_invalid", "JWT ID must be a string")
+    return claims
+
+
 def _check_times(claims: dict[str, Any], now: datetime, leeway: timedelta) -> None:
     try:
         expires = float(claims["exp"])
         issued = float(claims["iat"])
+        not_before = float(claims["nbf"]) if "nbf" in claims else None
     except (TypeError, ValueError) as exc:
-        raise UpstreamError("id_token_invalid", "exp/iat not numeric") from exc
+        raise UpstreamError("id_token_invalid", "exp/iat/nbf not numeric") from exc
     instant = now.timestamp()
     slack = leeway.total_seconds()
     if expires <= instant - slack:
         raise UpstreamError("id_token_invalid", "expired")
     if issued > instant + slack:
         raise UpstreamError("id_token_invalid", "issued in the future")
+    if not_before is not None and not_before > instant + slack:
+        raise UpstreamError("id_token_invalid", "not yet valid (nbf)")

@@ -1,5 +1,6 @@
 """An upstream's signing keys, cached for ``max_age`` (so a key the upstream withdrew stops being trusted
-without a restart), and refetched at most once per interval when an unknown ``kid`` appears."""
+without a restart), and refetched at most once per interval when an unknown ``kid`` appears. Each key is
+parsed once per fetch, into the joserfc key that ``broker.upstream.id_token`` verifies with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 
 from broker.clock import Clock
 from broker.errors import UpstreamError
@@ -26,11 +28,11 @@ class JwksCache:
         self._clock = clock
         self._min_interval = min_refetch_interval
         self._max_age = max_age
-        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys: dict[str, RSAKey | ECKey] = {}
         self._fetched_at: datetime | None = None
         self._lock = asyncio.Lock()
 
-    async def key(self, kid: str | None) -> jwt.PyJWK:
+    async def key(self, kid: str | None) -> RSAKey | ECKey:
         if kid is None:
             raise UpstreamError("id_token_invalid", "no kid in the header")
         if self._expired():
@@ -63,15 +65,17 @@ class JwksCache:
             self._keys = _parse(document)
 
 
-def _parse(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
-    keys: dict[str, jwt.PyJWK] = {}
+def _parse(document: dict[str, Any]) -> dict[str, RSAKey | ECKey]:
+    keys: dict[str, RSAKey | ECKey] = {}
     for entry in document.get("keys", []) if isinstance(document, dict) else []:
         if not isinstance(entry, dict) or "kid" not in entry or entry.get("use", "sig") != "sig":
             continue
         if entry.get("kty") not in ("RSA", "EC"):
             continue  # never a symmetric ("oct") key from a public document
         try:
-            keys[entry["kid"]] = jwt.PyJWK(entry)
-        except jwt.PyJWTError:
+            keys[entry["kid"]] = (
+                RSAKey.import_key(entry) if entry["kty"] == "RSA" else ECKey.import_key(entry)
+            )
+        except (JoseError, ValueError, TypeError):
             continue
     return keys

@@ -4,10 +4,9 @@ names none)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import ssl
+from collections.abc import Iterator
 from datetime import timedelta
-
-import httpx
 
 from broker.clock import Clock
 from broker.metrics import Metrics
@@ -41,11 +40,10 @@ def build_upstreams(
     configs: list[UpstreamConfig],
     clock: Clock,
     metrics: Metrics,
-    transport: httpx.AsyncBaseTransport | None = None,
-    observe: Callable[[str, httpx.AsyncBaseTransport | None], httpx.AsyncBaseTransport] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Upstreams:
-    """Keys are read here, once: a gateway key that cannot load stops the start-up. ``observe`` wraps each
-    upstream's transport (request ids and call metrics, labelled by the upstream's id)."""
+    """Keys are read here, once: a gateway key that cannot load stops the start-up. Each upstream's calls
+    are labelled in the metrics by its id; ``ssl_context`` verifies the upstreams' servers."""
     breakers: list[CircuitBreaker] = []
 
     def publish() -> None:
@@ -63,7 +61,8 @@ def build_upstreams(
             connect_timeout=config.connect_timeout_seconds,
             read_timeout=config.read_timeout_seconds,
             on_breaker_change=publish,
-            transport=observe(config.id, transport) if observe is not None else transport,
+            upstream=config.id,
+            ssl_context=ssl_context,
         )
         adapters.append(_adapter(config, http, clock))
     return Upstreams(adapters)

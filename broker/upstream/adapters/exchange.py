@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote_plus
 
-import httpx
+import aiohttp
 
 from broker.errors import UpstreamError
 from broker.upstream.config import UpstreamConfig
@@ -25,13 +25,15 @@ async def exchange_code(
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if config.pkce:
         form["code_verifier"] = code_verifier
-    auth: httpx.BasicAuth | None = None
+    authorization: str | None = None
     if config.token_auth == "client_secret_basic":
         # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-        auth = httpx.BasicAuth(quote_plus(config.client_id), quote_plus(config.client_secret))
+        authorization = aiohttp.encode_basic_auth(
+            quote_plus(config.client_id), quote_plus(config.client_secret)
+        )
     else:
         form |= {"client_id": config.client_id, "client_secret": config.client_secret}
-    status, body = await http.post_token(endpoint, form, auth)
+    status, body = await http.post_token(endpoint, form, authorization)
     if status == 401:
         # VNeID's gateway answers 401 to everything when the caller's address is not on its allow-list.
         raise UpstreamError("token_exchange_failed", "HTTP 401 (client refused, or address not allowed)")
