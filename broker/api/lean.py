@@ -1,5 +1,5 @@
-"""The token endpoint, introspection and userinfo, and a login's three light browser requests (/authorize,
-the login page, the VNeID start), answered before FastAPI's routing (issue 7).
+"""The token endpoint, introspection and userinfo, and a login's browser requests (/authorize, the login
+page, the VNeID start and its callback), answered before FastAPI's routing (issue 7).
 
 They are the relying parties' most frequent calls after discovery and JWKS, and every login's first steps.
 Matching the path against every route, building the request object, solving the dependencies, the
@@ -102,6 +102,11 @@ async def _vneid_start(registry: Registry, scope: Scope, receive: Receive) -> Re
     )
 
 
+async def _vneid_callback(registry: Registry, scope: Scope, receive: Receive) -> Response:
+    request = Request(scope, receive)
+    return await login.vneid_callback_endpoint(request, registry, get_pages(request), get_browser(request))
+
+
 def _form_field(form: FormData, name: str) -> str | None:
     """A ``Form()`` field of type ``str | None`` as FastAPI reads it from a URL-encoded form."""
     value = form.get(name)
@@ -129,6 +134,7 @@ _ANSWERS: dict[tuple[str, str], tuple[LeanRoute, Answer, Callable[[Scope], bool]
     ("GET", "/authorize"): (LeanRoute("/authorize"), _authorize, _always),
     ("GET", "/login"): (LeanRoute("/login"), _login_page, _always),
     ("POST", "/login/vneid"): (LeanRoute("/login/vneid"), _vneid_start, _url_encoded_form),
+    ("GET", "/login/vneid/callback"): (LeanRoute("/login/vneid/callback"), _vneid_callback, _always),
 }
 
 

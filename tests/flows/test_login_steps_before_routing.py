@@ -9,9 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.conftest import Stack
+from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser
 from tests.support.html_forms import form_with
+from tests.support.op import AN
 
 PAGE_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -32,7 +33,7 @@ async def _chunked(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-async def test_the_three_steps_keep_their_cookies_headers_and_metrics(stack: Stack, browser: Browser) -> None:
+async def test_the_login_steps_keep_their_cookies_headers_and_metrics(stack: Stack, browser: Browser) -> None:
     rp = await stack.register_client()
     attempt = browser.attempt(rp)
     authorized = await browser.http.get(
@@ -68,9 +69,25 @@ async def test_the_three_steps_keep_their_cookies_headers_and_metrics(stack: Sta
     assert started.headers["location"].startswith(stack.vneid_url)
     assert parse_qs(upstream.query)["state"] == [flow_id]
 
+    # The callback, answered before the routing too: back to the RP with a code and the RP's state.
+    vneid_page = await browser.follow(started)
+    callback = await browser.follow(await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD))
+    assert urlsplit(str(callback.request.url)).path == "/login/vneid/callback"
+    assert callback.status_code == 303 and callback.headers["x-content-type-options"] == "nosniff"
+    assert callback.headers["x-request-id"]
+    back = urlsplit(callback.headers["location"])
+    assert callback.headers["location"].startswith(rp.redirect_uri)
+    assert parse_qs(back.query)["state"] == [attempt.params["state"]] and parse_qs(back.query)["code"]
+    # A callback nobody started: the error page, from the route's own handling.
+    stray = await browser.http.get(
+        f"{stack.broker_url}/login/vneid/callback", params={"state": "x", "code": "y"}
+    )
+    assert stray.status_code == 400 and '<html lang="en">' in stray.text
+    _has_page_headers(stray)
+
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"{stack.broker_url}/metrics")).text
-    for route in ("/authorize", "/login", "/login/vneid"):
+    for route in ("/authorize", "/login", "/login/vneid", "/login/vneid/callback"):
         assert f'route="{route}"' in metrics, route
 
 
