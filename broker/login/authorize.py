@@ -16,7 +16,7 @@ from broker.login.mint import may_refresh
 from broker.oidc import assurance, authorize, scopes
 from broker.registry import Registry
 from broker.store import clients, flows
-from broker.store.tables import Client, LoginFlow, LoginFlowRequirement, SsoSession
+from broker.store.tables import Client, LoginFlow, SsoSession
 
 
 @dataclass(frozen=True)
@@ -70,16 +70,15 @@ async def start(
         assert current is not None
         return RedirectToClient(await _answer_from_session(registry, LoginFlow(**values), current))
     # The rows, not the models: nothing else reads this flow in this request.
-    await flows.add_rows_alone(  # one statement, its own transaction
+    await flows.add_alone(  # one statement, its own transaction
         registry.db,
-        flows.new_row(LoginFlow, **values),
-        flows.new_row(
-            LoginFlowRequirement,
-            flow_id=flow_id,
-            min_level=min_level,
-            force_login=reason in ("prompt_login", "max_age"),
-            prior_sid=current.sid if current is not None else None,
-        ),
+        values,
+        {
+            "flow_id": flow_id,
+            "min_level": min_level,
+            "force_login": reason in ("prompt_login", "max_age"),
+            "prior_sid": current.sid if current is not None else None,
+        },
     )
     return ShowLoginPage(flow_id)
 

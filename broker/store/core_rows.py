@@ -318,7 +318,8 @@ def model_row(model: Any, **values: Any) -> dict[str, Any]:
         value = values.pop(key) if key in values else (factory() if factory is not None else default)
         if value is not None:
             row[key] = value
-    assert not values, f"not columns of {model.__name__}: {sorted(values)}"
+    if values:  # as the constructor refuses an unknown keyword
+        raise TypeError(f"not columns of {model.__name__}: {sorted(values)}")
     return row
 
 

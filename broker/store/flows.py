@@ -42,40 +42,13 @@ def _insert_writes(flow: dict[str, Any], requirement: dict[str, Any] | None) -> 
     return writes
 
 
-async def add_rows_alone(db: Database, flow: dict[str, Any], requirement: dict[str, Any]) -> None:
-    """``add`` of a flow and its requirement given as rows (``new_row``), a transaction of its own
-    (``Database.write_alone``): /authorize writes nothing else."""
-    await db.write_alone(*_insert_writes(flow, requirement))
-
-
-def new_row(model: type[LoginFlow] | type[LoginFlowRequirement], **values: Any) -> dict[str, Any]:
-    """``row_of(model(**values))`` without building the model: a SQLModel table instance sets every
-    attribute through SQLAlchemy's instrumentation, a sixth of /authorize's CPU (issue 7)."""
-    row = {}
-    for key, required, default, factory in _fields(model):
-        if key in values:
-            value = values.pop(key)
-        else:  # a table model never validates: a field without a value or default is None there too
-            value = factory() if factory is not None else None if required else default
-        if value is not None:  # as row_of: the column's own default applies
-            row[key] = value
-    if values:
-        raise TypeError(f"not columns of {model.__name__}: {sorted(values)}")
-    return row
-
-
-@functools.cache
-def _fields(model: type[Any]) -> tuple[tuple[str, bool, Any, Any], ...]:
-    fields = model.model_fields
-    return tuple(
-        (
-            column.key,
-            fields[column.key].is_required(),
-            fields[column.key].default,
-            fields[column.key].default_factory,
-        )
-        for column in model.__table__.columns
-    )
+async def add_alone(db: Database, flow: dict[str, Any], requirement: dict[str, Any]) -> None:
+    """``add`` of a flow and its requirement given as their columns' values, a transaction of its own
+    (``Database.write_alone``): /authorize writes nothing else. Their models are not built
+    (``core_rows.model_row``): a table instance sets every attribute through SQLAlchemy's
+    instrumentation, a sixth of /authorize's CPU (issue 7)."""
+    rows = core_rows.model_row(LoginFlow, **flow), core_rows.model_row(LoginFlowRequirement, **requirement)
+    await db.write_alone(*_insert_writes(*rows))
 
 
 async def get(session: AsyncSession, flow_id: str) -> LoginFlow | None:

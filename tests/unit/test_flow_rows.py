@@ -1,4 +1,5 @@
-"""A login flow's rows built without its model are the rows the model gives (``row_of``)."""
+"""A login flow's rows built without its model (``core_rows.model_row``, as ``flows.add_alone`` builds them)
+are the rows the model gives (``row_of``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from broker.domain.login_flow import FlowState
-from broker.store.flows import new_row
+from broker.store.core_rows import model_row
 from broker.store.tables import LoginFlow, LoginFlowRequirement
 from broker.store.types import row_of
 
@@ -41,15 +42,15 @@ FLOW = {
     ],
 )
 def test_a_new_row_is_the_models_row(model: Any, values: dict[str, Any]) -> None:
-    assert new_row(model, **values) == row_of(model(**values))
+    assert model_row(model, **values) == row_of(model(**values))
 
 
 def test_new_rows_share_no_default_list() -> None:
-    first, second = new_row(LoginFlow, **FLOW), new_row(LoginFlow, **FLOW)
+    first, second = model_row(LoginFlow, **FLOW), model_row(LoginFlow, **FLOW)
     first["amr"].append("pwd")
     assert second["amr"] == [] and second["candidate_account_ids"] == []
 
 
 def test_a_value_that_is_no_column_is_refused() -> None:
     with pytest.raises(TypeError, match="redirect_uris"):
-        new_row(LoginFlow, **FLOW, redirect_uris=["x"])
+        model_row(LoginFlow, **FLOW, redirect_uris=["x"])
