@@ -151,17 +151,14 @@ async def get_code(session: AsyncSession, code_hash: str) -> AuthorizationCode |
     return await session.get(AuthorizationCode, code_hash)
 
 
-def _present(row: IssuedRow) -> IssuedRow:
-    """As ``row_of``: a None is left out, so the column's default (SQL NULL, not a JSON null) applies."""
-    return {name: value for name, value in row.items() if value is not None}
-
-
 async def add_tokens(session: AsyncSession, access: IssuedRow, refresh: IssuedRow | None) -> None:
     """An access token and its refresh token, in the caller's transaction (SQLite's way: on PostgreSQL
     ``redeem_code`` and ``refresh_tokens.rotate`` write them in the statement that spends the grant)."""
-    await core_rows.execute(session, insert(AccessToken).values(_present(access)))
+    await core_rows.execute(session, insert(AccessToken).values(core_rows.model_row(AccessToken, **access)))
     if refresh is not None:
-        await core_rows.execute(session, insert(RefreshToken).values(_present(refresh)))
+        await core_rows.execute(
+            session, insert(RefreshToken).values(core_rows.model_row(RefreshToken, **refresh))
+        )
 
 
 async def get_access_token(session: AsyncSession, jti: str) -> AccessToken | None:

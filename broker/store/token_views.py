@@ -120,16 +120,16 @@ def with_client(view: Any) -> Any:
     statement: the token endpoint's two reads before it signs (issue 7: a round trip less). Either may be
     missing: both are outer-joined to one constant row. Build it once."""
     found = view.subquery("found")
+    columns = select(*clients.columns().columns, *found.c)
+    return _beside_enabled_client(columns, Client, "client_id_").outerjoin(found, true())
+
+
+def _beside_enabled_client(columns: Any, client: Any, parameter: str) -> Any:
+    """``columns`` selected from one constant row, outer-joined to the enabled client named by the
+    ``parameter``: a read of a client and of something else by its own key, each of which may be missing."""
     one = select(literal(1).label("one")).subquery("one")
-    return (
-        select(*clients.columns().columns, *found.c)
-        .select_from(one)
-        .outerjoin(
-            Client,
-            and_(col(Client.client_id) == bindparam("client_id_"), col(Client.disabled_at).is_(None)),
-        )
-        .outerjoin(found, true())
-    )
+    enabled = and_(col(client.client_id) == bindparam(parameter), col(client.disabled_at).is_(None))
+    return columns.select_from(one).outerjoin(client, enabled)
 
 
 async def read_with_client(
@@ -193,15 +193,11 @@ def _caller_and_access_token_statement() -> Any:
     # Introspection's two reads as one (issue 7): the calling client (enabled) and the token's view,
     # each by its unique key, outer-joined to one constant row so that either may be missing.
     caller = aliased(Client, name="caller")
-    one = select(literal(1).label("one")).subquery("one")
+    columns = select(*(getattr(caller, name) for name in _CALLER_FIELDS), *_token_view_columns())
     return _joined_token_view(
-        select(*(getattr(caller, name) for name in _CALLER_FIELDS), *_token_view_columns())
-        .select_from(one)
-        .outerjoin(
-            caller,
-            and_(col(caller.client_id) == bindparam("client_id"), col(caller.disabled_at).is_(None)),
+        _beside_enabled_client(columns, caller, "client_id").outerjoin(
+            AccessToken, col(AccessToken.jti) == bindparam("jti")
         )
-        .outerjoin(AccessToken, col(AccessToken.jti) == bindparam("jti"))
     )
 
 
