@@ -18,7 +18,7 @@ from broker.admin import gauges
 from broker.api import admin, console, errors, events, login, logout, oidc, ops, ssf
 from broker.api.documents import PrebuiltDocuments
 from broker.api.headers import SecurityHeaders
-from broker.api.lean import LeanTokenEndpoints
+from broker.api.lean import LeanEndpoints
 from broker.api.limits import BodySizeLimit
 from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
@@ -86,7 +86,7 @@ def create_app(
         auto_reload=settings.environment == "development",
     )
     # Innermost: the token endpoints answered before the routing, inside every other layer (broker.api.lean).
-    app.add_middleware(LeanTokenEndpoints, registry=registry)
+    app.add_middleware(LeanEndpoints, registry=registry)
     app.add_middleware(LastResort)  # next: its 500 page still gets the security headers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     if settings.trusted_proxy_list:

@@ -138,7 +138,7 @@ _ANSWERS: dict[tuple[str, str], tuple[LeanRoute, Answer, Callable[[Scope], bool]
 }
 
 
-class LeanTokenEndpoints:
+class LeanEndpoints:
     def __init__(self, app: ASGIApp, registry: Registry) -> None:
         self.app = app
         self.registry = registry

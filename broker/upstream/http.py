@@ -62,7 +62,7 @@ class UpstreamHttp:
         )
         self._session: aiohttp.ClientSession | None = None
         # Each labelled series looked up once (prometheus-client's labels() takes a lock and builds a key).
-        self._children: dict[tuple[str, str, str], Histogram] = {}
+        self._children: dict[tuple[Histogram, tuple[str, ...]], Histogram] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         # Made at the first call: aiohttp's session belongs to the running event loop.
@@ -185,18 +185,19 @@ class UpstreamHttp:
             return response.status, await response.read()
 
     def _observe_call(self, endpoint: str, outcome: str, started: float) -> None:
-        child = self._children.get(("call", endpoint, outcome))
-        if child is None:
-            child = self._metrics.upstream_calls.labels(self._upstream, endpoint, outcome)
-            self._children["call", endpoint, outcome] = child
-        child.observe(time.perf_counter() - started)
+        labels = (self._upstream, endpoint, outcome)
+        self._series(self._metrics.upstream_calls, labels).observe(time.perf_counter() - started)
 
     def _observe(self, endpoint: str, outcome: str, started: float) -> None:
-        child = self._children.get(("latency", endpoint, outcome))
+        self._series(self._metrics.upstream_latency, (endpoint, outcome)).observe(
+            time.perf_counter() - started
+        )
+
+    def _series(self, metric: Histogram, labels: tuple[str, ...]) -> Histogram:
+        child = self._children.get((metric, labels))
         if child is None:
-            child = self._metrics.upstream_latency.labels(endpoint, outcome)
-            self._children["latency", endpoint, outcome] = child
-        child.observe(time.perf_counter() - started)
+            child = self._children[metric, labels] = metric.labels(*labels)
+        return child
 
     def _record(self, reached: bool) -> None:
         if reached:
