@@ -301,8 +301,9 @@ def set_values(table: Any, keys: tuple[str, ...], prefix: str) -> dict[str, Any]
 
 
 def attach_new(session: AsyncSession, instance: Any) -> None:
-    """An object this transaction has just inserted by a statement of its own, into the session as the
-    unit of work would have left it after its flush: persistent, its values the committed state."""
+    """An object whose row the transaction holds (inserted by a statement of its own, or just read), into
+    the session as the unit of work or the loader would have left it: persistent, its values the
+    committed state."""
     make_transient_to_detached(instance)
     session.sync_session.add(instance)
 
@@ -369,8 +370,7 @@ class ModelColumns:
         if held is not None:
             return held
         instance = self.instance(values)
-        make_transient_to_detached(instance)
-        sync.add(instance)
+        attach_new(session, instance)
         return instance
 
     def built(self, **values: Any) -> Any:
