@@ -1,0 +1,42 @@
+"""a statement's own guard: expect_rows() refuses the whole statement when a write in it matched other
+than the rows it had to (PostgreSQL)
+
+Revision ID: 0016
+Revises: 0015
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Issue 7: a login's last writes (the flow's guarded move, its session, its code, its audit row) go out as
+# one statement with no BEGIN and COMMIT around it. The move's guard (the flow still pending, not expired)
+# used to be a row count checked between two statements of a transaction; in one statement it is this
+# call, and its error undoes every write of the statement. SQLSTATE BR001 is the broker's own
+# (broker.store.database translates it).
+_FUNCTION = """
+CREATE FUNCTION expect_rows(found bigint, wanted bigint, refusal text) RETURNS boolean AS $$
+BEGIN
+    IF found IS DISTINCT FROM wanted THEN
+        RAISE EXCEPTION USING ERRCODE = 'BR001', MESSAGE = refusal;
+    END IF;
+    RETURN true;
+END $$ LANGUAGE plpgsql VOLATILE
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_FUNCTION)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS expect_rows(bigint, bigint, text)")
