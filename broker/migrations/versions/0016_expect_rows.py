@@ -22,9 +22,9 @@ depends_on: str | Sequence[str] | None = None
 # call, and its error undoes every write of the statement. SQLSTATE BR001 is the broker's own
 # (broker.store.database translates it).
 _FUNCTION = """
-CREATE FUNCTION expect_rows(found bigint, wanted bigint, refusal text) RETURNS boolean AS $$
+CREATE FUNCTION expect_rows(matched bigint, expected bigint, refusal text) RETURNS boolean AS $$
 BEGIN
-    IF found IS DISTINCT FROM wanted THEN
+    IF matched IS DISTINCT FROM expected THEN
         RAISE EXCEPTION USING ERRCODE = 'BR001', MESSAGE = refusal;
     END IF;
     RETURN true;
