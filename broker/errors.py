@@ -152,6 +152,15 @@ class StoreRejectedInput(Exception):
     outage."""
 
 
+class StoreGuardFailed(Exception):
+    """A guarded write matched other than the rows it had to (``core_rows.defer_expecting``): nothing of
+    its transaction was written. ``refusal`` is what the guard's caller named the case."""
+
+    def __init__(self, refusal: str) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
+
+
 class PolicyRefused(Exception):
     """THE policy refused this login (broker.domain.policy): a page carrying its reason code."""
 

@@ -31,6 +31,7 @@ async def complete(
     linked: bool | None = None,
     authenticated: dict[str, Any] | None = None,
     account: Account | None = None,
+    move_at_commit: bool = False,
 ) -> Outcome:
     """``loaded``: the flow as this transaction left it, when the caller has it (not read again);
     ``requirement``: the flow's requirement, when the caller read it already; ``upstream``: the upstream
@@ -38,7 +39,8 @@ async def complete(
     caller's transaction found or made the account's link; ``authenticated``: the flow's columns that
     authenticate it, not written yet (``loaded`` has them): written with its next move (issue 7);
     ``account``: the flow's account as this transaction holds it, when the caller has it (not looked up
-    again)."""
+    again); ``move_at_commit``: the flow's move to COMPLETED is checked by the transaction's last statement
+    (``issue_code.issue``)."""
     flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
@@ -82,6 +84,12 @@ async def complete(
         upstream=upstream,
     )
     url = await issue_code.issue(
-        registry, session, flow.id, sid=opened.sid, loaded=flow, authenticated=authenticated
+        registry,
+        session,
+        flow.id,
+        sid=opened.sid,
+        loaded=flow,
+        authenticated=authenticated,
+        move_at_commit=move_at_commit,
     )
     return Redirect(url, opened.cookie)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from broker.domain.login_flow import FlowState
-from broker.errors import LoginFlowError
+from broker.errors import LoginFlowError, StoreGuardFailed
 from broker.login.ids import digest
 from broker.registry import Registry
 from broker.store import flows
@@ -66,6 +66,26 @@ async def advance(
     from where it stands."""
     if not await flows.move(session, flow_id, target, at, via, **values):
         raise LoginFlowError(refusal)
+
+
+async def advance_at_commit(
+    session: Session,
+    flow_id: str,
+    target: FlowState,
+    at: datetime,
+    refusal: str = "flow_replayed",
+    via: FlowState | None = None,
+    **values: Any,
+) -> None:
+    """``advance`` checked by the statement that carries the transaction's writes (``flows.move_at_commit``):
+    its refusal comes as ``StoreGuardFailed`` when that statement runs, at the latest from the commit, and
+    nothing of the transaction is written. ``refused`` turns it into this module's refusal."""
+    await flows.move_at_commit(session, flow_id, target, at, refusal, via, **values)
+
+
+def refused(guard: StoreGuardFailed) -> LoginFlowError:
+    """A flow's move refused by its guard (``advance_at_commit``), as ``advance`` refuses it."""
+    return LoginFlowError(guard.refusal)
 
 
 async def advance_alone(

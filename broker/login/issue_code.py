@@ -26,17 +26,21 @@ async def issue(
     sid: str | None = None,
     loaded: LoginFlow | None = None,
     authenticated: dict[str, Any] | None = None,
+    move_at_commit: bool = False,
 ) -> str:
     """``sid``: the SSO session the code belongs to; the client joins it (to hear of its logout).
     ``loaded``: the flow as this transaction left it, when the caller has it (not read again);
     ``authenticated``: the columns that authenticate it, when the caller has not written them: the flow
-    goes through AUTHENTICATED to COMPLETED in one UPDATE."""
+    goes through AUTHENTICATED to COMPLETED in one UPDATE. ``move_at_commit``: that UPDATE is checked by
+    the transaction's last statement (``flow_guard.advance_at_commit``): the caller turns its
+    ``StoreGuardFailed`` into the refusal (``flow_guard.refused``)."""
     flow = loaded if loaded is not None and loaded.id == flow_id else await flows.get(session, flow_id)
     if flow is None or flow.account_id is None or flow.auth_time is None or flow.acr is None:
         raise LoginFlowError("flow_not_authenticated")
     now = registry.clock()
     via = FlowState.AUTHENTICATED if authenticated else None
-    await flow_guard.advance(session, flow.id, FlowState.COMPLETED, now, via=via, **(authenticated or {}))
+    advance = flow_guard.advance_at_commit if move_at_commit else flow_guard.advance
+    await advance(session, flow.id, FlowState.COMPLETED, now, via=via, **(authenticated or {}))
     code = new_token()
     await grants.add_code(
         session,

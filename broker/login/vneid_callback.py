@@ -16,7 +16,7 @@ from typing import Any
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
-from broker.errors import LoginFlowError, StoreConflict, UpstreamCancelled, UpstreamError
+from broker.errors import LoginFlowError, StoreConflict, StoreGuardFailed, UpstreamCancelled, UpstreamError
 from broker.login import flow_guard, sso, upstream_logout
 from broker.login.complete import complete
 from broker.login.link_account import MustChoose, Refused, allowed, resolve_in
@@ -65,6 +65,18 @@ async def _log_in(
     """The account resolved, the flow authenticated, the session opened and the code issued in one
     transaction (issue 7: it was three, each with its own BEGIN, COMMIT and reads of what the one before
     had just written)."""
+    try:
+        return await _log_in_transaction(registry, flow, identity, requirement)
+    except StoreGuardFailed as guard:  # the flow moved meanwhile (a replay, a double submit), or expired
+        raise flow_guard.refused(guard) from None
+
+
+async def _log_in_transaction(
+    registry: Registry,
+    flow: LoginFlow,
+    identity: VerifiedIdentity,
+    requirement: LoginFlowRequirement | None,
+) -> Outcome | Refused:
     now = registry.clock()
     async with registry.db.transaction() as session:
         units = (registry.settings.client_unit_codes.get(flow.client_id), identity.extra.get("unit_code"))
@@ -139,6 +151,8 @@ async def _log_in(
                 linked=True,  # it logged in through its link, found or made in this transaction
                 authenticated=authenticated,
                 account=account,
+                # checked by the commit's one statement: a known citizen's callback sends no BEGIN
+                move_at_commit=True,
             )
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)

@@ -41,7 +41,7 @@ async def first_lookup(
     statement = _first_lookup_statement(bool(number), bool(old_number))
     parameters = {"issuer": issuer, "subject": subject}
     parameters |= {key: value for key, value in (("number", number), ("old_number", old_number)) if value}
-    rows = await core_rows.fetch(session, statement, parameters)
+    rows = await core_rows.read(session, statement, parameters)  # locks nothing: needs no BEGIN
     accounts, records = account_columns(), _legacy_columns()
     split = len(accounts) + 1
     by_link, holder, matches = None, None, []

@@ -265,7 +265,9 @@ def _write_chained(session: SyncSession, rows: list[dict[str, Any]], sub: str | 
         parameters[f"r{index}_content"] = audit_chain.canonical(**row)
     statement = _chained_insert_statement(len(rows), sub is not None)
     statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
-    written = core_rows.run_in_commit(session, statement, parameters)  # by asyncpg if it can
+    # by asyncpg if it can; the transaction's last write (only the commit follows), so a transaction that
+    # has only read so far needs no BEGIN for it
+    written = core_rows.run_in_commit(session, statement, parameters, last=True)
     return written[0] if written is not None else session.connection().execute(statement, parameters).one()
 
 

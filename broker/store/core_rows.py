@@ -11,6 +11,7 @@ import functools
 from collections.abc import Coroutine
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
@@ -20,6 +21,7 @@ from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.util import concurrency
 from sqlmodel import SQLModel
 
+from broker.errors import StoreGuardFailed
 from broker.store import prepared, round_trips
 
 # Awaits from synchronous code run in the AsyncSession's greenlet (SQLAlchemy's own; renamed in 2.1).
@@ -64,12 +66,29 @@ async def count(session: AsyncSession, statement: Any, parameters: dict[str, Any
     return counted
 
 
-async def _run(session: AsyncSession, statement: Any, parameters: dict[str, Any] | None, status: bool) -> Any:
+async def read(
+    session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """``fetch`` for a read that locks nothing and changes nothing (no FOR UPDATE, no function with an
+    effect). On PostgreSQL, while nothing has begun the session's transaction, it runs before the BEGIN:
+    under READ COMMITTED every statement reads on a snapshot of its own, inside a transaction or not, so
+    it reads the same rows. The BEGIN then goes out with the transaction's first write, or never (a
+    transaction whose one write is its last statement: ``run_in_commit``). Issue 7: a round trip of a
+    login's callback."""
+    rows: list[tuple[Any, ...]] = await _run(session, statement, parameters, status=False, begin=False)
+    return rows
+
+
+async def _run(
+    session: AsyncSession, statement: Any, parameters: dict[str, Any] | None, status: bool, begin: bool = True
+) -> Any:
     if session.new or session.dirty or session.deleted:
         await session.flush()  # what the session's autoflush would have done first
     connection, adapted = await _connection(session)
+    if not begin and session.sync_session.info.get(_DEFERRED):
+        begin = True  # it carries writes
     statement, parameters = carrying_deferred(session.sync_session, statement, parameters)
-    driver = _driver_call(adapted, connection.dialect, statement, parameters, status)
+    driver = _driver_call(adapted, connection.dialect, statement, parameters, status, begin)
     if driver is not None:
         return await driver
     result = await connection.execute(statement, parameters or None)
@@ -99,14 +118,25 @@ async def _connection(session: AsyncSession) -> tuple[Any, Any]:
 
 
 def run_in_commit(
-    session: SyncSession, statement: Any, parameters: dict[str, Any] | list[dict[str, Any]]
+    session: SyncSession,
+    statement: Any,
+    parameters: dict[str, Any] | list[dict[str, Any]],
+    last: bool = False,
 ) -> list[tuple[Any, ...]] | None:
     """For the commit hook (``audit``: synchronous, inside the AsyncSession's greenlet): ``fetch``'s way
     on PostgreSQL, or, given a list of rows, the statement once per row in one round trip (asyncpg's
     ``executemany``). ``None`` where it cannot (another database, a statement not built once): the caller
-    runs it through SQLAlchemy."""
+    runs it through SQLAlchemy.
+
+    ``last``: the transaction writes nothing after it. When nothing has begun the transaction yet (only
+    ``read``s ran, no BEGIN went out), it goes out without BEGIN: one statement is a transaction of its
+    own, all of it or nothing, and the COMMIT that follows has nothing to send (issue 7: two round trips
+    of a login's callback). Its guards (``defer_expecting``) still undo all of it."""
     connection = session.connection()
-    driver = _driver_call(connection.connection.dbapi_connection, connection.dialect, statement, parameters)
+    begin = not (last and not (session.new or session.dirty or session.deleted))
+    driver = _driver_call(
+        connection.connection.dbapi_connection, connection.dialect, statement, parameters, begin=begin
+    )
     return None if driver is None else _await(driver)
 
 
@@ -116,6 +146,7 @@ def _driver_call(
     statement: Any,
     parameters: dict[str, Any] | list[dict[str, Any]] | None,
     status: bool = False,
+    begin: bool = True,
 ) -> Coroutine[Any, Any, Any] | None:
     """The statement by asyncpg itself on the adapter's connection, in its transaction, as a coroutine to
     await; ``None`` unless PostgreSQL, SQLAlchemy's asyncpg adapter as 2.x lays it out, a statement built
@@ -134,7 +165,7 @@ def _driver_call(
 
     async def call() -> Any:
         async with mutex:  # as the adapter's own cursor: one operation at a time on the connection
-            if adapted._transaction is None:
+            if adapted._transaction is None and begin:
                 await start()  # the BEGIN the adapter sends before its first statement
             round_trips.count_one()
             driver = adapted._connection
@@ -168,8 +199,13 @@ async def execute_together(session: AsyncSession, *statements: Any) -> None:
 
 def together(*writes: Write) -> Write:
     """PostgreSQL: the writes as one statement, the first ones data-modifying WITHs of the last (whose
-    row count is the statement's). Their parameter names must differ."""
+    row count is the statement's). Their parameter names must differ. A guarded write among the first
+    (``Expecting``) makes the last one a SELECT or UPDATE that fails, all of it, unless the guarded write
+    matched its one row."""
     *first, (last, parameters) = writes
+    if isinstance(last, Expecting):  # a guard is checked by the statement that carries it
+        first, last = [*first, (last, parameters)], _guard_carrier()
+        parameters = {}
     if not first:
         return last, parameters
     merged: dict[str, Any] = {}
@@ -200,9 +236,55 @@ _BUILT_ONCE: set[int] = set()
 
 
 def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
+    guards = []
     for index, cte in enumerate(ctes):
-        statement = statement.add_cte(cte.cte(f"with_{index}"))
-    return statement
+        if isinstance(cte, Expecting):
+            written = cte.statement.cte(f"with_{index}")
+            matched = sa.select(sa.func.count()).select_from(written).scalar_subquery()
+            refusal: Any = sa.literal_column(f"'{cte.refusal}'")
+            guards.append(sa.func.expect_rows(matched, 1, refusal, type_=sa.Boolean))
+        else:
+            written = cte.cte(f"with_{index}")
+        statement = statement.add_cte(written)
+    return statement.where(*guards) if guards else statement
+
+
+class Expecting:
+    """A write deferred with its guard (``defer_expecting``): ``statement``, an UPDATE … RETURNING built
+    once, must match exactly one row, or the statement carrying it fails with SQLSTATE BR001
+    (``expect_rows``, migration 0016), which ``Database`` raises as ``StoreGuardFailed(refusal)``."""
+
+    def __init__(self, statement: Any, refusal: str) -> None:
+        assert refusal.isidentifier()  # written into the SQL: the caller's own name, never input
+        self.statement, self.refusal = statement, refusal
+
+
+@functools.cache
+def expecting(statement: Any, refusal: str) -> Expecting:
+    """The guarded form of a statement built once, itself kept (so the statements carrying it are too)."""
+    return built_once(Expecting(statement, refusal))
+
+
+@functools.cache
+def _guard_carrier() -> Any:
+    # What carries guarded writes that nothing else carries: a SELECT their guards can refuse.
+    return built_once(sa.select(sa.true()))
+
+
+async def defer_expecting(
+    session: AsyncSession, guarded: Expecting, parameters: dict[str, Any]
+) -> None:
+    """``defer`` for a guarded write (``expecting``): it goes out with the statement that carries the
+    deferred writes, and that statement, all of it, fails unless the write matched one row; the caller
+    learns it as ``StoreGuardFailed`` when that statement runs (at commit, as often as not). Elsewhere than
+    on PostgreSQL it runs at once, and a miss raises at once, in the same transaction. Issue 7: a guarded
+    move checked between two statements kept a login's transaction open for both."""
+    if session.get_bind().dialect.name != "postgresql":
+        if await count(session, guarded.statement, parameters) != 1:
+            raise StoreGuardFailed(guarded.refusal)
+        return
+    queue: list[Write] = session.sync_session.info.setdefault(_DEFERRED, [])
+    queue.append((guarded, parameters))
 
 
 @functools.cache

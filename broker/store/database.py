@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from broker.errors import StoreConflict, StoreRejectedInput, StoreUnavailable
+from broker.errors import StoreConflict, StoreGuardFailed, StoreRejectedInput, StoreUnavailable
 from broker.metrics import Metrics, record_audit
 from broker.store import audit, core_rows, prepared, round_trips
 from broker.store.key_encryption import KeyEncryption
@@ -126,9 +126,15 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
 
 @contextmanager
 def _translated_errors() -> Iterator[None]:
-    """Database errors leave the store as the broker's own three kinds, so no caller imports SQLAlchemy."""
+    """Database errors leave the store as the broker's own kinds, so no caller imports SQLAlchemy."""
     try:
-        yield
+        try:
+            yield
+        except (asyncpg.PostgresError, DBAPIError) as exc:
+            refusal = _guard_refusal(exc)
+            if refusal is not None:
+                raise StoreGuardFailed(refusal) from None
+            raise
     except asyncpg.IntegrityConstraintViolationError as exc:  # by asyncpg itself (broker.store.prepared)
         raise StoreConflict(str(exc)) from exc
     except asyncpg.DataError as exc:
@@ -146,6 +152,19 @@ def _translated_errors() -> Iterator[None]:
             # input, not an outage.
             raise StoreRejectedInput(str(getattr(getattr(exc, "orig", None), "sqlstate", "22000"))) from exc
         raise StoreUnavailable(type(exc).__name__) from exc
+
+
+# SQLSTATE of a failed guard (``expect_rows``, migration 0016; ``core_rows.defer_expecting``).
+GUARD_FAILED = "BR001"
+
+
+def _guard_refusal(exc: Exception) -> str | None:
+    """The refusal a failed guard names, raised by asyncpg itself or through SQLAlchemy's adapter."""
+    driver = exc if isinstance(exc, asyncpg.PostgresError) else getattr(exc, "orig", None)
+    if getattr(driver, "sqlstate", None) != GUARD_FAILED:
+        return None
+    original = driver if isinstance(driver, asyncpg.PostgresError) else getattr(driver, "__cause__", None)
+    return str(getattr(original, "message", None) or "guard_failed")
 
 
 def _is_data_exception(exc: Exception) -> bool:

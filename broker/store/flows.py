@@ -140,6 +140,28 @@ async def move(
     return await core_rows.count(session, *_move(flow_id, target, at, via, values)) == 1
 
 
+async def move_at_commit(
+    session: AsyncSession,
+    flow_id: str,
+    target: FlowState,
+    at: datetime,
+    refusal: str,
+    via: FlowState | None = None,
+    **values: Any,
+) -> None:
+    """``move`` deferred to the statement that carries the transaction's writes (``core_rows``'s
+    ``defer_expecting``): that statement, all of it, fails with ``StoreGuardFailed(refusal)`` unless the
+    flow moved, exactly as ``move`` returning False would have refused. Issue 7: with nothing else in the
+    transaction but reads, a login's last writes go out as one statement, without BEGIN and COMMIT."""
+    statement, parameters = _move(flow_id, target, at, via, values)
+    await core_rows.defer_expecting(session, _returning(statement, refusal), parameters)
+
+
+@functools.cache
+def _returning(statement: Any, refusal: str) -> core_rows.Expecting:
+    return core_rows.expecting(core_rows.built_once(statement.returning(col(LoginFlow.id))), refusal)
+
+
 async def forget_pending_identity(session: AsyncSession, flow_id: str) -> None:
     """The verified identity a flow kept while the citizen read a page, dropped once it has served."""
     table: Any = LoginFlow.__table__  # type: ignore[attr-defined]

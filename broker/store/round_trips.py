@@ -42,10 +42,23 @@ def _bump_transaction(connection: Any) -> None:
         _bump()
 
 
+def _bump_sent_transaction(connection: Any) -> None:
+    # PostgreSQL: asyncpg's adapter sends BEGIN with a transaction's first statement, not when SQLAlchemy
+    # begins it, and none at all for one whose statements all ran outside it (core_rows.read,
+    # run_in_commit(last=True)); so a transaction is counted as it ends, BEGIN and COMMIT (or ROLLBACK),
+    # only if it went out.
+    if getattr(connection.connection.dbapi_connection, "_transaction", None) is not None:
+        _bump()
+        _bump()
+
+
 def install(engine: AsyncEngine) -> None:
     sync = engine.sync_engine
     event.listen(sync, "before_cursor_execute", _bump)
-    # On SQLite the BEGIN is a statement of its own (broker.store.database._sqlite_begin), counted above.
-    names = ("commit", "rollback") if sync.dialect.name == "sqlite" else ("begin", "commit", "rollback")
-    for name in names:
-        event.listen(sync, name, _bump_transaction)
+    if sync.dialect.name == "sqlite":
+        # The BEGIN is a statement of its own there (broker.store.database._sqlite_begin), counted above.
+        for name in ("commit", "rollback"):
+            event.listen(sync, name, _bump_transaction)
+        return
+    for name in ("commit", "rollback"):
+        event.listen(sync, name, _bump_sent_transaction)
