@@ -252,6 +252,8 @@ def record_audit(
             bounded(outcome),
             bounded(reason),
         ).inc()
+    elif action == "account.create" and reason == "first_vneid_login":
+        metrics.accounts_created.inc()  # counted once its INSERT committed, not by a first login that lost
     elif action == "account.link" and outcome == "done":
         metrics.links.labels(bounded(reason)).inc()
     elif action == "account.merge" and outcome == "done":

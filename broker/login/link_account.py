@@ -135,7 +135,8 @@ async def resolve_in(
         return same_person
     candidates = await _candidates(session, identity, lookup.matches)
     if not candidates:
-        return Resolved(await _create(session, identity, registry, new_account_units), created=True)
+        created = await _create(session, identity, registry, new_account_units, lookup.new_id)
+        return Resolved(created, created=True)
     if len(candidates) == 1:
         account, records = next(iter(candidates.values()))
         return Resolved(await _link(session, account, records, identity, registry, "number_match"))
@@ -298,7 +299,10 @@ async def _create(
     identity: VerifiedIdentity,
     registry: Registry,
     units: tuple[str | None, str | None] | None = None,
+    new_id: int | None = None,
 ) -> Account:
+    """``new_id``: the id ``accounts.first_lookup`` drew for it (PostgreSQL): its rows then go out with the
+    transaction's last statement."""
     now = registry.clock()
     account = accounts.new(
         sub=new_subject(),
@@ -310,17 +314,18 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    account = await accounts.insert_linked(
-        session,
-        account,
-        identity.identification_number,
-        now,
-        issuer=identity.issuer,
-        subject=identity.subject,
-        level=identity.level,
-        created_at=now,
-        last_login_at=now,
-    )
+    link = {
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "level": identity.level,
+        "created_at": now,
+        "last_login_at": now,
+    }
+    number = identity.identification_number
+    if new_id is not None:
+        account = await accounts.insert_linked_at_commit(session, account, new_id, number, now, **link)
+    else:
+        account = await accounts.insert_linked(session, account, number, now, **link)
     await audit.append(
         session,
         at=now,
@@ -331,7 +336,6 @@ async def _create(
         sub=account.sub,
         details={"identification_number": mask(identity.identification_number)},
     )
-    registry.metrics.accounts_created.inc()
     return account
 
 

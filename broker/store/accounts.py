@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from broker.errors import StoreConflict
-from broker.store import core_rows
+from broker.store import audit, core_rows
 from broker.store.tables import Account, AccountAlias, LegacyAccount, UpstreamLink, VerifiedNumber
 from broker.store.types import row_of
 
@@ -29,6 +29,10 @@ class FirstLookup:
     holder: Account | None  # the account holding the verified number, before any merge is followed
     # legacy citizen accounts on the CCCD or the old CMND, not merged away (Cases 2 and 3 of the letters)
     matches: list[tuple[Account, LegacyAccount]]
+    # PostgreSQL, no link found: an account id drawn from the accounts' sequence, for the account a first
+    # login may make (``insert_linked_at_commit``); unused by a login that finds one (a gap, as a
+    # rolled-back INSERT leaves)
+    new_id: int | None = None
 
 
 async def first_lookup(
@@ -38,15 +42,19 @@ async def first_lookup(
     the verified ``number`` and the legacy citizen accounts on ``number`` (CCCD) or ``old_number`` (CMND):
     one statement (issue 7: three round trips of a first login), one snapshot. The objects go into the
     session as ``core_rows.fetch``'s reads put them; the holder's merge chain is the caller's to follow."""
-    statement = _first_lookup_statement(bool(number), bool(old_number))
+    draws = session.get_bind().dialect.name == "postgresql"
+    statement = _first_lookup_statement(bool(number), bool(old_number), draws)
     parameters = {"issuer": issuer, "subject": subject}
     parameters |= {key: value for key, value in (("number", number), ("old_number", old_number)) if value}
     rows = await core_rows.read(session, statement, parameters)  # locks nothing: needs no BEGIN
     accounts, records = account_columns(), _legacy_columns()
     split = len(accounts) + 1
-    by_link, holder, matches = None, None, []
+    by_link, holder, matches, new_id = None, None, [], None
     for row in rows:
         kind, account_values, level, legacy_values = row[0], row[1:split], row[split], row[split + 1 :]
+        if kind == _NEW_ID:
+            new_id = account_values[0]
+            continue
         account = accounts.attached(session, account_values)
         legacy = records.attached(session, legacy_values) if legacy_values[0] is not None else None
         if kind == _BY_LINK:
@@ -56,17 +64,19 @@ async def first_lookup(
         else:
             assert legacy is not None
             matches.append((account, legacy))
-    return FirstLookup(by_link, holder, matches)
+    return FirstLookup(by_link, holder, matches, new_id)
 
 
-_BY_LINK, _HOLDER, _MATCH = 0, 1, 2
+_BY_LINK, _HOLDER, _MATCH, _NEW_ID = 0, 1, 2, 3
 
 
 @functools.cache
-def _first_lookup_statement(by_number: bool, by_old_number: bool) -> Any:
+def _first_lookup_statement(by_number: bool, by_old_number: bool, draws_id: bool) -> Any:
     """The account by its link (with its oldest legacy record), the holder of the number and the legacy
     matches as one UNION ALL of rows (kind, account, link level, legacy record), built once per kind of
-    search (issue 7: building the matching search per login was 2.5 % of a first login)."""
+    search (issue 7: building the matching search per login was 2.5 % of a first login). ``draws_id``
+    (PostgreSQL): with no link, a row of its own with the next account id (``nextval`` is no write: it
+    needs no transaction and is never rolled back)."""
     account: Any = Account.__table__  # type: ignore[attr-defined]
     link: Any = UpstreamLink.__table__  # type: ignore[attr-defined]
     legacy: Any = LegacyAccount.__table__  # type: ignore[attr-defined]
@@ -113,6 +123,18 @@ def _first_lookup_statement(by_number: bool, by_old_number: bool) -> Any:
                 account.c.merged_into_id.is_(None),
                 unlinked,
             )
+        )
+    if draws_id:
+        no_account = [sa.cast(sa.null(), column.type) for column in accounts[1:]]
+        drawn = func.nextval(func.pg_get_serial_sequence(account.name, account.c.id.name))
+        selects.append(
+            sa.select(
+                sa.literal_column(str(_NEW_ID)),
+                sa.cast(drawn, account.c.id.type),
+                *no_account,
+                no_level,
+                *no_legacy,
+            ).where(unlinked)
         )
     combined: Any = sa.union_all(*selects) if len(selects) > 1 else selects[0]
     # By position (the kind, the account's id, the legacy record's id): names repeat across the tables.
@@ -243,6 +265,50 @@ async def insert_linked(
         if holder is not None and holder.id != account_id:
             raise StoreConflict("the verified number belongs to another account")
     return account
+
+
+async def insert_linked_at_commit(
+    session: AsyncSession,
+    account: Account,
+    account_id: int,
+    identification_number: str | None,
+    at: datetime,
+    **link: Any,
+) -> Account:
+    """``insert_linked`` of an account whose id ``first_lookup`` drew (PostgreSQL), its rows deferred to
+    the statement that carries the transaction's writes (issue 7: a first login's callback then sends no
+    BEGIN, as a known citizen's). The guards are the same, in that statement: a concurrent first login
+    that linked the same identity first fails it on the link's unique key, and a number another account
+    came to hold meanwhile (ON CONFLICT DO NOTHING, nothing written) fails it too
+    (``core_rows.defer_expecting``): StoreConflict either way, when it runs, and the caller runs the
+    login again."""
+    account.id = account_id
+    account_statement, parameters = core_rows.insert_row(Account, row_of(account), "account_")
+    link_row = core_rows.model_row(UpstreamLink, account_id=account_id, **link)
+    link_statement, link_parameters = core_rows.insert_row(UpstreamLink, link_row, "link_")
+    await core_rows.defer(session, account_statement, link_statement, parameters=parameters | link_parameters)
+    if identification_number is not None:
+        held = {"held_number": identification_number, "held_account": account_id, "held_at": at}
+        await core_rows.defer_expecting(session, _hold_new_number(), held)
+    core_rows.attach_new(session, account)
+    audit.note_new_account(session, account.sub, account.account_type)
+    return account
+
+
+@functools.cache
+def _hold_new_number() -> core_rows.Expecting:
+    numbers: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
+    statement = (
+        postgresql.insert(numbers)
+        .values(
+            identification_number=bindparam("held_number", type_=numbers.c.identification_number.type),
+            account_id=bindparam("held_account", type_=numbers.c.account_id.type),
+            created_at=bindparam("held_at", type_=numbers.c.created_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["identification_number"])
+        .returning(numbers.c.account_id)
+    )
+    return core_rows.expecting(core_rows.built_once(statement), "number_taken", conflict=True)
 
 
 @functools.cache

@@ -40,6 +40,7 @@ log = logging.getLogger("broker.audit")
 OBSERVER = "audit_observer"  # Session.info key: a callable given every committed AuditFact
 _PENDING = "audit_pending"
 _QUEUED = "audit_queued"  # Session.info key: the rows this transaction will append at its commit
+_NEW_ACCOUNTS = "audit_new_accounts"  # Session.info key: account types by sub, of accounts not yet written
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ AuditObserver = Callable[[AuditFact], None]
 
 @event.listens_for(SyncSession, "after_commit")
 def _report_committed(session: SyncSession) -> None:
+    session.info.pop(_NEW_ACCOUNTS, None)
     facts = session.info.pop(_PENDING, None)
     observer = session.info.get(OBSERVER)
     if not facts or observer is None:
@@ -85,6 +87,13 @@ def _write_queued(session: SyncSession) -> None:
 def _forget_rolled_back(session: SyncSession) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_QUEUED, None)
+    session.info.pop(_NEW_ACCOUNTS, None)
+
+
+def note_new_account(session: AsyncSession, sub: str, account_type: Any) -> None:
+    """An account whose INSERT goes out in the statement that writes the trail (``core_rows.defer``): that
+    statement cannot read it back for the login counter's label, so its type is given here."""
+    session.sync_session.info.setdefault(_NEW_ACCOUNTS, {})[sub] = account_type
 
 
 def _observe(session: SyncSession, row: dict[str, Any], account_type: Any) -> None:
@@ -242,11 +251,11 @@ def _write(session: SyncSession, rows: list[dict[str, Any]]) -> None:
         found = _write_after_head(session, rows, head)
     if not observed:
         return
-    kinds: dict[str, Any] = {}
-    if one_kind:
+    kinds: dict[str, Any] = dict(session.info.pop(_NEW_ACCOUNTS, None) or {})
+    if one_kind and found[1] is not None:
         kinds[subs[0]] = found[1]
-    elif subs:
-        kinds.update(session.execute(_account_types_statement(), {"subs": subs}).tuples().all())
+    elif unknown := [sub for sub in subs if sub not in kinds]:
+        kinds.update(session.execute(_account_types_statement(), {"subs": unknown}).tuples().all())
     for row in rows:
         _observe(session, row, kinds.get(row["sub"]) if row["action"].startswith("login.") else None)
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.util import concurrency
 from sqlmodel import SQLModel
 
-from broker.errors import StoreGuardFailed
+from broker.errors import StoreConflict, StoreGuardFailed
 from broker.store import prepared, round_trips
 
 # Awaits from synchronous code run in the AsyncSession's greenlet (SQLAlchemy's own; renamed in 2.1).
@@ -242,27 +242,34 @@ def _with_ctes(statement: Any, ctes: tuple[Any, ...]) -> Any:
             written = cte.statement.cte(f"with_{index}")
             matched = sa.select(sa.func.count()).select_from(written).scalar_subquery()
             refusal: Any = sa.literal_column(f"'{cte.refusal}'")
-            guards.append(sa.func.expect_rows(matched, 1, refusal, type_=sa.Boolean))
+            sqlstate: Any = sa.literal_column("'23505'" if cte.conflict else "'BR001'")
+            guards.append(sa.func.expect_rows(matched, 1, refusal, sqlstate, type_=sa.Boolean))
         else:
             written = cte.cte(f"with_{index}")
         statement = statement.add_cte(written)
-    return statement.where(*guards) if guards else statement
+    if not guards:
+        return statement
+    # The guards are the carrier's condition: an INSERT has none (``together`` gives such writes a SELECT).
+    assert hasattr(statement, "where"), "guarded writes are carried by a SELECT, UPDATE or DELETE"
+    return statement.where(*guards)
 
 
 class Expecting:
-    """A write deferred with its guard (``defer_expecting``): ``statement``, an UPDATE … RETURNING built
-    once, must match exactly one row, or the statement carrying it fails with SQLSTATE BR001
-    (``expect_rows``, migration 0016), which ``Database`` raises as ``StoreGuardFailed(refusal)``."""
+    """A write deferred with its guard (``defer_expecting``): ``statement``, an INSERT or UPDATE …
+    RETURNING built once, must write exactly one row, or the statement carrying it fails (``expect_rows``,
+    migration 0016): with SQLSTATE BR001, which ``Database`` raises as ``StoreGuardFailed(refusal)``; or,
+    ``conflict``, as a concurrent writer's unique row (23505): ``StoreConflict``, a race lost, which the
+    caller runs again."""
 
-    def __init__(self, statement: Any, refusal: str) -> None:
+    def __init__(self, statement: Any, refusal: str, conflict: bool) -> None:
         assert refusal.isidentifier()  # written into the SQL: the caller's own name, never input
-        self.statement, self.refusal = statement, refusal
+        self.statement, self.refusal, self.conflict = statement, refusal, conflict
 
 
 @functools.cache
-def expecting(statement: Any, refusal: str) -> Expecting:
+def expecting(statement: Any, refusal: str, conflict: bool = False) -> Expecting:
     """The guarded form of a statement built once, itself kept (so the statements carrying it are too)."""
-    return built_once(Expecting(statement, refusal))
+    return built_once(Expecting(statement, refusal, conflict))
 
 
 @functools.cache
@@ -271,17 +278,15 @@ def _guard_carrier() -> Any:
     return built_once(sa.select(sa.true()))
 
 
-async def defer_expecting(
-    session: AsyncSession, guarded: Expecting, parameters: dict[str, Any]
-) -> None:
+async def defer_expecting(session: AsyncSession, guarded: Expecting, parameters: dict[str, Any]) -> None:
     """``defer`` for a guarded write (``expecting``): it goes out with the statement that carries the
     deferred writes, and that statement, all of it, fails unless the write matched one row; the caller
     learns it as ``StoreGuardFailed`` when that statement runs (at commit, as often as not). Elsewhere than
     on PostgreSQL it runs at once, and a miss raises at once, in the same transaction. Issue 7: a guarded
     move checked between two statements kept a login's transaction open for both."""
     if session.get_bind().dialect.name != "postgresql":
-        if await count(session, guarded.statement, parameters) != 1:
-            raise StoreGuardFailed(guarded.refusal)
+        if len(await fetch(session, guarded.statement, parameters)) != 1:
+            raise StoreConflict(guarded.refusal) if guarded.conflict else StoreGuardFailed(guarded.refusal)
         return
     queue: list[Write] = session.sync_session.info.setdefault(_DEFERRED, [])
     queue.append((guarded, parameters))

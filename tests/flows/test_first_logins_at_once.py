@@ -13,6 +13,7 @@ from sqlmodel import select
 from broker.store import audit
 from broker.store.tables import Account, UpstreamLink, VerifiedNumber
 from tests.conftest import DEMO_PASSWORD, Stack
+from tests.ops.test_metrics import value
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
 from tests.support.op import CHAU
 
@@ -59,3 +60,8 @@ async def test_six_simultaneous_first_logins_of_one_person_make_one_account(
     assert [entry.action for entry in trail].count("account.create") == 1
     assert [entry.action for entry in trail].count("login.vneid") == len(people)
     assert verification.first_break is None
+    # Counted once each, as committed: the logins that lost the race made no account.
+    metrics = (await http.get(f"{stack.broker_url}/metrics")).text
+    assert value(metrics, "broker_accounts_created_total") == 1
+    allowed = dict(upstream="vneid", method="vneid", account_type="citizen", outcome="allowed", reason="none")
+    assert value(metrics, "broker_login_attempts_total", **allowed) == len(people)

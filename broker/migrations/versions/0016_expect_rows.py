@@ -16,16 +16,18 @@ down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Issue 7: a login's last writes (the flow's guarded move, its session, its code, its audit row) go out as
-# one statement with no BEGIN and COMMIT around it. The move's guard (the flow still pending, not expired)
-# used to be a row count checked between two statements of a transaction; in one statement it is this
-# call, and its error undoes every write of the statement. SQLSTATE BR001 is the broker's own
-# (broker.store.database translates it).
+# Issue 7: a login's last writes (the flow's guarded move, its new account and link, its session, its code,
+# its audit rows) go out as one statement with no BEGIN and COMMIT around it. A guard (the flow still
+# pending, not expired; the verified number not taken meanwhile) used to be a row count checked between two
+# statements of a transaction; in one statement it is this call, and its error undoes every write of the
+# statement. SQLSTATE BR001 is the broker's own refusal; 23505 (unique_violation) says a concurrent
+# writer took the row first (broker.store.database translates both).
 _FUNCTION = """
-CREATE FUNCTION expect_rows(matched bigint, expected bigint, refusal text) RETURNS boolean AS $$
+CREATE FUNCTION expect_rows(matched bigint, expected bigint, refusal text, sqlstate text DEFAULT 'BR001')
+RETURNS boolean AS $$
 BEGIN
     IF matched IS DISTINCT FROM expected THEN
-        RAISE EXCEPTION USING ERRCODE = 'BR001', MESSAGE = refusal;
+        RAISE EXCEPTION USING ERRCODE = sqlstate, MESSAGE = refusal;
     END IF;
     RETURN true;
 END $$ LANGUAGE plpgsql VOLATILE
@@ -39,4 +41,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS expect_rows(bigint, bigint, text)")
+        op.execute("DROP FUNCTION IF EXISTS expect_rows(bigint, bigint, text, text)")
