@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,10 +70,9 @@ class EnabledClients:
     Callers must not change the client they get: the same object answers every request.
     """
 
-    MAX_ENTRIES: Final = 1000  # a deployment registers tens to hundreds of relying parties
-
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_entries: int = 1000) -> None:
         self._db = db
+        self._max_entries = max_entries  # a deployment registers tens to hundreds of relying parties
         self._kept: dict[str, Client] = {}
         self._listening = False
         self._generation = 0
@@ -94,7 +93,7 @@ class EnabledClients:
         generation = self._generation
         client = await enabled(self._db, client_id)
         if client is not None and self._listening and generation == self._generation:
-            if len(self._kept) >= self.MAX_ENTRIES:
+            if len(self._kept) >= self._max_entries:
                 del self._kept[next(iter(self._kept))]
             self._kept[client_id] = client
         return client
