@@ -50,7 +50,8 @@ def _enabled_statement() -> Any:
 
 
 async def enabled(db: Database, client_id: str) -> Client | None:
-    """``get_enabled`` without a session, for every token-endpoint call and authorization (issue 7)."""
+    """``get_enabled`` without a session (issue 7): client authentication reads it here, at once after any
+    change; /authorize through a process's :class:`EnabledClients`."""
     rows = await db.rows(_enabled_statement(), {"client_id": client_id})
     return columns().instance(rows[0]) if rows else None
 
