@@ -27,6 +27,7 @@ from broker.clock import Clock
 from broker.login import backchannel, ssf_push
 from broker.login.keys import KeyRingSource, ensure_signing_keys, follow_rotations
 from broker.settings import Settings
+from broker.store.clients import follow_changes
 from broker.wiring import VERSION, build_registry, close_registry
 
 
@@ -49,6 +50,7 @@ def create_app(
         keys = (
             asyncio.create_task(follow_rotations(db, keyring)) if isinstance(keyring, KeyRingSource) else None
         )
+        clients = asyncio.create_task(follow_changes(registry.enabled_clients, db))
         worker = (
             asyncio.create_task(backchannel.run_worker(registry)) if settings.backchannel_worker else None
         )
@@ -60,7 +62,7 @@ def create_app(
         if freeze_heap:
             gc.freeze()
         yield
-        for task in (worker, keys, refresher, signals):
+        for task in (worker, keys, clients, refresher, signals):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

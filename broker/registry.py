@@ -15,6 +15,7 @@ from broker.oidc.keys import KeyRing
 from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
 from broker.settings import Settings
+from broker.store.clients import EnabledClients
 from broker.store.database import Database
 from broker.upstream.upstreams import Upstreams
 
@@ -35,6 +36,8 @@ class Registry:
     keyring: Callable[[], Awaitable[KeyRing]]
     rp_http: RelyingPartyHttp
     client_jwks: ClientJwksCache
+    # The enabled clients /authorize reads, while this process hears of every change (PostgreSQL).
+    enabled_clients: EnabledClients
     # Set when a logout queued back-channel deliveries, so this replica's worker starts at once.
     backchannel_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Password hashing in bounded worker threads (issue 8): never on the event loop.

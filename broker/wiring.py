@@ -16,6 +16,7 @@ from broker.outbound.rp_http import ClientJwksCache, RelyingPartyHttp
 from broker.password_pool import PasswordPool
 from broker.registry import Registry
 from broker.settings import Settings
+from broker.store.clients import EnabledClients
 from broker.store.database import Database
 from broker.store.key_encryption import KeyEncryption
 from broker.upstream.upstreams import build_upstreams
@@ -65,6 +66,7 @@ def build_registry(
         keyring=KeyRingSource(db, clock, KeyTiming.from_settings(settings)),
         rp_http=rp_http,
         client_jwks=ClientJwksCache(rp_http, clock, timedelta(seconds=settings.client_jwks_cache_seconds)),
+        enabled_clients=EnabledClients(db),
         passwords=PasswordPool(
             settings.password_hash_workers, settings.password_hash_queue, metrics.hash_queue
         ),

@@ -15,7 +15,7 @@ from broker.login.ids import digest, new_token
 from broker.login.mint import may_refresh
 from broker.oidc import assurance, authorize, scopes
 from broker.registry import Registry
-from broker.store import clients, flows
+from broker.store import flows
 from broker.store.tables import Client, LoginFlow, SsoSession
 
 
@@ -34,7 +34,7 @@ async def start(
 ) -> RedirectToClient | ShowLoginPage:
     """Raises InvalidAuthorizationRequest when the client or redirect URI cannot be trusted."""
     client_ids = [value for name, value in query if name == "client_id"]
-    client = await clients.enabled(registry.db, client_ids[0]) if len(client_ids) == 1 else None
+    client = await registry.enabled_clients.get(client_ids[0]) if len(client_ids) == 1 else None
     client_id, redirect_uri = authorize.trusted_redirect_uri(query, client.redirect_uris if client else None)
     assert client is not None
     issuer = registry.settings.issuer

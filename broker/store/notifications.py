@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger(__name__)
 
 SIGNING_KEYS = "broker_signing_keys"
+# Sent by a trigger on ``clients`` (migration 0017), whoever changed them.
+CLIENTS = "broker_clients"
 
 # What a lost or refused connection raises; anything else is a bug and ends the listener loudly.
 _LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -34,8 +36,19 @@ async def notify(session: AsyncSession, channel: str) -> None:
         await session.execute(text(f"NOTIFY {channel}"))
 
 
-async def listen(url: str, channel: str, on_notify: Callable[[], None], retry_seconds: float = 1.0) -> None:
-    """Runs until cancelled, calling ``on_notify`` for every notification on ``channel``."""
+async def listen(
+    url: str,
+    channel: str,
+    on_notify: Callable[[], None],
+    retry_seconds: float = 1.0,
+    on_listening: Callable[[bool], None] | None = None,
+) -> None:
+    """Runs until cancelled, calling ``on_notify`` for every notification on ``channel``.
+
+    ``on_listening(True)`` once listening (before that (re)connect's ``on_notify``), ``on_listening(False)``
+    the moment the connection is known lost: for a cache that may be served only while it is told of
+    every change."""
+    listening = on_listening or (lambda _: None)
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     while True:
         try:
@@ -45,14 +58,22 @@ async def listen(url: str, channel: str, on_notify: Callable[[], None], retry_se
             await asyncio.sleep(retry_seconds)
             continue
         lost = asyncio.Event()
-        connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+
+        def terminated(_connection: object, lost: asyncio.Event = lost) -> None:
+            listening(False)
+            lost.set()
+
+        connection.add_termination_listener(terminated)
         try:
             await connection.add_listener(channel, lambda *_: on_notify())
+            if not lost.is_set():
+                listening(True)
             on_notify()
             await lost.wait()
         except _LOST as exc:
             log.warning("listening for %s stopped: %s", channel, type(exc).__name__)
         finally:
+            listening(False)
             if not connection.is_closed():
                 await connection.close(timeout=2)
         on_notify()
