@@ -268,3 +268,30 @@ async def test_closing_fails_the_waiters_and_closes_every_connection(postgres_ur
         await _gone(postgres_url, backend)  # closed as they came back
     with pytest.raises(StoreUnavailable):
         await _backend(db)
+
+
+async def test_a_waiter_cancelled_as_a_connection_reaches_it_passes_the_connection_on(
+    postgres_url: str,
+) -> None:
+    metrics = Metrics()
+    db = Database(postgres_url, pool_size=2, pool_timeout=0.5, metrics=metrics)
+    try:
+        assert db._statements is not None
+        first, second = db._statements.connection(), db._statements.connection()
+        held = [await first.__aenter__(), await second.__aenter__()]
+        backends = {await connection.fetchval("SELECT pg_backend_pid()") for connection in held}
+        waiter = asyncio.create_task(_backend(db))
+        await _until(lambda: _gauge(metrics, "broker_db_pool_waiting") == 1)
+
+        await first.__aexit__(None, None, None)  # handed to the waiter, which has not run yet
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await second.__aexit__(None, None, None)
+        # Neither connection lost nor a third opened: two statements at once, on the same two.
+        served = await asyncio.gather(_sleep_then_backend(db, 0.2), _sleep_then_backend(db, 0.2))
+        assert set(served) == backends
+        assert _gauge(metrics, "broker_db_pool_connections_in_use") == 0
+        assert _gauge(metrics, "broker_db_pool_waiting") == 0
+    finally:
+        await db.dispose()
