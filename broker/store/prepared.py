@@ -5,7 +5,7 @@ the same statement by asyncpg's ``fetch`` 0.02 ms (SQLAlchemy's execution contex
 events, result and adapter layers were the rest). The statement is still written with SQLAlchemy and
 compiled once by its asyncpg dialect; its parameters and rows go through the statement's own column types
 (the JSON and UTC-instant conversions), so callers see exactly what ``Database.rows`` returns. The
-connection comes from a pool of asyncpg's own (``StatementPool``) and runs outside any transaction: each
+connection comes from a pool of its own (``StatementPool``) and runs outside any transaction: each
 statement commits on its own, as the read sessions already did on PostgreSQL. SQLite runs the same
 statements through SQLAlchemy.
 """
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broker.metrics import Metrics
@@ -68,62 +70,182 @@ class Compiled:
 
 
 class StatementPool:
-    """asyncpg's own pool for the statements of ``Compiled``, beside the engine's (which serves the ORM).
+    """The connections for the statements of ``Compiled``, beside the engine's pool (which serves the ORM).
 
-    Measured in one process: a checkout and return through the engine's pool cost 25 µs of CPU (two
-    greenlet switches, its events and reset), asyncpg's 10 µs; with a userinfo answer at 0.25 ms that was
-    a tenth of it (issue 7). Opened at the first statement (it needs the running loop), with the engine's
-    connection arguments, JSON codecs as SQLAlchemy's asyncpg dialect sets them (so rows read alike
-    either way), and no reset on return: nothing here opens a transaction or changes a session setting.
-    A connection the server closed is replaced at its next acquire; one left in an unknown state (a
-    statement cancelled or broken midway) is terminated, never returned."""
+    Not asyncpg's ``Pool``: its ``acquire(timeout=…)`` runs through ``wait_for`` and its ``release``
+    through ``shield``, a Task each, plus its holder's bookkeeping: measured in one process here, 55-97 µs
+    of CPU per statement against 4.5 µs for this pool, as much as the statement's own round trip, and a
+    tenth of the token endpoint under load (issue 7; README.md, "Why these libraries"). Here an idle connection is taken from a deque and given back to it without creating a Task
+    or awaiting anything; only when all ``size`` connections are out does a caller wait, on a future,
+    bounded by ``timeout``, and a connection given back goes straight to the first waiter.
+
+    A slot opens its connection at first use (it needs the running loop) with the engine's connection
+    arguments and JSON codecs as SQLAlchemy's asyncpg dialect sets them (so rows read alike either way).
+    Nothing is reset on return: nothing here opens a transaction or changes a session setting. A
+    connection the server closed is replaced at its next acquire (the event loop saw it close); one left
+    in an unknown state (a statement cancelled or broken midway) is terminated and its slot freed, never
+    returned."""
 
     def __init__(self, engine: AsyncEngine, size: int, timeout: float, metrics: Metrics | None) -> None:
         _, self._connect = engine.dialect.create_connect_args(engine.url)
         self._connect.pop("prepared_statement_cache_size", None)  # SQLAlchemy's adapter's, not asyncpg's
+        # Opening a connection is bounded as waiting for one is (a server that does not answer).
+        self._connect.setdefault("timeout", timeout)
         self._size, self._timeout, self._metrics = size, timeout, metrics
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._idle: deque[asyncpg.Connection] = deque()
+        # Futures of callers waiting for a slot: a connection handed over, or None (open one in the slot).
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._slots = 0  # connections lent, idle or being opened
+        self._closed = False
 
-    async def _opened(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    min_size=0, max_size=self._size, init=_json_codecs, reset=_nothing, **self._connect
-                )
-            return self._pool
+    def connection(self) -> _Lease:
+        """``async with pool.connection() as connection``: the connection for one statement."""
+        return _Lease(self)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        pool = self._pool or await self._opened()
-        metrics = self._metrics
-        if metrics is None:
-            connection = await pool.acquire(timeout=self._timeout)
-        else:
-            with metrics.db_pool_waiting.track_inprogress():
-                try:
-                    connection = await pool.acquire(timeout=self._timeout)
-                except TimeoutError:
-                    metrics.db_pool_timeouts.inc()
-                    raise
-        if metrics is not None:
-            metrics.db_pool_in_use.inc()
+    async def _acquire(self) -> asyncpg.Connection:
+        if self._closed:
+            raise asyncpg.InterfaceError("the statement pool is closed")
+        idle = self._idle
+        while idle:
+            connection = idle.pop()  # the most recently used: the fewest connections kept busy
+            if not connection.is_closed():
+                return self._lent(connection)
+            connection.terminate()  # the server closed it while idle: its slot opens a new one
+            self._slots -= 1
+        if self._slots < self._size:
+            self._slots += 1
+            return self._lent(await self._open_in_slot())
+        connection = await self._wait()
+        if connection is None or connection.is_closed():
+            if connection is not None:
+                connection.terminate()
+            connection = await self._open_in_slot()
+        return self._lent(connection)
+
+    def _lent(self, connection: asyncpg.Connection) -> asyncpg.Connection:
+        if self._metrics is not None:
+            self._metrics.db_pool_in_use.inc()
+        return connection
+
+    async def _open_in_slot(self) -> asyncpg.Connection:
+        """A new connection in a slot already counted for the caller; the slot freed if it fails."""
         try:
-            yield connection
-        except asyncpg.PostgresError:
-            raise  # refused by the server: the connection is fine
+            connection = await asyncpg.connect(**self._connect)
         except BaseException:
-            connection.terminate()  # cancelled or broken midway: its state is unknown
+            self._free_slot()
+            raise
+        try:
+            await _json_codecs(connection)
+        except BaseException:
+            connection.terminate()
+            self._free_slot()
+            raise
+        return connection
+
+    async def _wait(self) -> asyncpg.Connection | None:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[asyncpg.Connection | None] = loop.create_future()
+        # The timer fails the future itself, so a connection handed over and a time-out exclude each other.
+        timer = loop.call_later(self._timeout, _expire, waiter)
+        self._waiters.append(waiter)
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.db_pool_waiting.inc()
+        try:
+            return await waiter
+        except TimeoutError:
+            if metrics is not None:
+                metrics.db_pool_timeouts.inc()
+            # The engine pool's own error: the store's "unavailable" (pool_timeout), as its pool says it.
+            raise PoolTimeout(f"no database connection free within {self._timeout} s") from None
+        except BaseException:
+            # Cancelled while waiting; if a connection or a slot had just been handed over, pass it on.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                handed = waiter.result()
+                if handed is None:
+                    self._free_slot()
+                else:
+                    self._give_back(handed)
+            else:
+                waiter.cancel()
             raise
         finally:
+            timer.cancel()
             if metrics is not None:
-                metrics.db_pool_in_use.dec()
-            await pool.release(connection)
+                metrics.db_pool_waiting.dec()
+            if not waiter.done() or waiter.cancelled():
+                with suppress(ValueError):
+                    self._waiters.remove(waiter)
+
+    def _give_back(self, connection: asyncpg.Connection) -> None:
+        if self._closed or connection.is_closed():
+            connection.terminate()
+            self._free_slot()
+            return
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self._idle.append(connection)
+
+    def _free_slot(self) -> None:
+        self._slots -= 1
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._slots += 1
+                waiter.set_result(None)  # the waiter opens a connection in this slot
+                return
+
+    def _returned(self, connection: asyncpg.Connection, error: BaseException | None) -> None:
+        if self._metrics is not None:
+            self._metrics.db_pool_in_use.dec()
+        if error is None or isinstance(error, asyncpg.PostgresError):  # refused by the server: it is fine
+            self._give_back(connection)
+        else:
+            connection.terminate()  # cancelled or broken midway: its state is unknown
+            self._free_slot()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Closes the idle connections, fails the waiters; a connection lent is closed as it returns."""
+        self._closed = True
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(asyncpg.InterfaceError("the statement pool is closed"))
+        idle, self._idle = self._idle, deque()
+        self._slots -= len(idle)
+        results = await asyncio.gather(
+            *(connection.close(timeout=self._timeout) for connection in idle), return_exceptions=True
+        )
+        for connection, result in zip(idle, results, strict=True):
+            if isinstance(result, BaseException):
+                connection.terminate()
+
+
+class _Lease:
+    """One statement's hold on a connection; entering awaits nothing when a connection is idle."""
+
+    __slots__ = ("_connection", "_pool")
+    _connection: asyncpg.Connection
+
+    def __init__(self, pool: StatementPool) -> None:
+        self._pool = pool
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self._connection = await self._pool._acquire()
+        return self._connection
+
+    async def __aexit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        self._pool._returned(self._connection, error)
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 async def _json_codecs(connection: asyncpg.Connection) -> None:
@@ -143,7 +265,3 @@ async def _json_codecs(connection: asyncpg.Connection) -> None:
         schema="pg_catalog",
         format="binary",
     )
-
-
-async def _nothing(_connection: asyncpg.Connection) -> None:
-    return None
