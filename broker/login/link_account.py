@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from broker.domain.accounts import AccountStatus, AccountType, LoginMethod
 from broker.domain.identity import VerifiedIdentity
@@ -314,13 +315,7 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    link = {
-        "issuer": identity.issuer,
-        "subject": identity.subject,
-        "level": identity.level,
-        "created_at": now,
-        "last_login_at": now,
-    }
+    link = _link_columns(identity, now)
     number = identity.identification_number
     if new_id is not None:
         account = await accounts.insert_linked_at_commit(session, account, new_id, number, now, **link)
@@ -358,16 +353,19 @@ async def _unfreeze(session: Session, account: Account, registry: Registry) -> N
 async def _add_link(session: Session, account: Account, identity: VerifiedIdentity, now: datetime) -> None:
     assert account.id is not None
     await accounts.add_link_holding_number(
-        session,
-        identity.identification_number,
-        now,
-        account_id=account.id,
-        issuer=identity.issuer,
-        subject=identity.subject,
-        level=identity.level,
-        created_at=now,
-        last_login_at=now,
+        session, identity.identification_number, now, account_id=account.id, **_link_columns(identity, now)
     )
+
+
+def _link_columns(identity: VerifiedIdentity, now: datetime) -> dict[str, Any]:
+    """A new link's columns but its account's id: the identity it links, made and last used now."""
+    return {
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "level": identity.level,
+        "created_at": now,
+        "last_login_at": now,
+    }
 
 
 def _facts(record: LegacyAccount) -> LegacyFacts:

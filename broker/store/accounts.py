@@ -297,9 +297,17 @@ async def insert_linked_at_commit(
 
 @functools.cache
 def _hold_new_number() -> core_rows.Expecting:
+    return core_rows.expecting(_hold_number_statement("postgresql"), "number_taken", conflict=True)
+
+
+@functools.cache
+def _hold_number_statement(dialect: str) -> Any:
+    """The number's INSERT that takes nothing already held (ON CONFLICT DO NOTHING) and returns the row
+    it wrote, if any; parameters ``held_number``, ``held_account``, ``held_at``."""
     numbers: Any = VerifiedNumber.__table__  # type: ignore[attr-defined]
-    statement = (
-        postgresql.insert(numbers)
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return core_rows.built_once(
+        insert_of(numbers)
         .values(
             identification_number=bindparam("held_number", type_=numbers.c.identification_number.type),
             account_id=bindparam("held_account", type_=numbers.c.account_id.type),
@@ -308,7 +316,6 @@ def _hold_new_number() -> core_rows.Expecting:
         .on_conflict_do_nothing(index_elements=["identification_number"])
         .returning(numbers.c.account_id)
     )
-    return core_rows.expecting(core_rows.built_once(statement), "number_taken", conflict=True)
 
 
 @functools.cache
@@ -481,16 +488,10 @@ async def hold_number(
     committed first) is a StoreConflict, so this transaction rolls back and the caller's retry finds that
     account; of two inserts racing, the second waits for the first to commit, then finds the number held:
     the same conflict, here."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # One statement when the number is new (issue 7): the insert itself says whether it was.
-    statement = (
-        insert(VerifiedNumber)
-        .values(identification_number=identification_number, account_id=account_id, created_at=at)
-        .on_conflict_do_nothing(index_elements=["identification_number"])
-        .returning(col(VerifiedNumber.account_id))
-    )
-    if (await core_rows.execute(session, statement)).first() is not None:
+    statement = _hold_number_statement(session.get_bind().dialect.name)
+    held = {"held_number": identification_number, "held_account": account_id, "held_at": at}
+    if await core_rows.fetch(session, statement, held):
         return
     holder = await holder_of_number(session, identification_number)
     if holder is not None and holder.id != account_id:

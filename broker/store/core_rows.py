@@ -133,7 +133,7 @@ def run_in_commit(
     own, all of it or nothing, and the COMMIT that follows has nothing to send (issue 7: two round trips
     of a login's callback). Its guards (``defer_expecting``) still undo all of it."""
     connection = session.connection()
-    begin = not (last and not (session.new or session.dirty or session.deleted))
+    begin = not last or bool(session.new or session.dirty or session.deleted)
     driver = _driver_call(
         connection.connection.dbapi_connection, connection.dialect, statement, parameters, begin=begin
     )
