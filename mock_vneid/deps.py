@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from mock_vneid.context import MockContext
 
 
-def get_context(request: Request) -> MockContext:
+async def get_context(request: Request) -> MockContext:
+    # async: FastAPI runs a plain function dependency in a worker thread, a thread hop per request.
     return cast(MockContext, request.app.state.mock)
 
 

@@ -94,9 +94,13 @@ class QrBook:
 
 
 def qr_svg(content: str) -> str:
-    """The QR code as an inline SVG element (segno), sized by CSS; error correction M as the app's."""
+    """The QR code as an inline SVG element (segno), sized by CSS; error correction M as the app's.
+
+    The mask is fixed: every one of the eight is a valid QR code (ISO/IEC 18004 §7.8), and scoring all
+    eight for the most readable was four fifths of drawing it, the mock's largest cost per login page, on
+    the core the benchmark's load generator shares with it (bench/README.md, eighth round)."""
     out = io.BytesIO()
-    segno.make(content, error="m").save(
+    segno.make(content, error="m", mask=0).save(
         out,
         kind="svg",
         border=2,
