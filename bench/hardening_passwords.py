@@ -29,6 +29,7 @@ import http.client
 import io
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -141,8 +142,11 @@ async def _login_form(http: httpx.AsyncClient, issuer: str, client: Any) -> dict
             "code_challenge_method": "S256",
         },
     )
-    flow = httpx.URL(response.headers["location"]).params["flow"]
-    return {"flow": flow}
+    # The login page is /authorize's answer: the flow id is in its forms' hidden input.
+    flow = re.search(r'name="flow" value="([^"]+)"', response.text)
+    if flow is None:
+        raise RuntimeError(f"no login page: {response.status_code}")
+    return {"flow": flow.group(1)}
 
 
 async def _probe(issuer: str, client: Any, seconds: float) -> list[list[float]]:

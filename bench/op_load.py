@@ -268,8 +268,11 @@ class BrokerOp(Op):
         trips = 0
         response = await http.get(f"{self.url}/authorize", params=params)
         trips += _trips(response)
-        login_page = await http.get(_expect_redirect(response))
-        trips += _trips(login_page)
+        if response.status_code == 200:  # the login page itself (since the eighth round)
+            login_page = response
+        else:
+            login_page = await http.get(_expect_redirect(response))
+            trips += _trips(login_page)
         action, fields = form_on(login_page, "/login/vneid")
         started = await http.post(action, data=fields)
         trips += _trips(started)

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from broker.admin import source_systems
 from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
+from broker.api.pages import Pages
 from broker.domain.source_systems import display_name
 from broker.errors import IdentityRefused, LoginFlowError, UpstreamCancelled, UpstreamError
 from broker.login import (
@@ -26,6 +27,7 @@ from broker.login import (
     vneid_start,
 )
 from broker.login.outcomes import Outcome, Redirect
+from broker.registry import Registry
 from broker.settings import VIETNAM
 
 router = APIRouter(tags=["login"])
@@ -45,14 +47,25 @@ _TEMPLATES = {
 async def login_page(
     request: Request, registry: RegistryDep, pages: PagesDep, browser: BrowserDep
 ) -> Response:
+    """The login page again, for a flow /authorize opened: its language links and a reload lead here."""
     model = await page.describe(registry, request.query_params.get("flow"), browser)
+    return render_login_page(request, registry, pages, model)
+
+
+def render_login_page(
+    request: Request, registry: Registry, pages: Pages, model: page.LoginPage, *, at_authorize: bool = False
+) -> Response:
+    """``at_authorize``: the page is /authorize's answer, whose address cannot show it again (a reload
+    opens a new flow), so its language links lead to GET /login for the same flow."""
     upstreams = [(adapter.id, adapter.config.display_name) for adapter in registry.upstreams]
+    urls = _urls(request, model.flow_id)
     return pages.render(
         request,
         "login.html",
+        switch_to=urls["login_url"] if at_authorize else None,
         client_name=model.client_name,
         upstreams=upstreams if len(upstreams) > 1 else [],
-        **_urls(request, model.flow_id),
+        **urls,
     )
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from broker.api.deps import BROWSER_COOKIE, BrowserDep, RegistryDep, SessionCookieDep, get_registry
-from broker.api.login import login_paths
+from broker.api.deps import (
+    BROWSER_COOKIE,
+    BrowserDep,
+    RegistryDep,
+    SessionCookieDep,
+    get_pages,
+    get_registry,
+)
+from broker.api.login import render_login_page
 from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
 from broker.login import authorize, bearer, introspection, revocation, token, userinfo
 from broker.login.ids import new_token
@@ -53,7 +59,8 @@ async def jwks(request: Request) -> Response:
 async def authorize_get(
     request: Request, registry: RegistryDep, browser: BrowserDep, session_cookie: SessionCookieDep
 ) -> Response:
-    """Authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2.1); answers from the SSO session when it can."""
+    """Authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): a redirect with a code from the SSO
+    session when it can, else the login page (200)."""
     return await _authorize(request, registry, browser, session_cookie, request.query_params.multi_items())
 
 
@@ -78,9 +85,7 @@ async def _authorize(
     if isinstance(outcome, authorize.RedirectToClient):
         response: Response = RedirectResponse(outcome.url, status_code=303)
     else:
-        base = request.base_url  # what ``url_for`` makes the page's path absolute with
-        page = f"{base.scheme}://{base.netloc}{login_paths(request)['login_page']}"
-        response = RedirectResponse(f"{page}?{urlencode({'flow': outcome.flow_id})}", status_code=303)
+        response = render_login_page(request, registry, get_pages(request), outcome, at_authorize=True)
     if browser is None:
         response.set_cookie(
             BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", secure=registry.settings.secure_cookies

@@ -13,6 +13,7 @@ from broker.errors import LoginRequired, OAuthError
 from broker.login import issue_code, sso
 from broker.login.ids import digest, new_token
 from broker.login.mint import may_refresh
+from broker.login.page import LoginPage
 from broker.oidc import assurance, authorize, scopes
 from broker.registry import Registry
 from broker.store import flows
@@ -24,14 +25,9 @@ class RedirectToClient:
     url: str
 
 
-@dataclass(frozen=True)
-class ShowLoginPage:
-    flow_id: str
-
-
 async def start(
     registry: Registry, query: Sequence[tuple[str, str]], browser: str, session_cookie: str | None = None
-) -> RedirectToClient | ShowLoginPage:
+) -> RedirectToClient | LoginPage:
     """Raises InvalidAuthorizationRequest when the client or redirect URI cannot be trusted."""
     client_ids = [value for name, value in query if name == "client_id"]
     client = await registry.enabled_clients.get(client_ids[0]) if len(client_ids) == 1 else None
@@ -80,7 +76,9 @@ async def start(
             "prior_sid": current.sid if current is not None else None,
         },
     )
-    return ShowLoginPage(flow_id)
+    # The page is this request's answer (as Keycloak's authorization endpoint answers with its form): a
+    # redirect to it would cost the browser a request and the broker a read of the flow just written.
+    return LoginPage(flow_id, client.name or client_id)
 
 
 async def _answer_from_session(registry: Registry, flow: LoginFlow, current: SsoSession) -> str:

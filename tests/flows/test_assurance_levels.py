@@ -19,7 +19,7 @@ async def _to_vneid(
     stack: Stack, browser: Browser, rp: RelyingParty, **overrides: str
 ) -> tuple[str, httpx.Response]:
     attempt, response = await silent(stack, browser, rp, **overrides)
-    login_page = await browser.follow(response)
+    login_page = response  # /authorize answers with the login page
     to_vneid = await browser.choose_vneid(login_page)
     return attempt.state, to_vneid
 
@@ -57,7 +57,7 @@ async def test_a_level_1_session_does_not_satisfy_a_level_2_request(
     await log_in_and_redeem(stack, http, browser, rp, CHAU)
     strict = await stack.register_client("Hệ thống cấp 2", default_acr_values=[LEVEL2])
     _, response = await silent(stack, browser, strict)
-    login_page = await browser.follow(response)
+    login_page = response  # /authorize answers with the login page
     assert login_page.status_code == 200 and "/login/vneid" in login_page.text  # a new upstream login
     _, response = await silent(stack, browser, strict, prompt="none")
     assert redirect_to(response, strict).query["error"] == "login_required"

@@ -22,7 +22,7 @@ from tests.support.browser import Browser, RelyingParty
 
 
 async def _two_callbacks_of_one_flow(browser: Browser, stack: Stack, rp: RelyingParty) -> tuple[str, str]:
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     started = await browser.choose_vneid(login_page)
     callbacks = []
     for _ in range(2):  # the same VNeID authorization request, signed in twice

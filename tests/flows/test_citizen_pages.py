@@ -31,7 +31,7 @@ def _language_link(page: httpx.Response, language: str) -> str:
 
 
 async def _login_page(browser: Browser, stack: Stack, rp: RelyingParty) -> httpx.Response:
-    return await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    return await browser.authorize(stack.broker_url, browser.attempt(rp))
 
 
 async def test_the_password_refusal_switches_language_and_keeps_the_flow_with_the_configured_date(

@@ -44,10 +44,10 @@ async def grant(stack: Stack, role: str, number: str = MAI) -> None:
 
 
 async def sign_in_to_console(stack: Stack, browser: Browser, number: str = MAI) -> httpx.Response:
-    """/console/login → the broker's /authorize → its login page → VNeID → back → /console."""
+    """/console/login → the broker's /authorize, which answers with its login page → VNeID → back → /console."""
     response = await browser.http.get(f"{stack.broker_url}/console/login")
     assert response.status_code == 303 and "/authorize?" in response.headers["location"]
-    login_page = await browser.follow(await browser.follow(response))
+    login_page = await browser.follow(response)  # /authorize answers with the login page
     assert "Bảng điều khiển cán bộ" in login_page.text  # the console's name on the broker's login page
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     at_broker = await browser.sign_in_at_vneid(vneid_page, number, DEMO_PASSWORD)
@@ -95,7 +95,7 @@ async def test_an_officer_resolves_a_case_3_review_from_the_console(
         )
     )
     citizen = Browser()
-    login = await citizen.follow(await citizen.authorize(stack.broker_url, citizen.attempt(rp)))
+    login = await citizen.authorize(stack.broker_url, citizen.attempt(rp))
     notice = await citizen.follow(
         await citizen.sign_in_at_vneid(
             await citizen.follow(await citizen.choose_vneid(login)), BINH, DEMO_PASSWORD
@@ -282,7 +282,7 @@ async def test_two_officers_deciding_one_review_at_once_get_one_decision(
         )
     )
     citizen = Browser()
-    login = await citizen.follow(await citizen.authorize(stack.broker_url, citizen.attempt(rp)))
+    login = await citizen.authorize(stack.broker_url, citizen.attempt(rp))
     vneid_page = await citizen.follow(await citizen.choose_vneid(login))
     await citizen.follow(await citizen.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     await citizen.close()

@@ -3,6 +3,7 @@ organisations passed through, and before the cut-off a citizen offered to link V
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
@@ -33,7 +34,7 @@ CITIZEN_ON_CMND = row(
 
 async def _password_login(browser: Browser, stack: Stack, rp: RelyingParty, username: str, password: str):  # type: ignore[no-untyped-def]
     attempt = browser.attempt(rp)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+    login_page = await browser.authorize(stack.broker_url, attempt)
     form = form_with(login_page.text, str(login_page.url), "username", "password")
     response = await browser.http.post(
         form.action, data={**form.fields, "username": username, "password": password}
@@ -68,8 +69,12 @@ async def test_after_the_cutoff_a_citizen_password_login_gets_the_vneid_page(
 
     in_english = Browser()
     attempt = in_english.attempt(rp)
-    login_page = await in_english.follow(await in_english.authorize(stack.broker_url, attempt))
-    await in_english.http.get(str(login_page.url), params={"lang": "en"})  # the language switch
+    login_page = await in_english.authorize(stack.broker_url, attempt)
+    english_link = re.search(r'<a href="([^"]+)"[^>]*hreflang="en"', login_page.text)
+    assert english_link is not None and "/login?flow=" in english_link.group(1)  # the same flow again
+    await in_english.http.get(
+        login_page.url.join(html.unescape(english_link.group(1)))
+    )  # the language switch
     form = form_with(login_page.text, str(login_page.url), "username", "password")
     english = await in_english.http.post(
         form.action, data={**form.fields, "username": AN_CMND, "password": LEGACY_PASSWORD}

@@ -25,7 +25,7 @@ LEGACY_AN = row("c-1", AN_CMND, full_name="Nguyễn Văn An", birth_date="1985-0
 
 async def _password_then_skip(browser: Browser, stack: Stack, rp: RelyingParty) -> tuple[str, str]:
     attempt = browser.attempt(rp)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+    login_page = await browser.authorize(stack.broker_url, attempt)
     form = form_with(login_page.text, str(login_page.url), "username", "password")
     suggestion = await browser.http.post(
         form.action, data={**form.fields, "username": AN_CMND, "password": LEGACY_PASSWORD}

@@ -11,7 +11,7 @@ import httpx
 
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser
-from tests.support.html_forms import form_with
+from tests.support.html_forms import flow_of, form_with
 from tests.support.op import AN
 
 PAGE_HEADERS = {
@@ -39,22 +39,20 @@ async def test_the_login_steps_keep_their_cookies_headers_and_metrics(stack: Sta
     authorized = await browser.http.get(
         f"{stack.broker_url}/authorize", params=attempt.params, headers={"X-Request-ID": "rp-req-9"}
     )
-    assert authorized.status_code == 303
+    # The login page is /authorize's own answer: no redirect to it, no second request.
+    assert authorized.status_code == 200 and "location" not in authorized.headers
     assert authorized.headers["x-request-id"] == "rp-req-9"
-    assert authorized.headers["x-content-type-options"] == "nosniff"
-    location = urlsplit(authorized.headers["location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{stack.broker_url}/login"
-    flow_id = parse_qs(location.query)["flow"][0]
+    _has_page_headers(authorized)
     cookie = authorized.headers["set-cookie"]
     assert cookie.startswith("broker_browser=") and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert "Path=/" in cookie and "Secure" not in cookie  # an http issuer
-
-    page = await browser.http.get(authorized.headers["location"])
-    assert page.status_code == 200 and "set-cookie" not in page.headers
-    _has_page_headers(page)
+    page = authorized
     assert '<html lang="vi">' in page.text and "Đăng nhập bằng VNeID" in page.text
     form = form_with(page.text, str(page.url), "flow")
-    assert form.action == f"{stack.broker_url}/login/vneid" and form.fields["flow"] == flow_id
+    flow_id = form.fields["flow"]
+    assert form.action == f"{stack.broker_url}/login/vneid" and flow_id
+    # Its language links show the same flow's page again at /login (a reload of /authorize opens another).
+    assert f'href="/login?flow={flow_id}&amp;lang=en"' in page.text
 
     english = await browser.http.get(f"{stack.broker_url}/login", params={"flow": flow_id, "lang": "en"})
     assert english.status_code == 200 and '<html lang="en">' in english.text
@@ -118,7 +116,7 @@ async def test_their_refusals_are_the_error_pages(stack: Stack, browser: Browser
 
     # A flow opened by another browser is not this one's.
     authorized = await browser.http.get(f"{stack.broker_url}/authorize", params=browser.attempt(rp).params)
-    flow_id = parse_qs(urlsplit(authorized.headers["location"]).query)["flow"][0]
+    flow_id = flow_of(authorized)
     async with httpx.AsyncClient() as stranger:
         for response in (
             await stranger.get(f"{stack.broker_url}/login", params={"flow": flow_id}),
@@ -138,7 +136,7 @@ async def test_a_form_the_lean_way_does_not_take_is_answered_by_the_route_alike(
         authorized = await browser.http.get(
             f"{stack.broker_url}/authorize", params=browser.attempt(rp).params
         )
-        flow_id = parse_qs(urlsplit(authorized.headers["location"]).query)["flow"][0]
+        flow_id = flow_of(authorized)
         url = f"{stack.broker_url}/login/vneid"
         if send == "urlencoded":
             started = await browser.http.post(url, data={"flow": flow_id})

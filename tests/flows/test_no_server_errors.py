@@ -74,7 +74,7 @@ async def test_nul_bytes_in_client_id_flow_state_and_username_are_bad_input(
     )
     assert token.status_code in (400, 401) and "error" in token.json()
 
-    login_page = await browser.follow(await browser.authorize(base, browser.attempt(rp)))
+    login_page = await browser.authorize(base, browser.attempt(rp))
     form = form_with(login_page.text, str(login_page.url), "username", "password")
     refused = await browser.http.post(
         form.action, data={**form.fields, "username": "0101\x00234567", "password": "x\x00y"}
@@ -89,9 +89,7 @@ async def _another_login_until_refused(stack: Stack, rp: RelyingParty) -> httpx.
     statements on a pool of their own, broker.store.prepared.StatementPool)."""
     other = Browser()
     try:
-        answer = await other.authorize(stack.broker_url, other.attempt(rp))
-        if answer.status_code != 503:
-            answer = await other.follow(answer)
+        answer = await other.authorize(stack.broker_url, other.attempt(rp))  # the login page, or 503
         if answer.status_code != 503:
             form = form_with(answer.text, str(answer.url), "username", "password")
             answer = await other.http.post(
@@ -127,7 +125,7 @@ async def test_an_exhausted_connection_pool_answers_503_with_retry_after(
         password_refusal_floor_seconds=0.0,
     )
     rp = await stack.register_client()
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     form = form_with(login_page.text, str(login_page.url), "username", "password")
 
     held, release = asyncio.Event(), asyncio.Event()
@@ -177,7 +175,7 @@ async def test_a_client_that_hangs_up_mid_body_is_not_an_error(
 
 async def _at_the_chooser(stack: Stack, rp: RelyingParty, browser: Browser):  # type: ignore[no-untyped-def]
     attempt = browser.attempt(rp)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+    login_page = await browser.authorize(stack.broker_url, attempt)
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     back = await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD)
     choose_page = await browser.follow(await browser.follow(back))

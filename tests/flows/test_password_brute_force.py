@@ -26,7 +26,7 @@ FAST = {"password_refusal_floor_seconds": 0.0}
 
 
 async def _password_form(browser: Browser, stack: Stack, rp: RelyingParty) -> tuple[str, dict[str, str]]:
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     form = form_with(login_page.text, str(login_page.url), "username", "password")
     return form.action, form.fields
 

@@ -61,7 +61,7 @@ def two_upstreams(stacks: ModeStacks) -> Stack:
 
 async def _start_through(browser: Browser, stack: Stack, rp: RelyingParty, upstream: str) -> httpx.URL:
     """Press the upstream's button on the login page, sign in there; the callback URL (not followed)."""
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     buttons = {form.fields.get("upstream"): form for form in forms(login_page.text, str(login_page.url))}
     assert {"vneid", "dvcqg"} <= buttons.keys()
     assert "Cổng DVCQG" in login_page.text
@@ -82,7 +82,7 @@ async def test_one_citizen_through_two_upstreams_is_one_account_with_one_sub(
         browser = Browser()
         try:
             attempt = browser.attempt(rp)
-            login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+            login_page = await browser.authorize(stack.broker_url, attempt)
             form = next(
                 f for f in forms(login_page.text, str(login_page.url)) if f.fields.get("upstream") == upstream
             )

@@ -15,13 +15,14 @@ import pytest
 from broker.clock import FixedClock
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty
+from tests.support.html_forms import flow_of
 from tests.support.upstream_stacks import ModeStacks
 
 AN = "001085012345"
 
 
 async def _callback(browser: Browser, stack: Stack, rp: RelyingParty) -> httpx.URL:
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     assert back.status_code == 303
@@ -49,11 +50,8 @@ async def test_an_open_circuit_shows_the_unavailable_page_at_the_start_even_with
 
     other = Browser()
     try:
-        login_page = await other.follow(await other.authorize(stack.broker_url, other.attempt(rp)))
-        start = await other.http.post(
-            str(login_page.url).split("/login")[0] + "/login/vneid",
-            data={"flow": login_page.url.params["flow"]},
-        )
+        login_page = await other.authorize(stack.broker_url, other.attempt(rp))
+        start = await other.http.post(f"{stack.broker_url}/login/vneid", data={"flow": flow_of(login_page)})
     finally:
         await other.close()
     assert start.status_code == 502  # not a 303 to VNeID

@@ -21,7 +21,7 @@ async def test_the_circuit_opens_fails_fast_and_closes_when_vneid_is_back(
     clock = FixedClock(datetime.now(UTC))
     stack = make_stack(clock=clock, vneid_breaker_failures=2, vneid_breaker_cooldown_seconds=30)
     rp = await stack.register_client()
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     start = form_posting_to(login_page, "/login/vneid")
     stack.vneid.stop()
 

@@ -11,6 +11,7 @@ import pytest
 from broker.clock import FixedClock
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty, redeem
+from tests.support.html_forms import flow_of
 
 AN = "001085012345"
 
@@ -31,7 +32,7 @@ REFUSED_TOKENS = [
 async def _reach_callback(browser: Browser, stack: Stack, rp: RelyingParty) -> httpx.Response:
     """Logs in at VNeID and follows VNeID's redirect back into the broker's callback."""
     attempt = browser.attempt(rp)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+    login_page = await browser.authorize(stack.broker_url, attempt)
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     assert back.status_code == 303
@@ -122,13 +123,10 @@ async def test_vneid_down_is_a_page_with_the_hotline(make_stack: StackFactory, b
     stack = make_stack()
     rp = await stack.register_client()
     attempt = browser.attempt(rp)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+    login_page = await browser.authorize(stack.broker_url, attempt)
     stack.vneid.stop()
 
-    page = await browser.http.post(
-        str(login_page.url).split("/login")[0] + "/login/vneid",
-        data={"flow": login_page.url.params["flow"]},
-    )
+    page = await browser.http.post(f"{stack.broker_url}/login/vneid", data={"flow": flow_of(login_page)})
     assert page.status_code == 502
     assert "discovery_unreachable" in page.text
     assert "1900.0368" in page.text

@@ -36,7 +36,7 @@ async def _upstream(
     browser: Browser, stack: Stack, rp: RelyingParty, **params: str
 ) -> tuple[str, httpx.Response]:
     attempt = browser.attempt(rp, **params)
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+    login_page = await browser.authorize(stack.broker_url, attempt)
     return attempt.verifier, await browser.choose_vneid(login_page)
 
 

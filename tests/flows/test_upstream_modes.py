@@ -47,9 +47,7 @@ async def _callback(
     browser: Browser, stack: Stack, rp: RelyingParty, number: str = AN, **params: str
 ) -> httpx.URL:
     """Logs in at mock VNeID; returns the callback URL it sent the browser to (not yet followed)."""
-    login_page = await browser.follow(
-        await browser.authorize(stack.broker_url, browser.attempt(rp, **params))
-    )
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp, **params))
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     back = await browser.sign_in_at_vneid(vneid_page, number, DEMO_PASSWORD)
     assert back.status_code == 303, back.text[:500]
@@ -186,7 +184,7 @@ async def test_cancelling_at_the_upstream_shows_you_cancelled_with_try_again(
 ) -> None:
     stack = stacks.single(mode)
     rp = await stack.register_client()
-    login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+    login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     form = form_with(vneid_page.text, str(vneid_page.url), "username", "password")
     cancelled = await browser.http.post(form.action, data={**form.fields, "action": "cancel"})
@@ -219,7 +217,7 @@ async def test_pkce_is_sent_to_the_portal_when_configured_and_checked_there(
     rp = await stack.register_client()
     browser = Browser()
     try:
-        login_page = await browser.follow(await browser.authorize(stack.broker_url, browser.attempt(rp)))
+        login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
         to_portal = await browser.choose_vneid(login_page)
         sent = httpx.URL(to_portal.headers["location"]).params
         assert sent["code_challenge_method"] == "S256" and len(sent["code_challenge"]) == 43

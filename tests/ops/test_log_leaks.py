@@ -27,7 +27,7 @@ async def _vneid_login(
 ) -> tuple[object, httpx.Response]:  # type: ignore[no-untyped-def]
     attempt = browser.attempt(rp)
     secrets += [attempt.params["state"], attempt.params["nonce"], attempt.verifier]
-    login_page = await browser.follow(await browser.authorize(broker_url, attempt))
+    login_page = await browser.authorize(broker_url, attempt)
     vneid_page = await browser.follow(await browser.choose_vneid(login_page))
     back = await browser.sign_in_at_vneid(vneid_page, number, DEMO_PASSWORD)
     assert back.status_code == 303, back.text[:500]
@@ -66,7 +66,7 @@ async def _redeem_all(http, stack, rp, code: str, verifier: str, secrets: list[s
 async def _password_post(browser: Browser, broker_url: str, rp, username: str, password: str, secrets):  # type: ignore[no-untyped-def]
     attempt = browser.attempt(rp)
     secrets += [attempt.params["state"], attempt.verifier]
-    login_page = await browser.follow(await browser.authorize(broker_url, attempt))
+    login_page = await browser.authorize(broker_url, attempt)
     form = form_with(login_page.text, str(login_page.url), "username", "password")
     response = await browser.http.post(
         form.action, data={**form.fields, "username": username, "password": password}

@@ -98,7 +98,7 @@ class Browser:
     ) -> tuple[AuthorizationAttempt, Redirect]:
         """The whole citizen journey: RP → broker → VNeID form → broker → back at the RP with a code."""
         attempt = self.attempt(rp, **overrides)
-        login_page = await self.follow(await self.authorize(broker_url, attempt))
+        login_page = await self.authorize(broker_url, attempt)
         vneid_page = await self.follow(await self.choose_vneid(login_page))
         back_at_broker = await self.sign_in_at_vneid(vneid_page, number, password)
         assert back_at_broker.status_code == 303, back_at_broker.text[:1000]

@@ -24,7 +24,7 @@ async def password_login(stack: Stack, rp: RelyingParty, username: str) -> tuple
     browser = Browser()
     try:
         attempt = browser.attempt(rp)
-        login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+        login_page = await browser.authorize(stack.broker_url, attempt)
         form = form_with(login_page.text, str(login_page.url), "username", "password")
         suggestion = await browser.http.post(
             form.action, data={**form.fields, "username": username, "password": LEGACY_PASSWORD}
@@ -68,7 +68,7 @@ async def case_3_merge(stack: Stack, http: httpx.AsyncClient, rp: RelyingParty) 
     browser = Browser()
     try:
         attempt = browser.attempt(rp)
-        login_page = await browser.follow(await browser.authorize(stack.broker_url, attempt))
+        login_page = await browser.authorize(stack.broker_url, attempt)
         vneid_page = await browser.follow(await browser.choose_vneid(login_page))
         choose_page = await browser.follow(
             await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))

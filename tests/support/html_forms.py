@@ -53,3 +53,17 @@ def form_posting_to(page: object, path_suffix: str) -> Form:
         if form.action.endswith(path_suffix):
             return form
     raise AssertionError(f"no form posting to {path_suffix} in page:\n{text[:2000]}")
+
+
+def flow_of(page: object) -> str:
+    """The login flow a page's forms carry (the login page is /authorize's answer: its address has none)."""
+    return form_with(page.text, str(page.url), "flow").fields["flow"]  # type: ignore[attr-defined]
+
+
+def is_login_page(response: object) -> bool:
+    """/authorize opened a login flow: its answer is the login page, with the legacy form the contract names."""
+    try:
+        form = form_with(response.text, str(response.url), "flow", "username", "password")  # type: ignore[attr-defined]
+    except AssertionError:
+        return False
+    return response.status_code == 200 and bool(form.fields["flow"])  # type: ignore[attr-defined]
