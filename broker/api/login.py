@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -65,8 +65,16 @@ def render_login_page(
         switch_to=urls["login_url"] if at_authorize else None,
         client_name=model.client_name,
         upstreams=upstreams if len(upstreams) > 1 else [],
+        upstream_form=_get_form(model.upstream_url) if model.upstream_url else None,
         **urls,
     )
+
+
+def _get_form(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """A URL as a GET form's action and hidden fields: submitting a GET form replaces its action's query."""
+    parts = urlsplit(url)
+    action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return action, parse_qsl(parts.query, keep_blank_values=True)
 
 
 @router.post("/login/vneid", name="vneid_start")

@@ -7,6 +7,10 @@
        └──(legacy password ok)─────────────────────────────────────────────────┘
     and from every state but completed: (error / refusal / cancel) ──► failed
 
+With one upstream whose endpoints the broker already knows, /authorize opens the flow in upstream_pending
+at once: the login page's button goes to the upstream itself (broker.login.vneid_start.prepare). A legacy
+password is still taken from there, as after a citizen came back from VNeID without logging in.
+
 Each arrow is guarded: a store moves a flow only from the state the arrow starts at, in one conditional
 UPDATE, so a replayed callback or a double submit finds the flow already moved and is refused.
 """

@@ -10,7 +10,7 @@ from typing import Any
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginRequired, OAuthError
-from broker.login import issue_code, sso
+from broker.login import issue_code, sso, vneid_start
 from broker.login.ids import digest, new_token
 from broker.login.mint import may_refresh
 from broker.login.page import LoginPage
@@ -65,6 +65,10 @@ async def start(
     if reason is None:
         assert current is not None
         return RedirectToClient(await _answer_from_session(registry, LoginFlow(**values), current))
+    force_login = reason in ("prompt_login", "max_age")
+    prepared = await vneid_start.prepare(registry, flow_id, values["prompt"], min_level, force_login)
+    if prepared is not None:  # pending at the upstream from the start: the page's button goes there
+        values |= {"state": FlowState.UPSTREAM_PENDING, **prepared.columns()}
     # The rows, not the models: nothing else reads this flow in this request.
     await flows.add_alone(  # one statement, its own transaction
         registry.db,
@@ -72,13 +76,13 @@ async def start(
         {
             "flow_id": flow_id,
             "min_level": min_level,
-            "force_login": reason in ("prompt_login", "max_age"),
+            "force_login": force_login,
             "prior_sid": current.sid if current is not None else None,
         },
     )
     # The page is this request's answer (as Keycloak's authorization endpoint answers with its form): a
     # redirect to it would cost the browser a request and the broker a read of the flow just written.
-    return LoginPage(flow_id, client.name or client_id)
+    return LoginPage(flow_id, client.name or client_id, prepared.url if prepared else None)
 
 
 async def _answer_from_session(registry: Registry, flow: LoginFlow, current: SsoSession) -> str:

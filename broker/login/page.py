@@ -14,6 +14,7 @@ from broker.registry import Registry
 class LoginPage:
     flow_id: str
     client_name: str
+    upstream_url: str | None = None  # the one upstream's login, prepared by /authorize (vneid_start.prepare)
 
 
 async def describe(registry: Registry, flow_id: str | None, browser: str | None) -> LoginPage:

@@ -24,6 +24,8 @@ class Upstreams:
     def __init__(self, adapters: list[UpstreamAdapter]) -> None:
         self._adapters = {adapter.id: adapter for adapter in adapters}
         self.default = adapters[0]
+        # The login page's one upstream button can be prepared with the page (broker.login.vneid_start).
+        self.only = adapters[0] if len(adapters) == 1 else None
 
     def __iter__(self) -> Iterator[UpstreamAdapter]:
         return iter(self._adapters.values())

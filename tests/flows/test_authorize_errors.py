@@ -87,7 +87,7 @@ def assert_flow_refused(response: httpx.Response, rp: RelyingParty) -> None:
 async def to_vneid_callback(browser: Browser, stack: Stack, rp: RelyingParty) -> str:
     """Log in at mock VNeID and stop just before the browser returns to the broker: the callback URL."""
     login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     assert back.status_code == 303, back.text[:1000]
     callback = back.headers["location"]
@@ -252,7 +252,10 @@ async def test_the_login_page_cannot_be_framed_and_starting_vneid_answers_303(
     assert login_page.headers["x-content-type-options"] == "nosniff"
     assert "no-store" in login_page.headers["cache-control"]
 
-    started = await browser.choose_vneid(login_page)
+    # Its VNeID button goes to VNeID itself (prepared by /authorize); shown again at /login, it posts here.
+    assert (await browser.vneid_address(login_page)).startswith(f"{stack.vneid_url}/authorize?")
+    again = await browser.http.get(f"{stack.broker_url}/login", params={"flow": flow_of(login_page)})
+    started = await browser.choose_vneid(again)
     # 303, not FastAPI's default 307: the browser must not re-POST to the next host.
     assert started.status_code == 303
     assert started.headers["location"].startswith(f"{stack.vneid_url}/authorize?")

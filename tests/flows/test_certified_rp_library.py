@@ -54,7 +54,7 @@ async def test_pyoidc_completes_code_flow_with_pkce_and_verifies_the_id_token(
     authorize_url = request.request(client.authorization_endpoint)
 
     login_page = await browser.http.get(authorize_url)  # /authorize answers with the login page
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     at_rp = await browser.http.get(back.headers["location"])
     query = at_rp.headers["location"].split("?", 1)[1]

@@ -92,7 +92,7 @@ async def test_pyoidc_sso_refresh_and_logout(
 
     state_a = rndstr(32)
     login_page = await browser.http.get(_authorization_url(client_a, rp_a, state_a))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     at_rp = await browser.http.get(back.headers["location"])
     tokens_a = await asyncio.to_thread(_redeem, client_a, at_rp.headers["location"].split("?", 1)[1], state_a)

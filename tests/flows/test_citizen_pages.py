@@ -63,7 +63,7 @@ async def test_a_page_at_the_vneid_callback_switches_language_without_echoing_th
     stack: Stack, rp: RelyingParty, browser: Browser
 ) -> None:
     login = await _login_page(browser, stack, rp)
-    vneid_page = await browser.follow(await browser.choose_vneid(login))
+    vneid_page = await browser.open_vneid(login)
     cancel = form_with(vneid_page.text, str(vneid_page.url), "username", "password")
     back = await browser.http.post(cancel.action, data={**cancel.fields, "action": "cancel"})
     cancelled = await browser.follow(back)  # answered at the callback URL, with the callback's state
@@ -125,7 +125,7 @@ async def test_case_3_decide_later_continues_the_login_and_later_logins_remind_t
     finally:
         await close_registry(registry)
     login = await _login_page(browser, stack, rp)
-    vneid_page = await browser.follow(await browser.choose_vneid(login))
+    vneid_page = await browser.open_vneid(login)
     chooser = await browser.follow(
         await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     )
@@ -146,7 +146,7 @@ async def test_case_3_decide_later_continues_the_login_and_later_logins_remind_t
 
     second = Browser()
     login = await _login_page(second, stack, rp)
-    vneid_page = await second.follow(await second.choose_vneid(login))
+    vneid_page = await second.open_vneid(login)
     reminder = await second.follow(await second.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     assert reminder.status_code == 200 and "vẫn đang chờ rà soát" in reminder.text
     english = await second.http.get(_language_link(reminder, "en"))
@@ -160,7 +160,7 @@ async def test_case_3_decide_later_pressed_five_times_at_once_continues_once(
 ) -> None:
     await _case_3(stack)
     login = await _login_page(browser, stack, rp)
-    vneid_page = await browser.follow(await browser.choose_vneid(login))
+    vneid_page = await browser.open_vneid(login)
     chooser = await browser.follow(
         await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     )

@@ -49,7 +49,7 @@ async def sign_in_to_console(stack: Stack, browser: Browser, number: str = MAI) 
     assert response.status_code == 303 and "/authorize?" in response.headers["location"]
     login_page = await browser.follow(response)  # /authorize answers with the login page
     assert "Bảng điều khiển cán bộ" in login_page.text  # the console's name on the broker's login page
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     at_broker = await browser.sign_in_at_vneid(vneid_page, number, DEMO_PASSWORD)
     callback = await browser.follow(at_broker)  # the broker's VNeID callback: on to /console/callback
     assert "/console/callback?code=" in callback.headers["location"]
@@ -97,9 +97,7 @@ async def test_an_officer_resolves_a_case_3_review_from_the_console(
     citizen = Browser()
     login = await citizen.authorize(stack.broker_url, citizen.attempt(rp))
     notice = await citizen.follow(
-        await citizen.sign_in_at_vneid(
-            await citizen.follow(await citizen.choose_vneid(login)), BINH, DEMO_PASSWORD
-        )
+        await citizen.sign_in_at_vneid(await citizen.open_vneid(login), BINH, DEMO_PASSWORD)
     )
     assert "Cán bộ sẽ rà soát" in notice.text
     await citizen.close()
@@ -283,7 +281,7 @@ async def test_two_officers_deciding_one_review_at_once_get_one_decision(
     )
     citizen = Browser()
     login = await citizen.authorize(stack.broker_url, citizen.attempt(rp))
-    vneid_page = await citizen.follow(await citizen.choose_vneid(login))
+    vneid_page = await citizen.open_vneid(login)
     await citizen.follow(await citizen.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     await citizen.close()
     queue_page = await sign_in_to_console(stack, browser)

@@ -36,7 +36,7 @@ async def test_a_person_clicks_through_the_demo(stack: Stack, browser: Browser) 
         to_broker = await browser.http.get(f"{base_url}/login")
         login_page = await browser.follow(to_broker)  # demo → /authorize, which answers with the login page
         assert "Cổng dịch vụ công tỉnh (demo)" in login_page.text  # the broker names the RP
-        vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+        vneid_page = await browser.open_vneid(login_page)
         back_at_broker = await browser.sign_in_at_vneid(vneid_page, "001085012345", DEMO_PASSWORD)
         at_demo_callback = await browser.follow(await browser.follow(back_at_broker))  # broker → demo
         me = await browser.follow(at_demo_callback)  # demo's callback → /me

@@ -123,7 +123,7 @@ async def test_case_3_the_citizen_chooses_which_account_to_keep_and_nothing_is_d
 
     attempt = browser.attempt(rp)
     login_page = await browser.authorize(stack.broker_url, attempt)
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD)
     choose_page = await browser.follow(await browser.follow(back))
 
@@ -189,7 +189,7 @@ async def test_case_3_with_a_disagreeing_birth_date_goes_to_an_officer(
 
     attempt = browser.attempt(rp)
     login_page = await browser.authorize(stack.broker_url, attempt)
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     notice = await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
 
     assert notice.status_code == 200
@@ -222,7 +222,7 @@ async def test_two_simultaneous_first_logins_of_one_person_make_one_account(
     async def up_to_the_callback(person: Browser) -> str:
         attempt = person.attempt(rp)
         login_page = await person.authorize(stack.broker_url, attempt)
-        vneid_page = await person.follow(await person.choose_vneid(login_page))
+        vneid_page = await person.open_vneid(login_page)
         back = await person.sign_in_at_vneid(vneid_page, CHAU, DEMO_PASSWORD)
         return back.headers["location"]
 

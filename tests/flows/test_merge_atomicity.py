@@ -34,7 +34,7 @@ async def _at_the_choice(stack: Stack, rp: RelyingParty, browser: Browser) -> tu
     )
     attempt = browser.attempt(rp)
     login_page = await browser.authorize(stack.broker_url, attempt)
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     choose_page = await browser.follow(
         await browser.follow(await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD))
     )

@@ -176,7 +176,7 @@ async def test_a_client_that_hangs_up_mid_body_is_not_an_error(
 async def _at_the_chooser(stack: Stack, rp: RelyingParty, browser: Browser):  # type: ignore[no-untyped-def]
     attempt = browser.attempt(rp)
     login_page = await browser.authorize(stack.broker_url, attempt)
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, BINH, DEMO_PASSWORD)
     choose_page = await browser.follow(await browser.follow(back))
     assert choose_page.status_code == 200, choose_page.text[:500]

@@ -42,7 +42,7 @@ async def test_a_disabled_account_gets_the_refusal_page_at_the_vneid_callback(
 
     later = Browser()
     login_page = await later.authorize(stack.broker_url, later.attempt(rp))
-    vneid_page = await later.follow(await later.choose_vneid(login_page))
+    vneid_page = await later.open_vneid(login_page)
     back = await later.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     refused = await later.http.get(back.headers["location"])
 

@@ -23,7 +23,7 @@ AN = "001085012345"
 
 async def _callback(browser: Browser, stack: Stack, rp: RelyingParty) -> httpx.URL:
     login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     assert back.status_code == 303
     return httpx.URL(back.headers["location"])

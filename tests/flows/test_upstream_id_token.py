@@ -33,7 +33,7 @@ async def _reach_callback(browser: Browser, stack: Stack, rp: RelyingParty) -> h
     """Logs in at VNeID and follows VNeID's redirect back into the broker's callback."""
     attempt = browser.attempt(rp)
     login_page = await browser.authorize(stack.broker_url, attempt)
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     assert back.status_code == 303
     page = await browser.http.get(back.headers["location"])
@@ -84,7 +84,7 @@ async def test_after_a_refusal_the_citizen_can_try_again_and_get_in(
     page = await _reach_callback(browser, stack, rp)
     assert page.status_code == 502
 
-    vneid_page = await browser.follow(await browser.choose_vneid(page))  # "Thử lại với VNeID"
+    vneid_page = await browser.open_vneid(page)  # "Thử lại với VNeID"
     back = await browser.sign_in_at_vneid(vneid_page, AN, DEMO_PASSWORD)
     at_rp = await browser.http.get(back.headers["location"])
     assert at_rp.status_code == 303

@@ -48,7 +48,7 @@ async def _callback(
 ) -> httpx.URL:
     """Logs in at mock VNeID; returns the callback URL it sent the browser to (not yet followed)."""
     login_page = await browser.authorize(stack.broker_url, browser.attempt(rp, **params))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, number, DEMO_PASSWORD)
     assert back.status_code == 303, back.text[:500]
     return httpx.URL(back.headers["location"])
@@ -185,7 +185,7 @@ async def test_cancelling_at_the_upstream_shows_you_cancelled_with_try_again(
     stack = stacks.single(mode)
     rp = await stack.register_client()
     login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     form = form_with(vneid_page.text, str(vneid_page.url), "username", "password")
     cancelled = await browser.http.post(form.action, data={**form.fields, "action": "cancel"})
     page = await browser.http.get(cancelled.headers["location"])
@@ -218,11 +218,11 @@ async def test_pkce_is_sent_to_the_portal_when_configured_and_checked_there(
     browser = Browser()
     try:
         login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
-        to_portal = await browser.choose_vneid(login_page)
-        sent = httpx.URL(to_portal.headers["location"]).params
+        to_portal = await browser.vneid_address(login_page)
+        sent = httpx.URL(to_portal).params
         assert sent["code_challenge_method"] == "S256" and len(sent["code_challenge"]) == 43
         assert "nonce" not in sent  # the portal returns no ID token that could carry it
-        back = await browser.sign_in_at_vneid(await browser.follow(to_portal), AN, DEMO_PASSWORD)
+        back = await browser.sign_in_at_vneid(await browser.http.get(to_portal), AN, DEMO_PASSWORD)
         at_rp = await browser.http.get(back.headers["location"])
     finally:
         await browser.close()

@@ -14,7 +14,7 @@ async def test_a_refused_code_exchange_is_the_vneid_failure_page(
     stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient
 ) -> None:
     login_page = await browser.authorize(stack.broker_url, browser.attempt(rp))
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, "001085012345", DEMO_PASSWORD)
     assert back.status_code == 303
     stack.vneid.stop()

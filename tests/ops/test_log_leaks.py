@@ -28,7 +28,7 @@ async def _vneid_login(
     attempt = browser.attempt(rp)
     secrets += [attempt.params["state"], attempt.params["nonce"], attempt.verifier]
     login_page = await browser.authorize(broker_url, attempt)
-    vneid_page = await browser.follow(await browser.choose_vneid(login_page))
+    vneid_page = await browser.open_vneid(login_page)
     back = await browser.sign_in_at_vneid(vneid_page, number, DEMO_PASSWORD)
     assert back.status_code == 303, back.text[:500]
     secrets.append(httpx.URL(back.headers["location"]).params["code"])  # VNeID's code to the broker

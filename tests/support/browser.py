@@ -11,7 +11,7 @@ import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from broker.outbound import tls
-from tests.support.html_forms import form_with
+from tests.support.html_forms import form_with, forms
 
 SCOPE = "openid profile identification account"
 
@@ -76,12 +76,27 @@ class Browser:
         return await self.http.get(response.url.join(response.headers["location"]))
 
     async def choose_vneid(self, login_page: httpx.Response) -> httpx.Response:
-        """On the broker's login page (or its retry page), press "Đăng nhập bằng VNeID"."""
+        """On a page whose VNeID button posts to the broker (the retry pages, a login page shown again, or
+        several upstreams), press it: the broker's 303 to VNeID."""
         form = form_with(login_page.text, str(login_page.url), "flow")
         assert form.action.endswith("/login/vneid"), form.action
         response = await self.http.post(form.action, data=form.fields)
         assert response.status_code == 303, response.text[:1000]
         return response
+
+    async def vneid_address(self, login_page: httpx.Response) -> str:
+        """Where pressing "Đăng nhập bằng VNeID" takes the browser: the GET form /authorize prepared (the
+        upstream's authorization request itself), or else the broker's 303 after the POST."""
+        prepared = [form for form in forms(login_page.text, str(login_page.url)) if form.method == "get"]
+        if prepared:
+            form = prepared[0]
+            assert "state" in form.fields and "/login" not in form.action, form
+            return str(httpx.URL(form.action, params=form.fields))
+        return (await self.choose_vneid(login_page)).headers["location"]
+
+    async def open_vneid(self, login_page: httpx.Response) -> httpx.Response:
+        """Press "Đăng nhập bằng VNeID": VNeID's own login page."""
+        return await self.http.get(await self.vneid_address(login_page))
 
     async def sign_in_at_vneid(
         self, vneid_page: httpx.Response, number: str, password: str
@@ -99,7 +114,7 @@ class Browser:
         """The whole citizen journey: RP → broker → VNeID form → broker → back at the RP with a code."""
         attempt = self.attempt(rp, **overrides)
         login_page = await self.authorize(broker_url, attempt)
-        vneid_page = await self.follow(await self.choose_vneid(login_page))
+        vneid_page = await self.open_vneid(login_page)
         back_at_broker = await self.sign_in_at_vneid(vneid_page, number, password)
         assert back_at_broker.status_code == 303, back_at_broker.text[:1000]
         at_rp = await self.http.get(back_at_broker.headers["location"])

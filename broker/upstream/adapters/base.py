@@ -57,6 +57,13 @@ class UpstreamAdapter(ABC):
             "state": state,
         }
 
+    def sends_without_calling(self) -> bool:
+        """Whether ``authorization_url`` would answer now without calling the upstream: its circuit closed
+        (neither open nor probing) and nothing to fetch first. /authorize prepares the login page's button
+        only then, so that an upstream that is down or slow never delays the page (organisations log in on
+        it too)."""
+        return not self.http.breaker.is_open
+
     async def check_ready(self) -> None:
         """Raises UpstreamError when what a login needs beforehand is unavailable (``/readyz``). Shapes
         without a metadata document need nothing beforehand."""

@@ -102,10 +102,19 @@ class OidcAdapter(UpstreamAdapter):
     async def check_ready(self) -> None:
         await self.metadata()
 
-    async def metadata(self, force: bool = False) -> dict[str, Any]:
-        now = self._clock()
+    def sends_without_calling(self) -> bool:
+        return super().sends_without_calling() and self._metadata_fresh()
+
+    def _metadata_fresh(self) -> bool:
         ttl = timedelta(seconds=self.config.metadata_ttl_seconds)
-        if not force and self._metadata is not None and self._metadata_at and now - self._metadata_at < ttl:
+        return (
+            self._metadata is not None
+            and self._metadata_at is not None
+            and self._clock() - self._metadata_at < ttl
+        )
+
+    async def metadata(self, force: bool = False) -> dict[str, Any]:
+        if not force and self._metadata is not None and self._metadata_fresh():
             return self._metadata
         document = await self.http.get_json("discovery", f"{self.issuer}/.well-known/openid-configuration")
         if not isinstance(document, dict) or document.get("issuer") != self.issuer:
@@ -114,7 +123,7 @@ class OidcAdapter(UpstreamAdapter):
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(document.get(name), str):
                 raise UpstreamError("metadata_invalid", f"{name} missing")
-        self._metadata, self._metadata_at = document, now
+        self._metadata, self._metadata_at = document, self._clock()
         return document
 
     async def _fetch_jwks(self) -> dict[str, Any]:
