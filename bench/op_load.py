@@ -201,6 +201,15 @@ def form_on(response: httpx.Response, needs: str) -> tuple[str, dict[str, str]]:
     )
 
 
+def prepared_vneid_button(page: httpx.Response) -> tuple[str, dict[str, str]] | None:
+    """The login page's VNeID button when /authorize prepared it: a GET form to the upstream itself."""
+    try:
+        action, fields = form_on(page, "code_challenge")
+    except RuntimeError:
+        return None  # it posts to the broker's /login/vneid (several upstreams, or before the eighth round)
+    return action, fields
+
+
 def _expect_redirect(response: httpx.Response) -> str:
     if response.status_code not in (302, 303):
         raise RuntimeError(
@@ -273,10 +282,14 @@ class BrokerOp(Op):
         else:
             login_page = await http.get(_expect_redirect(response))
             trips += _trips(login_page)
-        action, fields = form_on(login_page, "/login/vneid")
-        started = await http.post(action, data=fields)
-        trips += _trips(started)
-        vneid_page = await http.get(_expect_redirect(started))
+        prepared = prepared_vneid_button(login_page)
+        if prepared is not None:
+            vneid_page = await http.get(prepared[0], params=prepared[1])
+        else:
+            action, fields = form_on(login_page, "/login/vneid")
+            started = await http.post(action, data=fields)
+            trips += _trips(started)
+            vneid_page = await http.get(_expect_redirect(started))
         action, fields = form_on(vneid_page, "password")
         signed_in = await http.post(action, data={**fields, "username": who, "password": self.password})
         callback = await http.get(_expect_redirect(signed_in))
