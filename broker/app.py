@@ -61,6 +61,11 @@ def create_app(
         # (7 % of userinfo's CPU in the profile, bench/README.md).
         if freeze_heap:
             gc.freeze()
+            # A young collection walks whatever the requests in flight hold, however recently it last ran:
+            # at Python's 700 allocations it ran several times per request, 3.5 % of a login's CPU under
+            # load, and promoted their objects to be walked again. At 10,000, under 0.1 % (py-spy), for at
+            # most that many container objects more waiting to be freed (bench/README.md, eighth round).
+            gc.set_threshold(10_000, 10, 10)
         yield
         for task in (worker, keys, clients, refresher, signals):
             if task is not None:
