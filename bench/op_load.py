@@ -204,7 +204,8 @@ def form_on(response: httpx.Response, needs: str) -> tuple[str, dict[str, str]]:
 def prepared_vneid_button(page: httpx.Response) -> tuple[str, dict[str, str]] | None:
     """The login page's VNeID button when /authorize prepared it: a GET form to the upstream itself."""
     try:
-        action, fields = form_on(page, "code_challenge")
+        # Its upstream ``state`` marks it (PKCE is an upstream's option); the page's POST forms carry ``flow``.
+        action, fields = form_on(page, "state")
     except RuntimeError:
         return None  # it posts to the broker's /login/vneid (several upstreams, or before the eighth round)
     return action, fields

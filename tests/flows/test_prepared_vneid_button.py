@@ -87,11 +87,12 @@ async def test_once_vneid_is_known_the_button_goes_to_vneid_itself_and_the_login
     assert await _starts(stack) == starts  # no request to /login/vneid on the way
 
     # A callback for the prepared flow cannot be played again: the flow moved on.
-    replay = await browser_replay(stack, back.headers["location"])
+    replay = await _replay(stack, back.headers["location"])
     assert replay.status_code == 400 and "location" not in replay.headers
 
 
-async def browser_replay(stack: Stack, callback: str) -> httpx.Response:
+async def _replay(stack: Stack, callback: str) -> httpx.Response:
+    """The callback's URL opened again, by a browser of its own."""
     replayer = Browser()
     try:
         return await replayer.http.get(callback)
