@@ -285,6 +285,12 @@ def main() -> None:
         default=18000,
         help="broker on this port, mock VNeID on +100, the RP's redirect URI on +999 (the peer keeps 4000)",
     )
+    parser.add_argument(
+        "--access-token-format",
+        choices=["jwt", "opaque"],
+        default="jwt",
+        help="the broker's BROKER_ACCESS_TOKEN_FORMAT (the peer's access tokens are opaque)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
 
@@ -298,6 +304,7 @@ def main() -> None:
     # One pooled connection per concurrent request: with fewer, the pool's overflow connections were opened
     # (TLS negotiation, every statement prepared again) and closed under load, 8 % of userinfo's CPU.
     pool = {"BROKER_DATABASE_POOL_SIZE": str(max(20, args.concurrency))}
+    formats = {"BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format}
     stack = BrokerStack(
         database,
         logs,
@@ -305,7 +312,7 @@ def main() -> None:
         port=args.port_base,
         vneid_port=args.port_base + 100,
         workers=args.workers,
-        extra_env=pool,
+        extra_env=pool | formats,
     )
     peer: Server | None = None
     results: list[Phase] = []

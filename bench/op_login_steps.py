@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=300, help="per phase")
     parser.add_argument("--warm-up", type=int, default=50)
     parser.add_argument("--port-base", type=int, default=18000)
+    parser.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(LOAD_CPU)})
@@ -169,7 +170,14 @@ def main() -> None:
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, 10_000)]
     database = f"perf_steps_{args.port_base}_{int(time.time())}"
-    stack = BrokerStack(database, logs, citizens_file, port=args.port_base, vneid_port=args.port_base + 100)
+    stack = BrokerStack(
+        database,
+        logs,
+        citizens_file,
+        port=args.port_base,
+        vneid_port=args.port_base + 100,
+        extra_env={"BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format},
+    )
     try:
         stack.up()
         results = asyncio.run(run(stack, citizens, args.logins, args.warm_up))

@@ -1,24 +1,29 @@
-"""Bearer access tokens the broker issued (RFC 6750, RFC 9068), checked for every resource that takes one.
+"""Bearer access tokens the broker issued (RFC 6750), checked for every resource that takes one.
 
-A token is accepted when its signature, issuer and audience verify, it has not expired, and its database
-row (by ``jti``) is still active. The roles it carries count only while the account still holds them in
-the database, so a revoked role stops working at once, even with an unexpired token.
+A token is accepted when it is the one stored (its SHA-256 is its row's, the row found by the ``jti`` it
+names; a JWT issued before migration 0015 by its signature), its issuer and audience are the broker's, it
+has not expired and its row is still active. A JWT's roles (RFC 9068) count only while the account still
+holds them in the database, so a revoked role stops working at once, even with an unexpired token; an
+opaque token (``broker.oidc.access_tokens``) carries none, and the roles are those the account holds.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from broker.errors import InvalidRequest, InvalidToken, OAuthError
+from broker.login.ids import digest
 from broker.login.issuance import may_issue_view
-from broker.oidc.keys import unverified_claims
+from broker.oidc import access_tokens
+from broker.oidc.keys import KeyRing, unverified_claims
 from broker.registry import Registry
 from broker.store import token_views
 from broker.store.tables import AccessToken, Account
-from broker.store.token_views import TokenClient
+from broker.store.token_views import AccessTokenView, TokenClient
 
 
 class MissingToken(InvalidToken):
@@ -53,13 +58,11 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     now = registry.clock()
     issuer = registry.settings.issuer
     try:
-        # The row first (by the jti the token names), then the token checked against it: a token whose
-        # SHA-256 is the stored one is the one the broker signed (KeyRing.verify_issued).
-        unverified = unverified_claims(token)
-        view = await token_views.access_token_view(registry.db, named_jti(unverified))
-        stored_hash = view.token.token_hash if view is not None else None
-        payload = ring.verify_issued(
-            token, stored_hash, unverified=unverified, audience=issuer, issuer=issuer, require=_REQUIRED
+        # The row first (by the jti the token names), then the token checked against it.
+        unverified, jti = named(token)
+        view = await token_views.access_token_view(registry.db, jti)
+        payload = issued_claims(
+            ring, token, view, unverified=unverified, audience=issuer, issuer=issuer, require=_REQUIRED
         )
     except (jwt.PyJWTError, ValueError) as exc:
         raise InvalidToken("the access token is invalid") from exc
@@ -77,7 +80,52 @@ async def authenticate_bearer(registry: Registry, authorization: str | None) -> 
     )
 
 
-_REQUIRED = ("exp", "jti", "sub")
+_REQUIRED = ("exp", "jti", "sub")  # of a JWT
+
+
+def named(token: str) -> tuple[dict[str, Any], str]:
+    """The claims an access token shows (none, for an opaque one) and the ``jti`` it names, before anything
+    about it is verified: only to find its row. Raises ValueError or jwt.PyJWTError for anything else."""
+    if access_tokens.shape(token) == access_tokens.OPAQUE:
+        return {}, access_tokens.opaque_jti(token)
+    unverified = unverified_claims(token)
+    return unverified, named_jti(unverified)
+
+
+def issued_claims(
+    ring: KeyRing,
+    token: str,
+    view: AccessTokenView | None,
+    *,
+    unverified: dict[str, Any],
+    issuer: str,
+    audience: str,
+    require: tuple[str, ...],
+) -> dict[str, Any]:
+    """The claims of an access token the broker issued, given its row (``view``, by the jti it names).
+
+    A JWT: ``KeyRing.verify_issued`` (its hash against the stored one). An opaque token says nothing
+    itself: it counts only if its hash is the stored one, and its claims are its row's, as the broker
+    wrote them. Raises jwt.PyJWTError when it is not a token the broker issued."""
+    stored_hash = view.token.token_hash if view is not None else None
+    if access_tokens.shape(token) != access_tokens.OPAQUE:
+        return ring.verify_issued(
+            token, stored_hash, unverified=unverified, audience=audience, issuer=issuer, require=require
+        )
+    if view is None or stored_hash is None or not hmac.compare_digest(digest(token), stored_hash):
+        raise jwt.InvalidTokenError("not the token issued")
+    record = view.token
+    return {
+        "iss": issuer,
+        "aud": audience,
+        "jti": record.jti,
+        "client_id": record.client_id,
+        "scope": record.scope,
+        "iat": int(record.created_at.timestamp()),
+        "exp": int(record.expires_at.timestamp()),
+        "roles": list(view.holder.roles),
+        **({"acr": record.acr} if record.acr else {}),
+    }
 
 
 def named_jti(unverified: dict[str, Any]) -> str:

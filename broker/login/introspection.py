@@ -13,11 +13,10 @@ from typing import Any
 import jwt
 
 from broker.login import client_authentication, subjects
-from broker.login.bearer import named_jti
+from broker.login.bearer import issued_claims, named
 from broker.login.ids import digest
 from broker.login.issuance import may_issue_view
-from broker.oidc import client_auth, introspection, revocation
-from broker.oidc.keys import unverified_claims
+from broker.oidc import access_tokens, client_auth, introspection, revocation
 from broker.registry import Registry
 from broker.store import refresh_tokens, token_views
 from broker.store.tables import Client
@@ -29,7 +28,7 @@ async def introspect(
     issuer = registry.settings.issuer
     credentials = client_auth.credentials(authorization, form)
     token = form.get("token") or ""
-    named = _named_access_token(token) if revocation.looks_like_jwt(token) else None
+    named = _named_access_token(token) if access_tokens.shape(token) else None
     if named is None:
         client = await client_authentication.authenticate(
             registry, credentials, f"{issuer}/introspect", allow_public=False
@@ -45,11 +44,10 @@ async def introspect(
 
 
 def _named_access_token(token: str) -> tuple[dict[str, Any], str] | None:
-    """The claims a token shows and the ``jti`` among them, unverified; None when it names none: not one of
+    """The claims a token shows and the ``jti`` it names, unverified; None when it names none: not one of
     ours, inactive like any other unknown token (``_refresh_token``)."""
     try:
-        unverified = unverified_claims(token)
-        return unverified, named_jti(unverified)
+        return named(token)
     except (jwt.PyJWTError, ValueError):
         return None
 
@@ -65,9 +63,8 @@ async def _access_token(
     ring = await registry.keyring()
     now = registry.clock()
     try:
-        stored_hash = view.token.token_hash if view is not None else None
-        claims = ring.verify_issued(
-            token, stored_hash, unverified=unverified, audience=issuer, issuer=issuer, require=("jti", "exp")
+        claims = issued_claims(
+            ring, token, view, unverified=unverified, audience=issuer, issuer=issuer, require=("jti", "exp")
         )
     except (jwt.PyJWTError, ValueError):
         return dict(introspection.INACTIVE)

@@ -1,7 +1,8 @@
-"""The tokens of one grant: a JWT access token (RFC 9068) backed by a row, an ID token (OIDC Core §3.1.3.3,
-§12.2) and, when the client may have one, a rotating refresh token stored by hash. Signed here, written by
-the caller's redemption (``broker.store.grants.redeem_code``, ``broker.store.refresh_tokens.rotate``) in
-the statement that spends the code or refresh token."""
+"""The tokens of one grant: an access token backed by a row (a JWT, RFC 9068, or an opaque handle:
+``broker.oidc.access_tokens``), an ID token (OIDC Core §3.1.3.3, §12.2) and, when the client may have one,
+a rotating refresh token stored by hash. Signed here, written by the caller's redemption
+(``broker.store.grants.redeem_code``, ``broker.store.refresh_tokens.rotate``) in the statement that spends
+the code or refresh token."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from broker.login import subjects
 from broker.login.ids import digest, new_token
-from broker.oidc import scopes, tokens
+from broker.oidc import access_tokens, scopes, tokens
 from broker.oidc.keys import KeyRing
 from broker.registry import Registry
 from broker.store.tables import Account, Client
@@ -78,23 +79,27 @@ def mint(
     assert account_id is not None
     jti = new_token()
     ttl = settings.access_token_ttl_seconds
-    access_token = ring.sign(
-        tokens.access_token_claims(
-            issuer=settings.issuer,
-            sub=sub,
-            client_id=client.client_id,
-            jti=jti,
-            scope=grant.scope,
-            now=now,
-            ttl_seconds=ttl,
-            auth_time=grant.auth_time,
-            acr=grant.acr,
+    if settings.access_token_format == access_tokens.OPAQUE:
+        # Found by its jti and recognised by its hash, like a JWT the broker issued: no signature to make.
+        access_token = access_tokens.opaque(jti, new_token())
+    else:
+        access_token = ring.sign(
+            tokens.access_token_claims(
+                issuer=settings.issuer,
+                sub=sub,
+                client_id=client.client_id,
+                jti=jti,
+                scope=grant.scope,
+                now=now,
+                ttl_seconds=ttl,
+                auth_time=grant.auth_time,
+                acr=grant.acr,
+            )
+            # Staff roles (RFC 9068 §2.2.3.1), read with the account; resources re-check them in the store.
+            | ({"roles": grant.roles} if grant.roles else {}),
+            "RS256",
+            typ="at+jwt",
         )
-        # Staff roles (RFC 9068 §2.2.3.1), read with the account; resources re-check them in the store.
-        | ({"roles": grant.roles} if grant.roles else {}),
-        "RS256",
-        typ="at+jwt",
-    )
     access_row = {
         "jti": jti,
         "grant_id": grant.grant_id,
@@ -106,6 +111,7 @@ def mint(
         "sid": grant.sid,
         "offline": grant.offline,
         "token_hash": digest(access_token),
+        "acr": grant.acr,
     }
     alg = client.id_token_signed_response_alg
     id_token = ring.sign(

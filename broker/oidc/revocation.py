@@ -25,8 +25,3 @@ def parse(form: Mapping[str, str]) -> TokenRequest:
         raise InvalidRequest("token is required")
     hint = form.get("token_type_hint")
     return TokenRequest(token, hint if hint in (ACCESS_TOKEN, REFRESH_TOKEN) else None)
-
-
-def looks_like_jwt(token: str) -> bool:
-    """Access tokens are JWTs (RFC 9068); refresh tokens are opaque random strings without dots."""
-    return token.count(".") == 2

@@ -86,7 +86,7 @@ async def client_and_code(
 # What a token endpoint writes of each token: every column but the ones set later (revocation, rotation).
 _ACCESS_COLUMNS = (
     "jti", "grant_id", "client_id", "account_id", "scope", "created_at", "expires_at", "sid", "offline",
-    "token_hash",
+    "token_hash", "acr",
 )  # fmt: skip
 _REFRESH_COLUMNS = (
     "token_hash", "grant_id", "client_id", "account_id", "scope", "sid", "offline", "auth_time", "acr",

@@ -381,7 +381,8 @@ class AuthorizationCode(SQLModel, table=True):
 
 
 class AccessToken(SQLModel, table=True):
-    """Issued access tokens by ``jti``: the signed JWT is the bearer, this row is what revokes it."""
+    """Issued access tokens by ``jti``: the token (a signed JWT or an opaque handle naming the jti,
+    ``broker.oidc.access_tokens``) is the bearer, this row is what revokes it."""
 
     __tablename__ = "access_tokens"
 
@@ -400,6 +401,8 @@ class AccessToken(SQLModel, table=True):
     # SHA-256 (hex) of the signed token: the broker's own endpoints recognise the token by it
     # (broker.oidc.keys.KeyRing.verify_issued). NULL for tokens issued before migration 0015.
     token_hash: str | None = Field(default=None, max_length=64)
+    # What introspection says of an opaque token, which carries no claims (migration 0018).
+    acr: str | None = Field(default=None, max_length=100)
 
 
 class SsoSession(SQLModel, table=True):
