@@ -31,9 +31,23 @@ def translations(language: str) -> NullTranslations:
     return Translations(compiled)
 
 
-def choose(requested: str | None, remembered: str | None, default: str = DEFAULT_LANGUAGE) -> str:
-    """An explicit ``?lang=`` wins, then the remembered cookie, then the default."""
-    for candidate in (requested, remembered):
+def choose(
+    requested: str | None, remembered: str | None, default: str = DEFAULT_LANGUAGE, hinted: str | None = None
+) -> str:
+    """An explicit ``?lang=`` wins, then the remembered cookie (the person's own choice), then the relying
+    party's hint (``from_ui_locales``), then the default."""
+    for candidate in (requested, remembered, hinted):
         if candidate in LANGUAGES:
             return candidate
     return default
+
+
+def from_ui_locales(ui_locales: str | None) -> str | None:
+    """The first language of an OIDC ``ui_locales`` (OIDC Core §3.1.2.1: BCP 47 tags, space-separated,
+    most preferred first) that the pages speak: ``fr-CA en-GB vi`` gives ``en``. None when there is none,
+    which is no error (the specification says so)."""
+    for tag in (ui_locales or "").split():
+        language = tag.split("-", 1)[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None

@@ -53,16 +53,24 @@ async def login_page(
 
 
 def render_login_page(
-    request: Request, registry: Registry, pages: Pages, model: page.LoginPage, *, at_authorize: bool = False
+    request: Request,
+    registry: Registry,
+    pages: Pages,
+    model: page.LoginPage,
+    *,
+    at_authorize: bool = False,
+    hinted: str | None = None,
 ) -> Response:
     """``at_authorize``: the page is /authorize's answer, whose address cannot show it again (a reload
-    opens a new flow), so its language links lead to GET /login for the same flow."""
+    opens a new flow), so its language links lead to GET /login for the same flow. ``hinted``: its
+    ``ui_locales``' language (``Pages.render``)."""
     upstreams = [(adapter.id, adapter.config.display_name) for adapter in registry.upstreams]
     urls = _urls(request, model.flow_id)
     return pages.render(
         request,
         "login.html",
         switch_to=urls["login_url"] if at_authorize else None,
+        hinted=hinted,
         client_name=model.client_name,
         upstreams=upstreams if len(upstreams) > 1 else [],
         upstream_form=_get_form(model.upstream_url) if model.upstream_url else None,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from broker import i18n
 from broker.api.deps import (
     BROWSER_COOKIE,
     BrowserDep,
@@ -85,7 +86,10 @@ async def _authorize(
     if isinstance(outcome, authorize.RedirectToClient):
         response: Response = RedirectResponse(outcome.url, status_code=303)
     else:
-        response = render_login_page(request, registry, get_pages(request), outcome, at_authorize=True)
+        hinted = i18n.from_ui_locales(next((value for name, value in query if name == "ui_locales"), None))
+        response = render_login_page(
+            request, registry, get_pages(request), outcome, at_authorize=True, hinted=hinted
+        )
     if browser is None:
         response.set_cookie(
             BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", secure=registry.settings.secure_cookies

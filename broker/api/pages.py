@@ -17,6 +17,9 @@ from broker.api.translated_templates import TranslatedEnvironment
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGE_COOKIE = "broker_lang"
+# A relying party's ui_locales, for the rest of the browser session (a session cookie): the flow's later
+# pages (shown again at /login, at the callback) keep the language its login page was shown in.
+HINT_COOKIE = "broker_ui_lang"
 _KEPT_ON_LANGUAGE_SWITCH = ("flow",)
 _VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -84,9 +87,12 @@ class Pages:
             path = self._static_paths[root] = str(request.url_for("static", path="broker.css").path)
         return path
 
-    def language(self, request: Request) -> str:
+    def language(self, request: Request, hinted: str | None = None) -> str:
         return i18n.choose(
-            request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE), self._default
+            request.query_params.get("lang"),
+            request.cookies.get(LANGUAGE_COOKIE),
+            self._default,
+            hinted=hinted or request.cookies.get(HINT_COOKIE),
         )
 
     def render(
@@ -96,11 +102,14 @@ class Pages:
         *,
         status_code: int = 200,
         switch_to: str | None = None,
+        hinted: str | None = None,
         **context: Any,
     ) -> HTMLResponse:
         """``switch_to``: the GET address that shows this same page (and login flow) again, for the
-        language links of a page answered to a POST or at a callback URL, which cannot be reloaded."""
-        language = self.language(request)
+        language links of a page answered to a POST or at a callback URL, which cannot be reloaded.
+        ``hinted``: the language of the authorization request's ``ui_locales``, if it has one the pages
+        speak (``i18n.from_ui_locales``)."""
+        language = self.language(request, hinted)
 
         def lang_query(target: str) -> str:
             # Only the flow id is carried over: a callback's query holds a code and state, which must
@@ -137,6 +146,8 @@ class Pages:
                 samesite="lax",
                 secure=self._secure,
             )
+        elif hinted is not None and language == hinted:
+            response.set_cookie(HINT_COOKIE, hinted, httponly=True, samesite="lax", secure=self._secure)
         return response
 
     def error(
