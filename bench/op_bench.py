@@ -291,6 +291,11 @@ def main() -> None:
         default="jwt",
         help="the broker's BROKER_ACCESS_TOKEN_FORMAT (the peer's access tokens are opaque)",
     )
+    parser.add_argument(
+        "--no-vneid-userinfo",
+        action="store_true",
+        help="BROKER_VNEID_USERINFO=false: the identity from VNeID's ID token alone (mock VNeID's carries it)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
 
@@ -304,7 +309,10 @@ def main() -> None:
     # One pooled connection per concurrent request: with fewer, the pool's overflow connections were opened
     # (TLS negotiation, every statement prepared again) and closed under load, 8 % of userinfo's CPU.
     pool = {"BROKER_DATABASE_POOL_SIZE": str(max(20, args.concurrency))}
-    formats = {"BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format}
+    formats = {
+        "BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format,
+        "BROKER_VNEID_USERINFO": "false" if args.no_vneid_userinfo else "true",
+    }
     stack = BrokerStack(
         database,
         logs,

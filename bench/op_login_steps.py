@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=50)
     parser.add_argument("--port-base", type=int, default=18000)
     parser.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt")
+    parser.add_argument("--no-vneid-userinfo", action="store_true", help="BROKER_VNEID_USERINFO=false")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(LOAD_CPU)})
@@ -176,7 +177,10 @@ def main() -> None:
         citizens_file,
         port=args.port_base,
         vneid_port=args.port_base + 100,
-        extra_env={"BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format},
+        extra_env={
+            "BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format,
+            "BROKER_VNEID_USERINFO": "false" if args.no_vneid_userinfo else "true",
+        },
     )
     try:
         stack.up()

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     vneid_client_id: str = "broker-dev"
     vneid_client_secret: str = DEV_VNEID_CLIENT_SECRET
     vneid_scope: str = "openid profile vneid"
+    # oidc: ask VNeID's userinfo after the code exchange; false when its ID token carries every mapped claim.
+    vneid_userinfo: bool = True
     vneid_connect_timeout_seconds: float = 3.0
     vneid_read_timeout_seconds: float = 10.0
     vneid_leeway_seconds: int = 60
@@ -268,6 +270,7 @@ class Settings(BaseSettings):
             client_id=self.vneid_client_id,
             client_secret=self.vneid_client_secret,
             scope=self.vneid_scope if self.vneid_mode == "oidc" else "openid",
+            userinfo=self.vneid_userinfo or self.vneid_mode != "oidc",
             private_key_file=self.vneid_gateway_private_key_file,
             private_key_pem=self.vneid_gateway_private_key_pem,
             cipher_mode=self.vneid_gateway_cipher_mode,

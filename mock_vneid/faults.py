@@ -48,6 +48,8 @@ class FaultPlan(BaseModel):
     gateway: GatewayFault | None = None
     userinfo_subject_changed: bool = False
     drop_claims: list[str] = []
+    # Claims left out of the ID token of the next token responses (oidc mode), userinfo still giving them.
+    id_token_drop_claims: list[str] = []
 
 
 @dataclass

@@ -86,6 +86,8 @@ def exchange(ctx: MockContext, form: Params, client_id: str, plan: FaultPlan | N
         access_token=access_token,
     )
     fault = plan.id_token if plan else None
+    if plan is not None:
+        claims = {name: value for name, value in claims.items() if name not in plan.id_token_drop_claims}
     return {
         "access_token": access_token,
         "token_type": "Bearer",

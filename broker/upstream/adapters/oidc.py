@@ -1,6 +1,7 @@
 """A clean OpenID Provider (today's VNeID, and mock_vneid's ``oidc`` mode): discovery, authorization code
-with PKCE S256, state and nonce, a signed ID token checked by broker.upstream.id_token, then userinfo,
-whose ``sub`` must be the ID token's (OIDC Core §5.3.2)."""
+with PKCE S256, state and nonce, a signed ID token checked by broker.upstream.id_token, then userinfo
+(unless the upstream is configured ``userinfo: false``), whose ``sub`` must be the ID token's (OIDC Core
+§5.3.2)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ class OidcAdapter(UpstreamAdapter):
         )
         userinfo: dict[str, Any] = {"sub": claims["sub"]}
         endpoint = metadata.get("userinfo_endpoint")
-        if isinstance(endpoint, str) and isinstance(token.get("access_token"), str):
+        if self.config.userinfo and isinstance(endpoint, str) and isinstance(token.get("access_token"), str):
             body = await self.http.get_json(
                 "userinfo", endpoint, headers={"Authorization": f"Bearer {token['access_token']}"}, retries=0
             )
