@@ -9,14 +9,13 @@ opaque token (``broker.oidc.access_tokens``) carries none, and the roles are tho
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from broker.errors import InvalidRequest, InvalidToken, OAuthError
-from broker.login.ids import digest
+from broker.login.ids import matches_digest
 from broker.login.issuance import may_issue_view
 from broker.oidc import access_tokens
 from broker.oidc.keys import KeyRing, unverified_claims
@@ -112,7 +111,7 @@ def issued_claims(
         return ring.verify_issued(
             token, stored_hash, unverified=unverified, audience=audience, issuer=issuer, require=require
         )
-    if view is None or stored_hash is None or not hmac.compare_digest(digest(token), stored_hash):
+    if view is None or not matches_digest(token, stored_hash):
         raise jwt.InvalidTokenError("not the token issued")
     record = view.token
     return {

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Any
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError, StoreGuardFailed
-from broker.login.ids import digest
+from broker.login.ids import matches_digest
 from broker.registry import Registry
 from broker.store import flows
 from broker.store.database import Database, Session
@@ -45,7 +44,7 @@ def _checked(registry: Registry, flow: LoginFlow | None, browser: str) -> LoginF
     if flow is None:
         raise LoginFlowError("flow_unknown")
     # Login CSRF (RFC 9700 §4.7): a state that belongs to another browser is refused.
-    if not hmac.compare_digest(flow.browser_hash, digest(browser)):
+    if not matches_digest(browser, flow.browser_hash):
         raise LoginFlowError("flow_not_this_browser")
     if flow.expires_at <= registry.clock():
         raise LoginFlowError("flow_expired")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 
@@ -20,3 +21,9 @@ def new_subject() -> str:
 def digest(value: str) -> str:
     """Codes are stored by SHA-256: they carry 256 bits, so a leaked table cannot be replayed."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def matches_digest(value: str, stored: str | None) -> bool:
+    """Whether ``value`` is the secret stored as ``stored`` by ``digest``, compared in constant time; never
+    when nothing is stored."""
+    return stored is not None and hmac.compare_digest(digest(value), stored)

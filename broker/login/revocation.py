@@ -7,13 +7,12 @@ A revocation that could not be stored raises StoreUnavailable: the endpoint answ
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 
 import jwt
 
 from broker.login import client_authentication
-from broker.login.ids import digest
+from broker.login.ids import digest, matches_digest
 from broker.oidc import access_tokens, client_auth, revocation
 from broker.registry import Registry
 from broker.store import grants, refresh_tokens
@@ -47,7 +46,7 @@ async def _revoke_access_token(registry: Registry, client: Client, token: str) -
         record = await grants.get_access_token(session, jti)
         if record is None or record.client_id != client.client_id:
             return
-        if opaque and not (record.token_hash and hmac.compare_digest(digest(token), record.token_hash)):
+        if opaque and not matches_digest(token, record.token_hash):
             return
         await grants.revoke_access_token(session, record.jti, registry.clock())
 
