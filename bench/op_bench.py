@@ -32,7 +32,9 @@ from op_servers import (
     BrokerStack,
     Profiler,
     Server,
+    add_setting_options,
     drop_database,
+    setting_env,
     start_peer,
     top_functions,
     write_citizens,
@@ -285,17 +287,7 @@ def main() -> None:
         default=18000,
         help="broker on this port, mock VNeID on +100, the RP's redirect URI on +999 (the peer keeps 4000)",
     )
-    parser.add_argument(
-        "--access-token-format",
-        choices=["jwt", "opaque"],
-        default="jwt",
-        help="the broker's BROKER_ACCESS_TOKEN_FORMAT (the peer's access tokens are opaque)",
-    )
-    parser.add_argument(
-        "--no-vneid-userinfo",
-        action="store_true",
-        help="BROKER_VNEID_USERINFO=false: the identity from VNeID's ID token alone (mock VNeID's carries it)",
-    )
+    add_setting_options(parser)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
 
@@ -309,10 +301,6 @@ def main() -> None:
     # One pooled connection per concurrent request: with fewer, the pool's overflow connections were opened
     # (TLS negotiation, every statement prepared again) and closed under load, 8 % of userinfo's CPU.
     pool = {"BROKER_DATABASE_POOL_SIZE": str(max(20, args.concurrency))}
-    formats = {
-        "BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format,
-        "BROKER_VNEID_USERINFO": "false" if args.no_vneid_userinfo else "true",
-    }
     stack = BrokerStack(
         database,
         logs,
@@ -320,7 +308,7 @@ def main() -> None:
         port=args.port_base,
         vneid_port=args.port_base + 100,
         workers=args.workers,
-        extra_env=pool | formats,
+        extra_env=pool | setting_env(args),
     )
     peer: Server | None = None
     results: list[Phase] = []

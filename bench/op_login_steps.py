@@ -25,7 +25,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from op_load import _expect_redirect, form_on, prepared_vneid_button, s256
-from op_servers import LOAD_CPU, BrokerStack, drop_database, process_tree, write_citizens
+from op_servers import (
+    LOAD_CPU,
+    BrokerStack,
+    add_setting_options,
+    drop_database,
+    process_tree,
+    setting_env,
+    write_citizens,
+)
 
 STEPS = ("authorize", "login_page", "vneid_start", "callback", "token")
 
@@ -162,8 +170,7 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=300, help="per phase")
     parser.add_argument("--warm-up", type=int, default=50)
     parser.add_argument("--port-base", type=int, default=18000)
-    parser.add_argument("--access-token-format", choices=["jwt", "opaque"], default="jwt")
-    parser.add_argument("--no-vneid-userinfo", action="store_true", help="BROKER_VNEID_USERINFO=false")
+    add_setting_options(parser)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(LOAD_CPU)})
@@ -177,10 +184,7 @@ def main() -> None:
         citizens_file,
         port=args.port_base,
         vneid_port=args.port_base + 100,
-        extra_env={
-            "BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format,
-            "BROKER_VNEID_USERINFO": "false" if args.no_vneid_userinfo else "true",
-        },
+        extra_env=setting_env(args),
     )
     try:
         stack.up()

@@ -6,6 +6,7 @@ here is stopped here.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -182,6 +183,29 @@ def create_database(name: str) -> None:
 
 def drop_database(name: str) -> None:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """The broker settings a bench may change: the access tokens' format, and VNeID's userinfo call."""
+    parser.add_argument(
+        "--access-token-format",
+        choices=["jwt", "opaque"],
+        default="jwt",
+        help="the broker's BROKER_ACCESS_TOKEN_FORMAT (the peer's access tokens are opaque)",
+    )
+    parser.add_argument(
+        "--no-vneid-userinfo",
+        action="store_true",
+        help="BROKER_VNEID_USERINFO=false: the identity from VNeID's ID token alone (mock VNeID's carries it)",
+    )
+
+
+def setting_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment of ``add_setting_options``' choices, for ``BrokerStack(extra_env=…)``."""
+    return {
+        "BROKER_ACCESS_TOKEN_FORMAT": args.access_token_format,
+        "BROKER_VNEID_USERINFO": "false" if args.no_vneid_userinfo else "true",
+    }
 
 
 @dataclass
