@@ -1,6 +1,7 @@
 """QR login routes: the login page's QR code and its polling, and the page that plays the phone.
 
-The login page (``GET /authorize``) embeds a fresh QR request; ``GET /qr/status/{poll_id}`` tells the page
+The login page (``GET /authorize``) offers a fresh QR request and shows its code as an image,
+``GET /qr/image/{poll_id}``, drawn only when a browser asks for it; ``GET /qr/status/{poll_id}`` tells the page
 whether the phone answered; ``POST /qr/finish`` turns an approval into an authorization code exactly as
 the password form does. ``/phone`` stands in for the VNeID app: pick a seeded citizen, approve or reject.
 """
@@ -33,7 +34,6 @@ def qr_context(ctx: MockContext, request_id: str) -> dict[str, Any]:
     qr = ctx.qr.offer(request_id, ctx.now(), QR_TTL)
     phone_url = f"{ctx.settings.issuer}/phone?{urlencode({'scan': qr.scan_token})}"
     return {
-        "qr_svg": qr_svg(phone_url),
         "qr_poll_id": qr.poll_id,
         "qr_phone_url": phone_url,
         "qr_ttl_seconds": int(QR_TTL.total_seconds()),
@@ -55,6 +55,18 @@ async def login_page_with_new_code(request: Request, ctx: ContextDep, request_id
     if auth_request is None:
         return error_page(ctx, request, INVALID_REQUEST_TITLE, EXPIRED_MESSAGE, 400)
     return _login_form(ctx, request, request_id, auth_request, auth_request.login_hint, error=None)
+
+
+@router.get("/qr/image/{poll_id}")
+async def qr_image(poll_id: str, ctx: ContextDep) -> Response:
+    """The QR code of a live request, as an SVG image. Drawn here, not inline in the login page: drawing
+    it was a quarter of the mock's CPU per login page, paid by every client that never looks at it (the
+    benchmark's load generator shares a core with the mock; bench/README.md, tenth round)."""
+    qr = ctx.qr.polled(poll_id)
+    if qr is None or qr.status_at(ctx.now()) != QrStatus.PENDING:
+        return Response(status_code=404, headers=NO_STORE)
+    svg = qr_svg(f"{ctx.settings.issuer}/phone?{urlencode({'scan': qr.scan_token})}")
+    return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
 @router.get("/qr/status/{poll_id}")

@@ -57,7 +57,7 @@ def test_qr_login_with_the_mock_phone(world: World, new_page: Callable[[], Any],
     page = new_page()
     _to_broker(page, world.rp_urls[0])
     page.get_by_role("button", name="Đăng nhập bằng VNeID").click()
-    expect(page.locator("svg.qr-code")).to_be_visible()
+    expect(page.locator("img.qr-code")).to_be_visible()
     phone = page.context.new_page()
     phone.goto(page.locator(".qr-phone a").get_attribute("href"))
     look_at(phone, "vneid-phone")
@@ -82,7 +82,7 @@ def test_a_refused_qr_code_says_so_and_offers_a_new_one(
     look_at(page, "vneid-qr-refused")
     old = page.locator(".qr-phone a").get_attribute("href")
     page.get_by_role("button", name=re.compile("Lấy mã mới")).click()
-    expect(page.locator("svg.qr-code")).to_be_visible()
+    expect(page.locator("img.qr-code")).to_be_visible()
     assert page.locator(".qr-phone a").get_attribute("href") != old
 
 

@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from mock_vneid.qr_requests import qr_svg
 from tests.mock_vneid.vneid_kit import (
     AN,
     CHAU,
+    ISSUER,
     FakeClock,
     LoginResult,
     Pkce,
@@ -50,7 +52,13 @@ async def _status(client: httpx.AsyncClient, page: QrPage) -> str:
 
 async def test_login_page_shows_an_svg_qr_code_and_the_services_name(client: httpx.AsyncClient) -> None:
     page, _, _ = await _open(client)
-    assert "<svg" in page.html and 'class="qr-code"' in page.html
+    assert f'<img class="qr-code" src="/qr/image/{page.poll_id}"' in page.html
+    image = await client.get(f"/qr/image/{page.poll_id}")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/svg+xml"
+    assert image.headers["cache-control"] == "no-store" and "<svg" in image.text
+    # The code carries the phone's link for this request's scan token, nothing else.
+    assert image.text == qr_svg(f"{ISSUER}/phone?scan={page.scan}")
+    assert (await client.get("/qr/image/no-such-request")).status_code == 404
     assert "Cổng xác thực tập trung" in page.html  # the display name, not the client id
     assert "<strong>broker-dev</strong>" not in page.html
     assert 'name="username"' in page.html and 'name="password"' in page.html  # number + password stays
@@ -64,6 +72,7 @@ async def test_phone_approval_continues_the_login_with_the_chosen_citizen(client
     answer = await client.post("/phone", data={"scan": page.scan, "citizen": CHAU, "decision": "approve"})
     assert answer.status_code == 200 and "Đã xác nhận" in answer.text
     assert await _status(client, page) == "approved"
+    assert (await client.get(f"/qr/image/{page.poll_id}")).status_code == 404  # answered: no code to show
 
     finished = await client.post("/qr/finish", data={"poll_id": page.poll_id})
     assert finished.status_code == 303
