@@ -247,6 +247,7 @@ class BrokerStack:
             "BROKER_AUTHORIZATION_CODE_TTL_SECONDS": "900",
             "BROKER_LOG_LEVEL": "WARNING",  # the peer logs nothing per request either
             "BROKER_BENCH_COUNT_ROUND_TRIPS": "1",
+            "MOCK_VNEID_ACCESS_LOG": "false",  # its line per request is the load core's CPU, not the broker's
             "MOCK_VNEID_PORT": str(self.vneid_port),
             "MOCK_VNEID_ISSUER": self.vneid_url,
             "MOCK_VNEID_REDIRECT_URIS": json.dumps([f"{self.broker_url}/login/vneid/callback"]),

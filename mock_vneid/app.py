@@ -12,7 +12,7 @@ from mock_vneid.citizens import load_citizens
 from mock_vneid.clock import Clock, system_clock
 from mock_vneid.context import MockContext
 from mock_vneid.gateway_crypto import load_public_key
-from mock_vneid.html import add_security_headers, make_templates
+from mock_vneid.html import SecurityHeaders, make_templates
 from mock_vneid.keys import KeyRing, load_or_create
 from mock_vneid.modes import oauth2_userinfo, vneid_gateway
 from mock_vneid.routes import authorize, discovery, qr, test_controls, token, userinfo
@@ -32,7 +32,7 @@ def create_app(settings: MockSettings | None = None, clock: Clock | None = None)
     )
     app = FastAPI(title="Mock VNeID", summary="A stand-alone imitation of the VNeID OpenID Provider")
     app.state.mock = context
-    app.middleware("http")(add_security_headers)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(files("mock_vneid").joinpath("static"))), name="static")
     app.add_api_route("/healthz", _healthz, methods=["GET"], include_in_schema=False)
     for router in (authorize.router, qr.router, *_mode_routers(settings)):

@@ -29,7 +29,7 @@ def serve(
     typer.echo(f"mock-vneid: mode {settings.mode}")
     if settings.test_controls:
         typer.echo("mock-vneid: test controls are ENABLED at /_test/*")
-    uvicorn.run(app, host=settings.host, port=settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=settings.access_log)
 
 
 def main() -> None:

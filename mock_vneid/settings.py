@@ -38,6 +38,7 @@ class MockSettings(BaseSettings):
     id_token_ttl_seconds: int = 300
     login_ttl_seconds: int = 600
     test_controls: bool = False
+    access_log: bool = True  # uvicorn's line per request; the benchmark turns it off
     # Which shape the mock speaks (issue 10): clean OIDC, the national portal's OAuth 2.0 + userinfo, or
     # VNeID's encrypted gateway. The gateway encrypts for the relying party's RSA public key.
     mode: Literal["oidc", "oauth2-userinfo", "vneid-gateway"] = "oidc"
