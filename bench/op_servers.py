@@ -190,8 +190,9 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--access-token-format",
         choices=["jwt", "opaque"],
-        default="jwt",
-        help="the broker's BROKER_ACCESS_TOKEN_FORMAT (the peer's access tokens are opaque)",
+        default="opaque",
+        help="the broker's BROKER_ACCESS_TOKEN_FORMAT, which the bench's client follows (opaque: the "
+        "broker's default and the peer's)",
     )
     parser.add_argument(
         "--no-vneid-userinfo",

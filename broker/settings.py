@@ -53,9 +53,11 @@ class Settings(BaseSettings):
     login_flow_ttl_seconds: int = 600
     authorization_code_ttl_seconds: int = 60
     access_token_ttl_seconds: int = 600
-    # jwt: RFC 9068, readable by resource servers with the published keys; opaque: a handle only the broker
-    # can resolve, one RSA signature fewer per token (broker.oidc.access_tokens). Both are accepted.
-    access_token_format: Literal["jwt", "opaque"] = "jwt"
+    # The access tokens of clients registered without a format of their own (clients.access_token_format).
+    # opaque: a handle only the broker resolves (userinfo, introspection), carrying nothing readable, ended
+    # at once by revocation or logout, one RSA signature fewer per token (broker.oidc.access_tokens); jwt:
+    # RFC 9068, which resource servers can verify with the published keys. Both are accepted.
+    access_token_format: Literal["jwt", "opaque"] = "opaque"
     id_token_ttl_seconds: int = 600
     # Absolute lifetime of a refresh-token grant: rotation never extends it.
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)

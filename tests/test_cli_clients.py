@@ -62,9 +62,17 @@ def test_clients_commands(sqlite_databases: SqliteDatabases, tmp_path: Path) -> 
     )
     assert keyed["client_secret"] is None and public["client_secret"] is None
     assert public["token_endpoint_auth_method"] == "none"
+    assert created["access_token_format"] is None  # the broker's default
+    verified = _run(
+        url, "clients", "create", "--name", "RS", "--redirect-uri", "http://127.0.0.1:1/cb",
+        "--access-token-format", "jwt",
+    )  # fmt: skip
+    assert verified["access_token_format"] == "jwt"
+    back = _run(url, "clients", "update", verified["client_id"], "--access-token-format", "default")
+    assert back["access_token_format"] is None and back["client_name"] == "RS"
 
     listed = _run(url, "clients", "list")
-    assert len(listed) == 3 and all("client_secret" not in client for client in listed)
+    assert len(listed) == 4 and all("client_secret" not in client for client in listed)
     shown = _run(url, "clients", "show", created["client_id"])
     assert "client_secret" not in shown and shown["backchannel_logout_uri"] == "http://127.0.0.1:1/bc"
 

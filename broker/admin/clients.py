@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from broker.oidc import assurance, client_auth, pairwise
+from broker.oidc import access_tokens, assurance, client_auth, pairwise
 from broker.oidc.client_assertion import ASYMMETRIC_ALGS
 from broker.oidc.keys import SUPPORTED_ALGS
 from broker.outbound.rp_http import FetchFailed
@@ -40,6 +40,8 @@ class ClientMetadata:
     sector_identifier_uri: str | None = None
     default_acr_values: list[str] = field(default_factory=list)
     minimum_acr: str | None = None
+    # "jwt" for resource servers that verify access tokens with the JWKS; None: the broker's default.
+    access_token_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ async def _validate(registry: Registry, metadata: ClientMetadata) -> str | None:
         _check_uri(metadata.backchannel_logout_uri, "backchannel_logout_uri")
     if metadata.id_token_signed_response_alg not in SUPPORTED_ALGS:
         raise ClientRegistrationError(f"id_token_signed_response_alg must be one of {SUPPORTED_ALGS}")
+    if metadata.access_token_format not in (None, *access_tokens.FORMATS):
+        raise ClientRegistrationError(f"access_token_format must be one of {access_tokens.FORMATS}")
     method = metadata.token_endpoint_auth_method
     if method not in client_auth.AUTH_METHODS:
         raise ClientRegistrationError(f"token_endpoint_auth_method must be one of {client_auth.AUTH_METHODS}")
@@ -142,6 +146,7 @@ def _apply(client: Client, metadata: ClientMetadata, sector: str | None) -> None
     client.sector_identifier = sector
     client.default_acr_values = list(metadata.default_acr_values)
     client.minimum_acr = metadata.minimum_acr
+    client.access_token_format = metadata.access_token_format
 
 
 def _uses_secret(method: str) -> bool:
@@ -191,6 +196,7 @@ def metadata_of(client: Client) -> ClientMetadata:
         sector_identifier_uri=client.sector_identifier_uri,
         default_acr_values=list(client.default_acr_values or []),
         minimum_acr=client.minimum_acr,
+        access_token_format=client.access_token_format,
     )
 
 
@@ -264,6 +270,7 @@ def describe(client: Client) -> dict[str, Any]:
         "sector_identifier_uri": client.sector_identifier_uri,
         "default_acr_values": list(client.default_acr_values or []),
         "minimum_acr": client.minimum_acr,
+        "access_token_format": client.access_token_format,  # null: the broker's default
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat(),
     }

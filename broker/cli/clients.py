@@ -60,6 +60,13 @@ MinimumAcr = Annotated[
 GrantTypes = Annotated[
     list[str] | None, typer.Option("--grant-type", help="refresh_token to allow refresh tokens (repeatable)")
 ]
+TokenFormat = Annotated[
+    str | None,
+    typer.Option(
+        help="opaque | jwt (RFC 9068, for resource servers that verify with the JWKS) | default "
+        "(BROKER_ACCESS_TOKEN_FORMAT)"
+    ),
+]
 Public = Annotated[
     bool, typer.Option("--public", help="a public client: no secret, PKCE only (auth method none)")
 ]
@@ -78,6 +85,7 @@ def _metadata(
     minimum_acr: str | None,
     grant_type: list[str] | None,
     public: bool,
+    access_token_format: str | None = None,
 ) -> dict[str, Any]:
     """Only the options given: ``update`` changes just those."""
     if public:
@@ -98,7 +106,11 @@ def _metadata(
         if grant_type
         else None,
     }
-    return {name: value for name, value in values.items() if value is not None}
+    values["access_token_format"] = access_token_format
+    given = {name: value for name, value in values.items() if value is not None}
+    if given.get("access_token_format") == "default":  # back to the broker's setting
+        given["access_token_format"] = None
+    return given
 
 
 @clients_app.command("create")
@@ -116,6 +128,7 @@ def clients_create(
     default_acr_values: AcrValues = None,
     minimum_acr: MinimumAcr = None,
     grant_type: GrantTypes = None,
+    access_token_format: TokenFormat = None,
     public: Public = False,
 ) -> None:
     """Registers a relying party and prints its credentials once, as JSON (client_secret null when none)."""
@@ -133,6 +146,7 @@ def clients_create(
         minimum_acr=minimum_acr,
         grant_type=grant_type,
         public=public,
+        access_token_format=access_token_format,
     )
 
     async def create(registry: Any) -> tuple[clients.RegisteredClient, dict[str, Any]]:
@@ -187,6 +201,7 @@ def clients_update(
     default_acr_values: AcrValues = None,
     minimum_acr: MinimumAcr = None,
     grant_type: GrantTypes = None,
+    access_token_format: TokenFormat = None,
     public: Public = False,
     rotate_secret: Annotated[
         bool, typer.Option("--rotate-secret", help="issue a new secret, printed once")
@@ -207,6 +222,7 @@ def clients_update(
         minimum_acr=minimum_acr,
         grant_type=grant_type,
         public=public,
+        access_token_format=access_token_format,
     )
     if name is not None:
         changes["name"] = name

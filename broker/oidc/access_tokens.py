@@ -1,11 +1,13 @@
 """The two shapes of the broker's access tokens, told apart by their dots before anything is looked up.
 
-- ``jwt`` (the default, RFC 9068): header, claims and signature; a resource server can read and verify it
-  with the published keys.
-- ``opaque``: ``<jti>.<secret>``, two random 256-bit strings. It says nothing to whoever holds it; the
-  broker finds its row by the ``jti`` and accepts it only if its SHA-256 is the one stored, as it does for
-  a JWT it issued (``broker.oidc.keys.KeyRing.verify_issued``). It costs no signature: the peer OP of
-  issue 7's benchmark issues access tokens of this kind.
+- ``opaque`` (the default): ``<jti>.<secret>``, two random 256-bit strings. It says nothing to whoever
+  holds it (RFC 9068 §6: a JWT's claims are readable by the client and everything the token passes
+  through); the broker finds its row by the ``jti`` and accepts it only if its SHA-256 is the one stored,
+  as it does for a JWT it issued (``broker.oidc.keys.KeyRing.verify_issued``). It costs no signature;
+  panva's oidc-provider, the peer OP of issue 7's benchmark, issues this kind by default too.
+- ``jwt`` (RFC 9068): header, claims and signature; a resource server can read and verify it with the
+  published keys, for a client registered with ``access_token_format: jwt`` or when
+  ``BROKER_ACCESS_TOKEN_FORMAT=jwt``.
 
 Refresh tokens are random strings without dots, so a token's shape also tells introspection and
 revocation which store to search.
@@ -18,6 +20,7 @@ from typing import Literal
 AccessTokenFormat = Literal["jwt", "opaque"]
 JWT: AccessTokenFormat = "jwt"
 OPAQUE: AccessTokenFormat = "opaque"
+FORMATS: tuple[AccessTokenFormat, ...] = (OPAQUE, JWT)
 
 
 def shape(token: str) -> AccessTokenFormat | None:

@@ -308,6 +308,8 @@ class Client(SQLModel, table=True):
     sector_identifier: str | None = Field(default=None, max_length=255)
     default_acr_values: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
     minimum_acr: str | None = Field(default=None, max_length=100)
+    # "jwt" or "opaque" for this client's access tokens; NULL: the broker's BROKER_ACCESS_TOKEN_FORMAT.
+    access_token_format: str | None = Field(default=None, max_length=10)
     disabled_at: datetime | None = _instant(nullable=True)
 
 

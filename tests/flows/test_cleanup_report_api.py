@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from broker.store.tables import Account
@@ -15,6 +16,12 @@ from mock_vneid.settings import packaged_citizens_file
 from tests.conftest import Stack, StackFactory
 from tests.flows.test_roles_and_officer import AN, MAI, access_token, change_role, verified_claims
 from tests.support.browser import RelyingParty
+
+
+@pytest.fixture
+async def rp(stack: Stack) -> RelyingParty:
+    """The one-stop system, whose resource servers verify its RFC 9068 access tokens with the JWKS."""
+    return await stack.register_client(access_token_format="jwt")
 
 
 async def test_auditors_read_the_report_and_first_logins_take_the_rp_unit(
@@ -64,7 +71,7 @@ async def test_a_first_login_takes_the_unit_of_the_vneid_address_when_the_rp_has
     seed = tmp_path / "citizens.json"
     seed.write_text(json.dumps(citizens, ensure_ascii=False), encoding="utf-8")
     stack = make_stack(citizens_file=seed)
-    rp = await stack.register_client()
+    rp = await stack.register_client(access_token_format="jwt")
 
     await access_token(stack, rp, http, AN)
     await access_token(stack, rp, http, MAI)

@@ -1,5 +1,6 @@
-"""``BROKER_ACCESS_TOKEN_FORMAT=opaque``: access tokens that say nothing to whoever holds them, resolved by
-the broker alone, through real servers (SQLite and PostgreSQL).
+"""Opaque access tokens, the default (``BROKER_ACCESS_TOKEN_FORMAT``): they say nothing to whoever holds
+them and are resolved by the broker alone; a client may be registered for RFC 9068 JWTs instead. Through
+real servers (SQLite and PostgreSQL).
 
 An opaque token is ``<jti>.<secret>``: the broker finds its row by the jti and accepts it only if its hash
 is the stored one, so a token naming a real jti with another secret is refused everywhere.
@@ -14,6 +15,7 @@ import httpx
 import jwt
 import pytest
 
+from broker.admin.clients import ClientRegistrationError
 from tests.conftest import Stack, StackFactory
 from tests.flows.test_roles_and_officer import (
     FOREIGNER,
@@ -25,11 +27,6 @@ from tests.flows.test_roles_and_officer import (
 )
 from tests.support.browser import Browser, RelyingParty
 from tests.support.op import id_claims, introspect, log_in_and_redeem, refresh, revoke, userinfo_status
-
-
-@pytest.fixture
-def stack(make_stack: StackFactory) -> Stack:
-    return make_stack(access_token_format="opaque")
 
 
 def _at_hash(token: str) -> str:
@@ -126,3 +123,39 @@ async def test_an_officers_opaque_token_carries_the_roles_the_account_holds(
     assert response.status_code == 403
     assert response.json() == {"error": "forbidden", "reason": "role_required"}
     assert await userinfo_status(http, stack, token) == 200
+
+
+async def test_a_client_registered_for_jwts_gets_them_whatever_the_default_and_the_other_way_round(
+    make_stack: StackFactory, http: httpx.AsyncClient
+) -> None:
+    stack = make_stack()
+    plain = await stack.register_client("Dịch vụ công tỉnh")
+    verifying = await stack.register_client("Cổng có máy chủ tài nguyên", access_token_format="jwt")
+    for rp, is_jwt in ((plain, False), (verifying, True)):
+        person = Browser()
+        try:
+            tokens = await log_in_and_redeem(stack, http, person, rp)
+        finally:
+            await person.close()
+        token = tokens["access_token"]
+        if is_jwt:
+            assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+        else:
+            _opaque_parts(token)
+        assert (await id_claims(http, stack, rp, tokens))["at_hash"] == _at_hash(token)
+        assert await userinfo_status(http, stack, token) == 200
+        assert (await introspect(http, stack, rp, token)).json()["active"] is True
+
+    # With JWTs as the broker's default, a client registered for opaque tokens still gets them.
+    jwt_by_default = make_stack(access_token_format="jwt")
+    opaque_rp = await jwt_by_default.register_client(access_token_format="opaque")
+    person = Browser()
+    try:
+        tokens = await log_in_and_redeem(jwt_by_default, http, person, opaque_rp)
+    finally:
+        await person.close()
+    _opaque_parts(tokens["access_token"])
+    assert await userinfo_status(http, jwt_by_default, tokens["access_token"]) == 200
+
+    with pytest.raises(ClientRegistrationError, match="access_token_format"):
+        await stack.register_client(access_token_format="jwe")

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 
 from broker.admin import roles
 from broker.app import build_registry
@@ -23,6 +24,13 @@ from broker.store import accounts, audit
 from broker.store.tables import AuditEntry
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty, redeem
+
+
+@pytest.fixture
+async def rp(stack: Stack) -> RelyingParty:
+    """The one-stop system, whose resource servers verify its RFC 9068 access tokens with the JWKS."""
+    return await stack.register_client(access_token_format="jwt")
+
 
 MAI = "048192005566"  # Võ Thị Mai, level 2: the officer at the desk
 AN = "001085012345"  # Nguyễn Văn An: a citizen without any role
@@ -170,7 +178,7 @@ async def test_before_the_cut_off_an_officer_creates_citizen_accounts_once_per_p
 ) -> None:
     later = datetime.now(UTC) + timedelta(days=30)
     stack = make_stack(citizen_vneid_only_from=later, officer_citizen_creation_disabled_from=later)
-    rp = await stack.register_client()
+    rp = await stack.register_client(access_token_format="jwt")
     sub, token = await officer(stack, rp, http)
 
     response = await create(http, stack, token, CITIZEN)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import text
@@ -18,6 +19,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from broker.clock import FixedClock
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.support.browser import Browser, RelyingParty, redeem
+
+
+@pytest.fixture
+async def rp(stack: Stack) -> RelyingParty:
+    """A client with RFC 9068 access tokens: the forgeries below are JWTs (opaque ones: test_opaque_access_tokens)."""
+    return await stack.register_client(access_token_format="jwt")
+
 
 AN = "001085012345"
 
@@ -141,7 +149,7 @@ async def test_an_access_token_past_its_expiry_is_refused(
 ) -> None:
     clock = FixedClock(datetime.now(UTC))
     stack = make_stack(clock=clock)
-    rp = await stack.register_client()
+    rp = await stack.register_client(access_token_format="jwt")
     tokens = await tokens_for(stack, rp, http)
     lifetime = int(tokens["expires_in"])
 

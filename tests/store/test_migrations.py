@@ -229,3 +229,25 @@ async def test_migrations_go_down_and_up_again(empty_database_url: str) -> None:
     await asyncio.to_thread(command.downgrade, _alembic_config(settings), "base")
     await asyncio.to_thread(upgrade_database, settings)
     assert await _diff(empty_database_url) == []
+
+
+async def test_clients_registered_before_0019_keep_jwt_access_tokens(empty_database_url: str) -> None:
+    """The broker's default became opaque access tokens; a relying party registered before keeps the RFC
+    9068 JWTs its resource servers may verify, and one registered after follows the setting (NULL)."""
+    settings = Settings(database_url=empty_database_url)
+    config = _alembic_config(settings)
+    await asyncio.to_thread(command.upgrade, config, "0018")
+    insert = (
+        "INSERT INTO clients (client_id, name, redirect_uris, id_token_signed_response_alg, created_at) "
+        "VALUES (:client_id, 'Hệ thống TTHC', '[\"https://rp.example/cb\"]', 'RS256', :now)"
+    )
+    await _write(empty_database_url, [Fixture(_sql(insert, client_id="rp-old", now=NOW), "", None)])
+    await asyncio.to_thread(command.upgrade, config, "head")
+    await _write(empty_database_url, [Fixture(_sql(insert, client_id="rp-new", now=NOW), "", None)])
+    engine = create_async_engine(empty_database_url)
+    async with engine.connect() as connection:
+        formats = dict(
+            (await connection.execute(text("SELECT client_id, access_token_format FROM clients"))).all()
+        )
+    await engine.dispose()
+    assert formats == {"rp-old": "jwt", "rp-new": None}
