@@ -259,6 +259,12 @@ class Settings(BaseSettings):
 
     def _vneid_upstream(self) -> UpstreamConfig:
         """Today's single VNeID upstream, from the BROKER_VNEID_* settings."""
+        if not self.vneid_userinfo and self.vneid_mode != "oidc":
+            # Refused as an upstreams file's ``userinfo: false`` on such a type is: the other shapes carry
+            # the identity in userinfo alone.
+            raise ValueError(
+                f"BROKER_VNEID_USERINFO=false is only for BROKER_VNEID_MODE=oidc, not {self.vneid_mode}"
+            )
         return UpstreamConfig(
             id="vneid",
             display_name="VNeID",
@@ -272,7 +278,7 @@ class Settings(BaseSettings):
             client_id=self.vneid_client_id,
             client_secret=self.vneid_client_secret,
             scope=self.vneid_scope if self.vneid_mode == "oidc" else "openid",
-            userinfo=self.vneid_userinfo or self.vneid_mode != "oidc",
+            userinfo=self.vneid_userinfo,
             private_key_file=self.vneid_gateway_private_key_file,
             private_key_pem=self.vneid_gateway_private_key_pem,
             cipher_mode=self.vneid_gateway_cipher_mode,

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from broker.settings import Settings
 from broker.store import audit
 from broker.upstream.config import UpstreamConfig
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
@@ -88,3 +89,9 @@ def test_only_an_oidc_upstream_can_go_without_userinfo() -> None:
             client_secret="s",
             userinfo=False,
         )
+    # The same refusal for the upstream of the BROKER_VNEID_* settings, at start-up, not silently ignored.
+    Settings(vneid_userinfo=False)
+    with pytest.raises(
+        ValidationError, match="BROKER_VNEID_USERINFO=false is only for BROKER_VNEID_MODE=oidc"
+    ):
+        Settings(vneid_userinfo=False, vneid_mode="oauth2-userinfo")
