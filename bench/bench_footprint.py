@@ -1,6 +1,7 @@
 """What one broker replica costs, for sizing deploy/kubernetes (resource requests) and PostgreSQL
-(docs/operations.md): database statements and transactions per VNeID login (counted by SQLAlchemy events
-in-process), and the resident memory and CPU time of a `broker serve` process after N logins.
+(docs/operations.md): database round trips per VNeID login (every statement, BEGIN and COMMIT, as the broker
+counts them with ``BROKER_BENCH_COUNT_ROUND_TRIPS``: its ``X-DB-Round-Trips`` answers, those sent by asyncpg
+directly included), and the resident memory and CPU time of a `broker serve` process after N logins.
 
     .venv/bin/python bench/bench_footprint.py [--logins 50]
 
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,12 +47,19 @@ async def _admin(sql: str) -> None:
         await connection.close()
 
 
-async def _logins(stack: Stack, count: int) -> float:
+async def _logins(stack: Stack, count: int, trips: list[int] | None = None) -> float:
+    """``trips``: where to add each broker answer's round trips (when the broker counts them)."""
+
+    async def counted(response: httpx.Response) -> None:
+        if trips is not None:
+            trips.append(int(response.headers.get("x-db-round-trips", 0)))
+
     rp = await stack.register_client()
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, event_hooks={"response": [counted]}) as http:
         for index in range(count):
             person = Browser()
+            person.http.event_hooks["response"].append(counted)
             attempt, back = await person.log_in(stack.broker_url, rp, CITIZENS[index % 3], DEMO_PASSWORD)
             response = await redeem(http, stack.broker_url, rp, back.query["code"], attempt.verifier)
             assert response.status_code == 200, response.text
@@ -94,28 +101,18 @@ def main() -> None:
         vneid = LiveServer(create_mock_vneid(vneid_settings), 19401).start()
         servers.append(vneid)
 
-        # 1. Statements and transactions per login, counted on the broker's own engine.
-        settings = Settings(database_url=url, issuer=broker_url, vneid_issuer=vneid_url)
-        app = create_app(settings)
-        counts = {"statements": 0, "transactions": 0}
-        engine = app.state.registry.db.engine.sync_engine
-        event.listen(
-            engine,
-            "before_cursor_execute",
-            lambda *_: counts.__setitem__("statements", counts["statements"] + 1),
+        # 1. Database round trips per login, as the broker counts them (mock VNeID's answers carry none).
+        settings = Settings(
+            database_url=url, issuer=broker_url, vneid_issuer=vneid_url, bench_count_round_trips=True
         )
-        event.listen(
-            engine, "begin", lambda *_: counts.__setitem__("transactions", counts["transactions"] + 1)
-        )
-        broker = LiveServer(app, 19402).start()
+        broker = LiveServer(create_app(settings), 19402).start()
         servers.append(broker)
         stack = Stack(vneid, broker, settings, vneid_settings)
         asyncio.run(_logins(stack, 3))  # warm-up: accounts created, keys and metadata cached
-        counts.update(statements=0, transactions=0)
-        elapsed = asyncio.run(_logins(stack, count))
+        trips: list[int] = []
+        elapsed = asyncio.run(_logins(stack, count, trips))
         print(f"logins (VNeID, code redeemed): {count} in {elapsed:.1f} s in-process")
-        print(f"database statements per login: {counts['statements'] / count:.1f}")
-        print(f"database transactions per login: {counts['transactions'] / count:.1f}")
+        print(f"database round trips per login (statements, BEGIN, COMMIT): {sum(trips) / count:.1f}")
 
         # 2. One `broker serve` process: memory and CPU after the same logins.
         process_settings = Settings(database_url=url, issuer="http://127.0.0.1:19403", vneid_issuer=vneid_url)
