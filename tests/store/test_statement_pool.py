@@ -71,6 +71,7 @@ async def _engine_rows(db: Database, statement: object) -> list[tuple[object, ..
 async def test_an_exhausted_statement_pool_is_unavailable_not_a_hang(postgres_url: str) -> None:
     db = Database(postgres_url, pool_size=1, pool_timeout=0.3)  # the statement pool: 2 connections
     try:
+        await _open_both(db)
         statement = select(col(Client.client_id)).where(col(Client.client_id) == bindparam("client_id"))
         await db.rows(statement, {"client_id": "none"})
         assert db._statements is not None
@@ -137,6 +138,19 @@ async def _gone(url: str, pid: int) -> None:
     raise AssertionError(f"server process {pid} still alive")
 
 
+async def _open_both(db: Database) -> None:
+    """The pool's two connections opened before the test holds them. Opening one is bounded by the pool's
+    time-out, which a loaded machine (CI running both test workers) can exceed when it is 0.3 s: retried,
+    the connection already opened stays in its slot."""
+    for _ in range(50):
+        try:
+            await asyncio.gather(_sleep_then_backend(db, 0.05), _sleep_then_backend(db, 0.05))
+            return
+        except StoreUnavailable:
+            await asyncio.sleep(0.05)
+    raise AssertionError("could not open the pool's two connections")
+
+
 async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if condition():
@@ -188,6 +202,7 @@ async def test_a_caller_that_waits_out_the_timeout_is_told_the_store_is_unavaila
     metrics = Metrics()
     db = Database(postgres_url, pool_size=2, pool_timeout=0.3, metrics=metrics)
     try:
+        await _open_both(db)
         holders = [asyncio.create_task(_sleep_then_backend(db, 1.5)) for _ in range(2)]
         await _until(lambda: _gauge(metrics, "broker_db_pool_connections_in_use") == 2)
         with pytest.raises(StoreUnavailable) as refused:
@@ -276,6 +291,7 @@ async def test_a_waiter_cancelled_as_a_connection_reaches_it_passes_the_connecti
     metrics = Metrics()
     db = Database(postgres_url, pool_size=2, pool_timeout=0.5, metrics=metrics)
     try:
+        await _open_both(db)
         assert db._statements is not None
         first, second = db._statements.connection(), db._statements.connection()
         held = [await first.__aenter__(), await second.__aenter__()]
