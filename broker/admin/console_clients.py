@@ -1,5 +1,5 @@
-"""The relying parties, read-only, for ops_admin: who is registered, where they may be sent back to,
-and when each last had a token issued."""
+"""The relying parties, read-only, for ops_admin: who is registered, where they may be sent back to, how
+each authenticates, which access tokens it gets, and when each last had a token issued."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class ClientView:
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
     auth_method: str
+    access_token_format: str  # what its tokens are now: its own format, or the broker's default
+    access_token_format_is_default: bool
     created_at: datetime
     last_use: datetime | None
     disabled: bool
@@ -40,6 +42,8 @@ async def registered(registry: Registry) -> list[ClientView]:
             list(client.redirect_uris),
             list(client.post_logout_redirect_uris or []),
             client.token_endpoint_auth_method,
+            client.access_token_format or registry.settings.access_token_format,
+            client.access_token_format is None,
             client.created_at,
             last_use.get(client.client_id),
             client.disabled_at is not None,

@@ -229,8 +229,14 @@ async def test_lookup_create_dashboard_and_clients_follow_the_roles_and_are_audi
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert len(await audit_entries(stack, "console.report_download")) == 2
     await grant(stack, "ops_admin")
+    verifying = await stack.register_client("Cổng có máy chủ tài nguyên", access_token_format="jwt")
     listed = await browser.http.get(f"{stack.broker_url}/console/clients")
     assert listed.status_code == 200 and rp.client_id in listed.text and rp.redirect_uri in listed.text
+    # How each authenticates, and which access tokens it gets: its own format, or the broker's default.
+    rows = {row.split("<code>", 1)[1].split("</code>", 1)[0]: row for row in listed.text.split("<tr>")[2:]}
+    assert "<code>client_secret_basic</code>" in rows[rp.client_id]
+    assert '<code>opaque</code> <span class="muted">(mặc định)</span>' in rows[rp.client_id]
+    assert "<code>jwt</code></td>" in rows[verifying.client_id]
 
 
 async def test_the_console_session_ends_with_the_broker_session_and_needs_one(
