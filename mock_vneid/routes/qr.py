@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from mock_vneid.context import MockContext
 from mock_vneid.deps import ContextDep
 from mock_vneid.html import error_page, render
-from mock_vneid.qr_requests import QR_TTL, QrStatus, qr_svg
+from mock_vneid.qr_requests import QR_TTL, QrRequest, QrStatus, qr_svg
 from mock_vneid.redirects import authorization_response
 from mock_vneid.store import AuthorizationCode
 
@@ -29,13 +29,17 @@ EXPIRED_TITLE = "Phiên đăng nhập đã hết hạn"
 EXPIRED_MESSAGE = "Phiên đăng nhập đã hết hạn hoặc không tồn tại. Vui lòng quay lại dịch vụ và thử lại."
 
 
+def phone_url(ctx: MockContext, qr: QrRequest) -> str:
+    """What the QR code carries: the phone's page for this request's scan token."""
+    return f"{ctx.settings.issuer}/phone?{urlencode({'scan': qr.scan_token})}"
+
+
 def qr_context(ctx: MockContext, request_id: str) -> dict[str, Any]:
     """What the login page needs to show a new QR code for the pending request ``request_id``."""
     qr = ctx.qr.offer(request_id, ctx.now(), QR_TTL)
-    phone_url = f"{ctx.settings.issuer}/phone?{urlencode({'scan': qr.scan_token})}"
     return {
         "qr_poll_id": qr.poll_id,
-        "qr_phone_url": phone_url,
+        "qr_phone_url": phone_url(ctx, qr),
         "qr_ttl_seconds": int(QR_TTL.total_seconds()),
     }
 
@@ -65,7 +69,7 @@ async def qr_image(poll_id: str, ctx: ContextDep) -> Response:
     qr = ctx.qr.polled(poll_id)
     if qr is None or qr.status_at(ctx.now()) != QrStatus.PENDING:
         return Response(status_code=404, headers=NO_STORE)
-    svg = qr_svg(f"{ctx.settings.issuer}/phone?{urlencode({'scan': qr.scan_token})}")
+    svg = qr_svg(phone_url(ctx, qr))
     return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
