@@ -9,7 +9,6 @@ may approve or reject). Both live in memory only, like the rest of the mock's st
 
 from __future__ import annotations
 
-import heapq
 import io
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import segno
+
+from mock_vneid.store import Expiries
 
 QR_TTL = timedelta(minutes=2)
 
@@ -50,14 +51,14 @@ class QrBook:
 
     by_poll: dict[str, QrRequest] = field(default_factory=dict)
     by_scan: dict[str, QrRequest] = field(default_factory=dict)
-    _expiries: list[tuple[datetime, str]] = field(default_factory=list)  # (expires_at, poll_id), a heap
+    _expiries: Expiries = field(default_factory=Expiries)  # of the poll ids
 
     def offer(self, request_id: str, now: datetime, ttl: timedelta = QR_TTL) -> QrRequest:
         self._purge(now)
         qr = QrRequest(secrets.token_urlsafe(24), secrets.token_urlsafe(24), request_id, now + ttl)
         self.by_poll[qr.poll_id] = qr
         self.by_scan[qr.scan_token] = qr
-        heapq.heappush(self._expiries, (qr.expires_at, qr.poll_id))
+        self._expiries.add(qr.poll_id, qr.expires_at)
         return qr
 
     def polled(self, poll_id: str) -> QrRequest | None:
@@ -91,11 +92,9 @@ class QrBook:
         self.by_scan.pop(qr.scan_token, None)
 
     def _purge(self, now: datetime) -> None:
-        # Decided requests go too once their two minutes are over: nothing grows with past logins. In
-        # order of expiry, from a heap: not a scan of every live request per new one (bench/README.md).
-        expiries = self._expiries
-        while expiries and expiries[0][0] <= now:
-            qr = self.by_poll.get(heapq.heappop(expiries)[1])
+        # Decided requests go too once their two minutes are over: nothing grows with past logins.
+        for poll_id in self._expiries.expired(now):
+            qr = self.by_poll.get(poll_id)
             if qr is not None:
                 self._drop(qr)
 

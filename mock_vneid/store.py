@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -54,21 +55,40 @@ class _Entry(Generic[T]):
 
 
 @dataclass
-class ExpiringMap(Generic[T]):
-    """Values that vanish at their expiry, judged by the instant the caller passes in.
+class Expiries:
+    """Keys in order of their expiry (a heap), so that the expired ones are found without looking at the
+    live ones: scanning every entry on each new one was a fifth of the mock's CPU per login under the
+    benchmark's load (bench/README.md, tenth round), and it grew with the logins of the last minutes. A key
+    dropped before its expiry stays here until then; its owner ignores it."""
 
-    Expired entries are dropped as new ones come, from a heap ordered by expiry: scanning every entry on
-    each add was a fifth of the mock's CPU per login under the benchmark's load (bench/README.md, tenth
-    round), and it grew with the logins still inside their lifetime."""
+    _heap: list[tuple[datetime, str]] = field(default_factory=list)
+
+    def add(self, key: str, expires_at: datetime) -> None:
+        heapq.heappush(self._heap, (expires_at, key))
+
+    def expired(self, now: datetime) -> Iterator[str]:
+        """The keys expired by ``now``, each once, removed as they are given."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            yield heapq.heappop(heap)[1]
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+@dataclass
+class ExpiringMap(Generic[T]):
+    """Values that vanish at their expiry, judged by the instant the caller passes in; expired entries are
+    dropped as new ones come."""
 
     _entries: dict[str, _Entry[T]] = field(default_factory=dict)
-    _expiries: list[tuple[datetime, str]] = field(default_factory=list)
+    _expiries: Expiries = field(default_factory=Expiries)
 
     def add(self, value: T, expires_at: datetime, now: datetime) -> str:
         self._purge(now)
         key = secrets.token_urlsafe(32)
         self._entries[key] = _Entry(value, expires_at)
-        heapq.heappush(self._expiries, (expires_at, key))
+        self._expiries.add(key, expires_at)
         return key
 
     def get(self, key: str, now: datetime) -> T | None:
@@ -78,12 +98,11 @@ class ExpiringMap(Generic[T]):
         return entry.value
 
     def discard(self, key: str) -> None:
-        self._entries.pop(key, None)  # its heap item goes when it expires
+        self._entries.pop(key, None)
 
     def _purge(self, now: datetime) -> None:
-        expiries = self._expiries
-        while expiries and expiries[0][0] <= now:
-            self._entries.pop(heapq.heappop(expiries)[1], None)
+        for key in self._expiries.expired(now):
+            self._entries.pop(key, None)
 
 
 @dataclass
