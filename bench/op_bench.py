@@ -14,9 +14,11 @@ import json
 import os
 import platform
 import random
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from op_growth import growth_phases
-from op_load import BrokerOp, Code, Op, PeerOp, Phase, Tokens, drive, wrk
+from op_load import BrokerOp, Code, Job, Op, PeerOp, Phase, Tokens, drive, wrk
 from op_servers import (
     LOAD_CPU,
     PEER_PORT,
@@ -111,6 +113,17 @@ def profiler(server: Server, args: argparse.Namespace, phase: str) -> Profiler:
     return Profiler(server, args.profile if server.name == "broker" else None, phase, args.profile_native)
 
 
+def complete_login(op: Op, citizen_of: Callable[[int], str]) -> Job:
+    """A flow's job: the ``index``-th login, of ``citizen_of(index)``, its code redeemed; its round trips."""
+
+    async def login(http: httpx.AsyncClient, index: int) -> int:
+        code, trips = await op.authorize(http, citizen_of(index))
+        _, more = await op.redeem(http, code)
+        return trips + more
+
+    return login
+
+
 async def flows(
     server: Server, op: Op, citizens: list[str], args: argparse.Namespace, upstream: Server | None
 ) -> list[Phase]:
@@ -120,11 +133,8 @@ async def flows(
     random.Random(1).shuffle(order)
     phases = []
 
-    async def login(http: httpx.AsyncClient, index: int) -> int:
-        code, trips = await op.authorize(http, citizens[order[index % len(order)]])
-        _, more = await op.redeem(http, code)
-        return trips + more
-
+    # ``order`` is read at each call: the measured phase starts after the warm-up's citizens.
+    login = complete_login(op, lambda index: citizens[order[index % len(order)]])
     # Warm-up, not measured: every pooled connection prepares its statements once, the JIT of the peer.
     await drive(server, "warm-up", login, concurrency=conc, count=conc * 3, seconds=seconds)
     order = order[conc * 3 :] + order[: conc * 3]
@@ -173,11 +183,7 @@ async def flows(
         )
 
     one = citizens[order[-1]]
-
-    async def same_citizen(http: httpx.AsyncClient, _: int) -> int:
-        code, trips = await op.authorize(http, one)
-        _, more = await op.redeem(http, code)
-        return trips + more
+    same_citizen = complete_login(op, lambda _: one)
 
     with profiler(server, args, "login_one_citizen"):
         phases.append(
@@ -209,17 +215,14 @@ async def login_rounds(
     for index in range(args.login_rounds):
         row: dict[str, Any] = {"round": index + 1}
         for server, op, upstream in servers:
-            first = index * per_round
 
-            async def login(http: httpx.AsyncClient, n: int, op: Op = op, first: int = first) -> int:
-                code, trips = await op.authorize(http, citizens[order[(first + n) % len(order)]])
-                _, more = await op.redeem(http, code)
-                return trips + more
+            def citizen_of(n: int, first: int = index * per_round) -> str:
+                return citizens[order[(first + n) % len(order)]]
 
             phase = await drive(
                 server,
                 f"login round {index + 1}",
-                login,
+                complete_login(op, citizen_of),
                 concurrency=args.concurrency,
                 count=per_round,
                 seconds=args.flow_seconds,
@@ -237,11 +240,7 @@ async def login_rounds(
 
 
 def median(values: list[float]) -> float | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else round((ordered[middle - 1] + ordered[middle]) / 2, 3)
+    return round(statistics.median(values), 3) if values else None
 
 
 def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -354,7 +353,8 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="op_bench_"))
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, args.citizens)]
-    database = f"perf_bench_{int(time.time())}"
+    # The port in the name too: two runs on --port-base apart may start within the same second.
+    database = f"perf_bench_{args.port_base}_{int(time.time())}"
     # One pooled connection per concurrent request: with fewer, the pool's overflow connections were opened
     # (TLS negotiation, every statement prepared again) and closed under load, 8 % of userinfo's CPU.
     pool = {"BROKER_DATABASE_POOL_SIZE": str(max(20, args.concurrency))}
