@@ -70,8 +70,14 @@ class UpstreamHttp:
             connector = aiohttp.TCPConnector(
                 ssl=self._ssl, limit=_MAX_CONNECTIONS, keepalive_timeout=_KEEPALIVE_SECONDS
             )
+            # No cookie jar: this one session makes every citizen's calls, so a cookie one answer set
+            # would go out with the next citizen's (and the jar would parse and match it on every call).
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, trust_env=False, raise_for_status=False
+                connector=connector,
+                timeout=self._timeout,
+                trust_env=False,
+                raise_for_status=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

@@ -156,6 +156,19 @@ async def test_the_code_exchange_sends_the_form_the_client_authentication_and_th
     assert body == b"code=c+d%26e&grant_type=x"
 
 
+async def test_a_cookie_the_upstream_sets_is_never_sent_back(client: Client) -> None:
+    """One client serves every citizen's exchange: a cookie one answer set would ride along the next
+    citizen's calls (and aiohttp's jar would parse and match it on each)."""
+    server = Server(reply=answer(extra="Set-Cookie: session=citizen-a; Path=/\r\n"))
+    async for url in serve(server):
+        url = url.replace("127.0.0.1", "localhost")  # a name: a jar keeps no cookie of a bare address
+        for _ in range(2):
+            await exchange(client, url)
+            await client.http.get_json("userinfo", f"{url}/userinfo", {"Authorization": "Bearer a"})
+    assert len(server.requests) == 4
+    assert all("cookie" not in headers for _, headers, _ in server.requests)
+
+
 async def test_a_redirect_is_not_followed(client: Client) -> None:
     server = Server(reply=answer(b"", "302 Found", "Location: http://127.0.0.1:1/elsewhere\r\n"))
     async for url in serve(server):
