@@ -169,6 +169,9 @@ async def test_a_login_of_every_kind_leaves_no_secret_in_the_log(
     } <= audited
     assert ("account.merge", "done") in audited and ("account.link", "done") in audited
     assert any(line.get("client_id") == rp.client_id for line in requests)
+    # From /authorize's query as from the token endpoint's Basic credentials; never from another parameter.
+    assert any(line.get("client_id") == rp.client_id and line["route"] == "/authorize" for line in requests)
+    assert not any(line.get("client_id") for line in requests if line["route"] == "/login/vneid/callback")
 
     for number in (AN, AN_CMND, BINH, BINH_CMND, CHAU):
         assert number not in log, number
