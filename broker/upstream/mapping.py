@@ -7,6 +7,7 @@ that is not a citizen's. Time is passed in.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from broker.domain.identity_numbers import is_cccd, is_cmnd
 from broker.errors import IdentityRefused
 from broker.upstream.adapters.base import UpstreamIdentity
 from broker.upstream.config import ClaimMapping, UpstreamConfig
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) -> VerifiedIdentity:
@@ -96,7 +99,12 @@ def _text(value: Any) -> str | None:
 
 
 def _date(value: str | None, format_: str) -> date | None:
+    if not value:
+        return None
     try:
-        return datetime.strptime(value, format_).replace(tzinfo=UTC).date() if value else None
+        if format_ == "%Y-%m-%d" and _ISO_DATE.fullmatch(value):
+            # What strptime gives for this shape, without its cost (0.6 % of a login, issue 7)
+            return date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        return datetime.strptime(value, format_).replace(tzinfo=UTC).date()
     except ValueError:
         return None

@@ -152,3 +152,21 @@ def test_the_gateways_fields_and_date_format() -> None:
     }
     identity = to_verified(UpstreamIdentity("gw", "001085012345", claims), config, NOW)
     assert (identity.birthdate, identity.level) == (date(1985, 3, 12), 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "birthdate"),
+    [
+        ("1985-03-12", date(1985, 3, 12)),
+        ("1985-3-12", date(1985, 3, 12)),  # not zero-padded: strptime still reads it
+        ("1985-02-30", None),  # no such day
+        ("1985-13-01", None),
+        ("12/03/1985", None),  # another format than the upstream's
+        ("", None),
+    ],
+)
+def test_an_oidc_upstreams_birthdate_is_read_as_its_format_says(value: str, birthdate: date | None) -> None:
+    config = UpstreamConfig(id="vneid", type="oidc", issuer="https://v.example", **SECRET)
+    claims = {"sub": "s", "identification_number": "001085012345", "name": "A", "birthdate": value}
+    identity = to_verified(UpstreamIdentity("vneid", "s", claims), config, NOW)
+    assert identity.birthdate == birthdate
