@@ -247,6 +247,9 @@ class BrokerStack:
             "BROKER_VNEID_ISSUER": self.vneid_url,
             "BROKER_AUTHORIZATION_CODE_TTL_SECONDS": "900",
             "BROKER_LOG_LEVEL": "WARNING",  # the peer logs nothing per request either
+            # As in production: the bench's broker runs as a development one (http issuer), which would
+            # stat() each template of every login page.
+            "BROKER_TEMPLATE_AUTO_RELOAD": "false",
             "BROKER_BENCH_COUNT_ROUND_TRIPS": "1",
             "MOCK_VNEID_ACCESS_LOG": "false",  # its line per request is the load core's CPU, not the broker's
             "MOCK_VNEID_PORT": str(self.vneid_port),

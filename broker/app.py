@@ -90,7 +90,7 @@ def create_app(
         settings.default_language,
         settings.secure_cookies,
         settings.citizen_vneid_only_from,
-        auto_reload=settings.environment == "development",
+        auto_reload=settings.reload_templates,
     )
     # Innermost: the token endpoints answered before the routing, inside every other layer (broker.api.lean).
     app.add_middleware(LeanEndpoints, registry=registry)

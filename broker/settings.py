@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     default_language: Literal["vi", "en"] = "vi"
     cookie_secure: bool | None = None  # None: secure when the issuer is https
+    # Pages re-read when their template changed on disk, at the cost of a stat() of every template of
+    # every page shown. None: in development only.
+    template_auto_reload: bool | None = None
 
     # Policy dates (Vietnam time by default); see broker.domain.policy.
     citizen_vneid_only_from: datetime | None = datetime(2024, 6, 15, tzinfo=VIETNAM)
@@ -306,6 +309,12 @@ class Settings(BaseSettings):
             foreigner_vneid_only_from=self.foreigner_vneid_only_from,
             officer_citizen_creation_disabled_from=self.officer_citizen_creation_disabled_from,
         )
+
+    @property
+    def reload_templates(self) -> bool:
+        if self.template_auto_reload is not None:
+            return self.template_auto_reload
+        return self.environment == "development"
 
     @property
     def secure_cookies(self) -> bool:

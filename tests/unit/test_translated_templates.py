@@ -193,3 +193,29 @@ def test_a_message_that_cannot_be_formatted_fails_at_render_as_before() -> None:
         template = environment.from_string('{{ _("100%") }}')
         with pytest.raises(ValueError):
             template.render()
+
+
+@pytest.mark.parametrize(
+    ("settings", "reloads"),
+    [
+        ({}, True),  # development: a template edited on disk shows at the next page
+        ({"template_auto_reload": False}, False),
+        (
+            {
+                "environment": "production",
+                "secret_key": "x" * 40,
+                "issuer": "https://sso.example",
+                "upstreams": [
+                    {"id": "a", "issuer": "https://a.example", "client_id": "b", "client_secret": "s"}
+                ],
+            },
+            False,  # production: no stat() of every template on every page
+        ),
+    ],
+)
+def test_templates_are_re_read_from_disk_in_development_only(settings: dict[str, Any], reloads: bool) -> None:
+    from broker.app import create_app
+    from broker.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", **settings))
+    assert {environment.auto_reload for environment in app.state.pages._environments.values()} == {reloads}
