@@ -118,8 +118,10 @@ async def resolve_in(
             )
             return Refused(decision.reason.value)
         await events.identifier_change(session, known, identity.identification_number, now)
-        _complete(known, identity)
-        known.updated_at = now
+        if _complete(known, identity):
+            # Only a change of its data: a returning citizen's login, recorded on its link, leaves the
+            # account's row alone (no UPDATE, no new row version, no lock on it beside a concurrent login).
+            known.updated_at = now
         await events.level_changed(session, known, previous_level, identity.level, now)
         await accounts.touch_link(session, identity.issuer, identity.subject, identity.level, now)
         await _unfreeze(session, known, registry)
@@ -336,8 +338,8 @@ async def _create(
 
 async def _unfreeze(session: Session, account: Account, registry: Registry) -> None:
     if account.status == AccountStatus.FROZEN:
-        account.status = AccountStatus.ACTIVE
         now = registry.clock()
+        account.status, account.updated_at = AccountStatus.ACTIVE, now
         await events.append(session, "account.unfrozen", account.sub, now)
         await audit.append(
             session,
@@ -383,10 +385,12 @@ def _score(records: list[LegacyAccount], identity: VerifiedIdentity) -> int:
     return max(match_score(_facts(record), identity) for record in records)
 
 
-def _complete(account: Account, identity: VerifiedIdentity) -> None:
+def _complete(account: Account, identity: VerifiedIdentity) -> bool:
     """VNeID is the authority on identity data once linked: its verified values replace the account's
     (the legacy record keeps what the old system had). Only a value that differs is set (issue 7: a known
-    citizen's are the same, and each ``setattr`` goes through pydantic and the ORM's instrumentation)."""
+    citizen's are the same, and each ``setattr`` goes through pydantic and the ORM's instrumentation).
+    Whether any value changed."""
+    changed = False
     for key, verified in (
         ("name", identity.name),
         ("birthdate", identity.birthdate),
@@ -396,3 +400,5 @@ def _complete(account: Account, identity: VerifiedIdentity) -> None:
     ):
         if verified and verified != getattr(account, key):
             setattr(account, key, verified)
+            changed = True
+    return changed
