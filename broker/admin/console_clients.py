@@ -8,6 +8,7 @@ from datetime import datetime
 
 from broker.admin.console_auth import Officer
 from broker.admin.roles import Role
+from broker.oidc import access_tokens
 from broker.registry import Registry
 from broker.store import clients
 from broker.store import console as console_store
@@ -42,7 +43,7 @@ async def registered(registry: Registry) -> list[ClientView]:
             list(client.redirect_uris),
             list(client.post_logout_redirect_uris or []),
             client.token_endpoint_auth_method,
-            client.access_token_format or registry.settings.access_token_format,
+            access_tokens.format_for(client.access_token_format, registry.settings.access_token_format),
             client.access_token_format is None,
             client.created_at,
             last_use.get(client.client_id),

@@ -105,8 +105,8 @@ def _metadata(
         "grant_types": ["authorization_code", *[g for g in grant_type if g != "authorization_code"]]
         if grant_type
         else None,
+        "access_token_format": access_token_format,
     }
-    values["access_token_format"] = access_token_format
     given = {name: value for name, value in values.items() if value is not None}
     if given.get("access_token_format") == "default":  # back to the broker's setting
         given["access_token_format"] = None

@@ -79,7 +79,10 @@ def mint(
     assert account_id is not None
     jti = new_token()
     ttl = settings.access_token_ttl_seconds
-    if (client.access_token_format or settings.access_token_format) == access_tokens.OPAQUE:
+    if (
+        access_tokens.format_for(client.access_token_format, settings.access_token_format)
+        == access_tokens.OPAQUE
+    ):
         # Found by its jti and recognised by its hash, like a JWT the broker issued: no signature to make.
         access_token = access_tokens.opaque(jti, new_token())
     else:

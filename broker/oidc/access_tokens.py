@@ -23,6 +23,11 @@ OPAQUE: AccessTokenFormat = "opaque"
 FORMATS: tuple[AccessTokenFormat, ...] = (OPAQUE, JWT)
 
 
+def format_for(registered: str | None, default: AccessTokenFormat) -> str:
+    """A client's access tokens: the format it was registered with, or the broker's default (NULL)."""
+    return registered or default
+
+
 def shape(token: str) -> AccessTokenFormat | None:
     """Which kind of access token a string could be; None when it could be neither (a refresh token)."""
     dots = token.count(".")
