@@ -232,6 +232,8 @@ async def login_rounds(
             row[server.name] = {
                 key: summary[key] for key in ("ops", "errors", "cpu_ms_per_op", "server_core_busy", "p99_ms")
             }
+            if phase.errors:
+                row[server.name]["notes"] = [note for note in phase.notes if "failed" in note]
         if "broker" in row and "peer_op" in row and row["peer_op"]["cpu_ms_per_op"]:
             row["ratio"] = round(row["broker"]["cpu_ms_per_op"] / row["peer_op"]["cpu_ms_per_op"], 2)
         print(json.dumps(row), flush=True)

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -163,8 +164,10 @@ def write_citizens(path: Path, count: int, seed: int = 7) -> list[dict[str, obje
 
 
 def pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1]
-    return f"{driver}://{base}/{database}"
+    """``BENCH_POSTGRES_URL`` with another database and driver; its query (``?host=/var/run/postgresql``
+    for the Unix socket) kept."""
+    parts = urlsplit(PG_ADMIN_URL)
+    return urlunsplit((driver, parts.netloc, f"/{database}", parts.query, ""))
 
 
 async def _pg_admin(statement: str) -> None:

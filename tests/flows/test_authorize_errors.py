@@ -7,7 +7,6 @@ RFC 9207, RFC 9700 §4.1.3 and §4.7.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import secrets
 import string
@@ -18,6 +17,7 @@ import httpx
 from tests.conftest import DEMO_PASSWORD, Stack
 from tests.support.browser import Browser, RelyingParty
 from tests.support.html_forms import flow_of, is_login_page
+from tests.support.scrapes import after_first_refresh
 
 AN = "001085012345"
 REGISTERED = "https://rp.example.vn/callback"
@@ -346,22 +346,6 @@ def series(metrics_text: str) -> set[str]:
     return {line.rsplit(" ", 1)[0] for line in metrics_text.splitlines() if line and not line.startswith("#")}
 
 
-async def metrics_once_refreshed(http: httpx.AsyncClient, broker_url: str) -> str:
-    """A scrape taken after the background gauges' first refresh, whose key-age series would otherwise
-    appear between two scrapes on a slow machine (they are the database's, not the flood's)."""
-    for _ in range(200):
-        text = (await http.get(f"{broker_url}/metrics")).text
-        refreshed = [
-            line
-            for line in text.splitlines()
-            if line.startswith("broker_gauges_refreshed_timestamp_seconds ")
-        ]
-        if refreshed and float(refreshed[0].split()[-1]) > 0:
-            return text
-        await asyncio.sleep(0.05)
-    raise AssertionError("the background gauges were never refreshed")
-
-
 async def test_a_flood_of_random_client_ids_creates_no_metric_series(
     stack: Stack, rp: RelyingParty, browser: Browser, http: httpx.AsyncClient
 ) -> None:
@@ -372,7 +356,7 @@ async def test_a_flood_of_random_client_ids_creates_no_metric_series(
         data={"grant_type": "authorization_code", "code": "x"},
         auth=("rp-warm-up", "x"),
     )
-    before = series(await metrics_once_refreshed(http, stack.broker_url))
+    before = series(await after_first_refresh(http, stack.broker_url))
 
     flood = [f"rp-{secrets.token_hex(8)}" for _ in range(50)]
     for client_id in flood:

@@ -13,9 +13,9 @@ from sqlmodel import select
 from broker.store import audit
 from broker.store.tables import Account, UpstreamLink, VerifiedNumber
 from tests.conftest import DEMO_PASSWORD, Stack
-from tests.ops.test_metrics import value
 from tests.support.browser import Browser, RelyingParty, redeem, verified_id_token
 from tests.support.op import CHAU
+from tests.support.scrapes import value
 
 
 async def test_six_simultaneous_first_logins_of_one_person_make_one_account(

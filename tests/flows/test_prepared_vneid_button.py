@@ -14,9 +14,9 @@ from sqlmodel import select
 from broker.store.tables import LoginFlow
 from tests.conftest import DEMO_PASSWORD, Stack, StackFactory
 from tests.flows.test_authorize_errors import AN
-from tests.ops.test_metrics import samples
 from tests.support.browser import Browser, RelyingParty, redeem
 from tests.support.html_forms import flow_of, forms, is_login_page
+from tests.support.scrapes import samples
 
 
 def _vneid_button(page: httpx.Response) -> tuple[str, str, dict[str, str]]:

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from broker.app import build_registry, close_registry
 from broker.metrics import Metrics
@@ -20,24 +19,10 @@ from tests.support.browser import Browser, redeem
 from tests.support.html_forms import form_with
 from tests.support.legacy import LEGACY_PASSWORD, csv_text, row
 from tests.support.processes import BrokerProcess, broker_environment
+from tests.support.scrapes import after_first_refresh, samples, value
 
 AN, AN_CMND = "001085012345", "012345678"
 CHAU = "038303004567"
-
-
-REFRESHED = "broker_gauges_refreshed_timestamp_seconds"
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    return samples(text).get((name, frozenset(labels.items())), 0.0)
 
 
 async def test_a_login_is_counted_by_upstream_method_account_type_outcome_and_reason(
@@ -132,11 +117,7 @@ async def test_random_paths_and_client_ids_do_not_grow_the_series(
     await http.get(f"{stack.broker_url}/static/warm-up.css")
     await http.get(f"{stack.broker_url}/metrics")  # the scrape's own series exist from now on
     # And the background gauges' series, once their first refresh ran (late on a loaded machine).
-    deadline = time.monotonic() + 30
-    while not value(scraped := (await http.get(f"{stack.broker_url}/metrics")).text, REFRESHED):
-        assert time.monotonic() < deadline, "the background gauges never refreshed"
-        await asyncio.sleep(0.1)
-    before = len(samples(scraped))
+    before = len(samples(await after_first_refresh(http, stack.broker_url)))
     for _ in range(30):
         noise = uuid.uuid4().hex
         await http.get(f"{stack.broker_url}/authorize", params={"client_id": noise, "redirect_uri": noise})
