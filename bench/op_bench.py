@@ -27,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from op_growth import growth_phases
-from op_load import BrokerOp, Code, Job, Op, PeerOp, Phase, Tokens, drive, wrk
+from op_load import BrokerOp, Code, Http, Job, Op, PeerOp, Phase, Tokens, drive, wrk
 from op_servers import (
     LOAD_CPU,
     PEER_PORT,
@@ -116,7 +116,7 @@ def profiler(server: Server, args: argparse.Namespace, phase: str) -> Profiler:
 def complete_login(op: Op, citizen_of: Callable[[int], str]) -> Job:
     """A flow's job: the ``index``-th login, of ``citizen_of(index)``, its code redeemed; its round trips."""
 
-    async def login(http: httpx.AsyncClient, index: int) -> int:
+    async def login(http: Http, index: int) -> int:
         code, trips = await op.authorize(http, citizen_of(index))
         _, more = await op.redeem(http, code)
         return trips + more
@@ -148,7 +148,7 @@ async def flows(
 
     codes: list[Code] = []
 
-    async def collect(http: httpx.AsyncClient, index: int) -> int:
+    async def collect(http: Http, index: int) -> int:
         code, _ = await op.authorize(http, citizens[order[(index + count) % len(order)]])
         codes.append(code)
         return 0
@@ -157,7 +157,7 @@ async def flows(
     await drive(server, "collect codes", collect, concurrency=conc, count=min(count, 150), seconds=seconds)
     issued: list[Tokens] = []
 
-    async def exchange(http: httpx.AsyncClient, index: int) -> int:
+    async def exchange(http: Http, index: int) -> int:
         tokens, trips = await op.redeem(http, codes[index])
         issued.append(tokens)
         return trips
@@ -173,7 +173,7 @@ async def flows(
 
     refreshable = [tokens.refresh_token for tokens in issued if tokens.refresh_token]
 
-    async def refresh(http: httpx.AsyncClient, index: int) -> int:
+    async def refresh(http: Http, index: int) -> int:
         _, trips = await op.refresh(http, refreshable[index])
         return trips
 

@@ -1,4 +1,5 @@
-"""Issue 7's benchmark: the load. wrk for single requests, an async httpx client for whole flows.
+"""Issue 7's benchmark: the load. wrk for single requests, an async client for whole flows (aiohttp's,
+``op_http``; the flows run as well on httpx's, which the other benches pass them).
 
 Every phase reports requests/s, p50/p95/p99 latency, the server's CPU milliseconds per operation (from
 /proc, the whole process tree) and how busy the server's core was: below 85 % the client, not the server,
@@ -21,11 +22,32 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
+import aiohttp
+import op_http
 from op_servers import LOAD_CPU, SERVER_CPU, Server, core_busy_ms
+
+
+class Page(Protocol):
+    """What the flows read of a response (``httpx.Response`` and ``op_http.Answer`` both)."""
+
+    status_code: int
+    headers: Any
+    text: str
+    url: Any
+
+    def json(self) -> Any: ...
+
+
+class Http(Protocol):
+    """What the flows call of a client (``httpx.AsyncClient`` and ``op_http.Client`` both)."""
+
+    async def get(self, url: str, *, params: Any = None) -> Any: ...
+
+    async def post(self, url: str, *, data: Any = None, auth: Any = None) -> Any: ...
+
 
 SATURATED = 0.85  # share of one core the server must use for its figure to be "server-bound"
 
@@ -190,7 +212,7 @@ class _Forms(HTMLParser):
             self.forms[-1][1][attributes["name"]] = attributes.get("value", "")
 
 
-def form_on(response: httpx.Response, needs: str) -> tuple[str, dict[str, str]]:
+def form_on(response: Page, needs: str) -> tuple[str, dict[str, str]]:
     parser = _Forms()
     parser.feed(response.text)
     for action, fields in parser.forms:
@@ -201,7 +223,7 @@ def form_on(response: httpx.Response, needs: str) -> tuple[str, dict[str, str]]:
     )
 
 
-def prepared_vneid_button(page: httpx.Response) -> tuple[str, dict[str, str]] | None:
+def prepared_vneid_button(page: Page) -> tuple[str, dict[str, str]] | None:
     """The login page's VNeID button when /authorize prepared it: a GET form to the upstream itself."""
     try:
         # Its upstream ``state`` marks it (PKCE is an upstream's option); the page's POST forms carry ``flow``.
@@ -211,10 +233,10 @@ def prepared_vneid_button(page: httpx.Response) -> tuple[str, dict[str, str]] | 
     return action, fields
 
 
-def _expect_redirect(response: httpx.Response) -> str:
+def _expect_redirect(response: Page) -> str:
     if response.status_code not in (302, 303):
         raise RuntimeError(
-            f"{response.request.url.path} answered {response.status_code}: {response.text[:300]}"
+            f"{urlsplit(str(response.url)).path} answered {response.status_code}: {response.text[:300]}"
         )
     return urljoin(str(response.url), response.headers["location"])
 
@@ -241,17 +263,17 @@ class Op:
     name: str
     url: str
 
-    async def authorize(self, http: httpx.AsyncClient, who: str) -> tuple[Code, int]:
+    async def authorize(self, http: Http, who: str) -> tuple[Code, int]:
         raise NotImplementedError
 
-    async def redeem(self, http: httpx.AsyncClient, code: Code) -> tuple[Tokens, int]:
+    async def redeem(self, http: Http, code: Code) -> tuple[Tokens, int]:
         raise NotImplementedError
 
-    async def refresh(self, http: httpx.AsyncClient, token: str) -> tuple[Tokens, int]:
+    async def refresh(self, http: Http, token: str) -> tuple[Tokens, int]:
         raise NotImplementedError
 
 
-def _trips(response: httpx.Response) -> int:
+def _trips(response: Page) -> int:
     return int(response.headers.get("x-db-round-trips", 0))
 
 
@@ -263,7 +285,7 @@ class BrokerOp(Op):
         self.client_id, self.client_secret, self.redirect_uri = client_id, client_secret, redirect_uri
         self.password = password
 
-    async def authorize(self, http: httpx.AsyncClient, who: str) -> tuple[Code, int]:
+    async def authorize(self, http: Http, who: str) -> tuple[Code, int]:
         verifier = secrets.token_urlsafe(48)
         params = {
             "response_type": "code",
@@ -300,7 +322,7 @@ class BrokerOp(Op):
             raise RuntimeError(f"no code: {query}")
         return Code(query["code"][0], verifier), trips
 
-    async def redeem(self, http: httpx.AsyncClient, code: Code) -> tuple[Tokens, int]:
+    async def redeem(self, http: Http, code: Code) -> tuple[Tokens, int]:
         response = await http.post(
             f"{self.url}/token",
             data={
@@ -316,7 +338,7 @@ class BrokerOp(Op):
         body = response.json()
         return Tokens(body["access_token"], body.get("refresh_token")), _trips(response)
 
-    async def refresh(self, http: httpx.AsyncClient, token: str) -> tuple[Tokens, int]:
+    async def refresh(self, http: Http, token: str) -> tuple[Tokens, int]:
         response = await http.post(
             f"{self.url}/token",
             data={"grant_type": "refresh_token", "refresh_token": token},
@@ -338,7 +360,7 @@ class PeerOp(Op):
     def __init__(self, url: str) -> None:
         self.name, self.url = "peer_op", url
 
-    async def authorize(self, http: httpx.AsyncClient, who: str) -> tuple[Code, int]:
+    async def authorize(self, http: Http, who: str) -> tuple[Code, int]:
         verifier = secrets.token_urlsafe(48)
         params = {
             "response_type": "code",
@@ -359,7 +381,7 @@ class PeerOp(Op):
         query = parse_qs(urlsplit(_expect_redirect(back)).query)
         return Code(query["code"][0], verifier), 0
 
-    async def redeem(self, http: httpx.AsyncClient, code: Code) -> tuple[Tokens, int]:
+    async def redeem(self, http: Http, code: Code) -> tuple[Tokens, int]:
         response = await http.post(
             f"{self.url}/token",
             data={
@@ -375,7 +397,7 @@ class PeerOp(Op):
         return Tokens(response.json()["access_token"], None), 0
 
 
-Job = Callable[[httpx.AsyncClient, int], Awaitable[int]]
+Job = Callable[[op_http.Client, int], Awaitable[int]]
 
 
 async def drive(
@@ -395,22 +417,21 @@ async def drive(
     trips = 0
     next_index = 0
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
 
     async def worker() -> None:
         nonlocal next_index, trips
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        async with op_http.Client(connections=4) as http:
             while next_index < count and time.monotonic() < deadline:
                 index = next_index
                 next_index += 1
-                http.cookies.clear()
+                http.clear_cookies()
                 begun = time.perf_counter()
                 try:
                     cost = await job(
                         http, index
                     )  # not `trips += await ...`: that reads trips before awaiting
                     trips += cost
-                except (httpx.HTTPError, RuntimeError, KeyError) as exc:
+                except (TimeoutError, aiohttp.ClientError, RuntimeError, KeyError) as exc:
                     errors.append(str(exc)[:200])
                     continue
                 latencies.append((time.perf_counter() - begun) * 1000)
