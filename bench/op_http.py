@@ -1,10 +1,11 @@
 """The flows' HTTP client: aiohttp's, behind the few httpx calls the flows make.
 
 The flows' load generator shares its core with mock VNeID, and with httpx it was that core, not the servers,
-that bound every flow phase: about 1.1 ms of the client's CPU per request, so the client's core ran 70–97 %
-busy while each server's ran at 40–50 % (bench/README.md, twelfth round). aiohttp's client costs about a
-third of that per call (the broker's own upstream client, `broker/upstream/http.py`, measured it), so the
-servers get closer to saturated, which is where "CPU per operation under load" is meant to be read.
+that bound every flow phase: 7.6 ms of the client's CPU per broker login (6.1 per peer login), its core
+70–97 % busy while each server's ran at 40–50 % (bench/README.md, twelfth round). With aiohttp's client it
+is 3.4 and 2.25 ms, so the servers get closer to saturated, which is where "CPU per operation under load"
+is meant to be read: the peer's core 91–95 % busy, the broker's 60–75 % (mock VNeID's 2–3 ms per login
+still shares the client's core).
 
 Only what `op_load.Op`'s flows use: GET with ``params``, POST with ``data`` and ``auth``, redirects never
 followed, one cookie jar per client (cleared between jobs), and a response with ``status_code``,
