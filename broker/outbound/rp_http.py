@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -13,6 +14,13 @@ from broker.clock import Clock
 
 class FetchFailed(Exception):
     """The relying party's document could not be fetched or is not what it should be."""
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing: these calls are the broker's own, server to server, for every relying
+    party alike; a cookie one of them set would go back with each later call to it, and the jar would
+    grow with whatever they set (httpx has no switch for it; an empty ``allowed_domains`` refuses all)."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class RelyingPartyHttp:
@@ -26,9 +34,13 @@ class RelyingPartyHttp:
         """``push_transport`` carries the SETs pushed to endpoints that relying parties chose themselves
         (it refuses internal addresses at connect time); the rest goes to endpoints an operator registered."""
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, transport=transport, cookies=_no_cookies()
+        )
         self._push = (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=push_transport)
+            httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, transport=push_transport, cookies=_no_cookies()
+            )
             if push_transport is not None
             else self._http
         )

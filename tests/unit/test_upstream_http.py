@@ -21,52 +21,14 @@ from broker.errors import UpstreamError
 from broker.metrics import Metrics
 from broker.upstream.breaker import CircuitBreaker, UpstreamUnavailable
 from broker.upstream.http import UpstreamHttp
+from tests.support.raw_http import Server, serve
+from tests.support.raw_http import answer as raw_answer
 
 TOKEN = json.dumps({"access_token": "a", "token_type": "Bearer"}).encode()
 
 
 def answer(body: bytes = TOKEN, status: str = "200 OK", extra: str = "") -> bytes:
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
-    )
-    return head.encode() + body
-
-
-class Server:
-    """Answers ``answers_per_connection`` requests on a connection, then closes it without saying so
-    (no ``Connection: close``), as a server's idle timeout does. Keeps each request's head and body."""
-
-    def __init__(
-        self, answers_per_connection: int = 100, reply: bytes | None = None, delay: float = 0
-    ) -> None:
-        self.answers_per_connection = answers_per_connection
-        self.reply = reply or answer()
-        self.delay = delay
-        self.connections = 0
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            for _ in range(self.answers_per_connection):
-                head = await reader.readuntil(b"\r\n\r\n")
-                line, *fields = head.decode().split("\r\n")[:-2]
-                headers = {name.lower(): value.strip() for name, value in (f.split(":", 1) for f in fields)}
-                body = await reader.readexactly(int(headers.get("content-length", 0)))
-                self.requests.append((line, headers, body))
-                await asyncio.sleep(self.delay)
-                writer.write(self.reply)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        writer.close()
-
-
-async def serve(server: Server) -> AsyncIterator[str]:
-    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    port = listening.sockets[0].getsockname()[1]
-    async with listening:
-        yield f"http://127.0.0.1:{port}"
+    return raw_answer(body, status, extra)
 
 
 NOW = datetime(2024, 6, 15, 8, 0, tzinfo=UTC)
@@ -107,7 +69,7 @@ async def exchange(client: Client, url: str) -> tuple[int, object]:
 
 
 async def test_a_kept_alive_connection_is_reused(client: Client) -> None:
-    server = Server()
+    server = Server(reply=answer())
     async for url in serve(server):
         for _ in range(3):
             assert await exchange(client, url) == (200, {"access_token": "a", "token_type": "Bearer"})
@@ -123,7 +85,7 @@ async def test_a_kept_alive_connection_is_reused(client: Client) -> None:
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(client: Client) -> None:
-    server = Server(answers_per_connection=1)
+    server = Server(reply=answer(), answers_per_connection=1)
     async for url in serve(server):
         for _ in range(3):
             assert (await exchange(client, url))[
@@ -140,7 +102,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(client: C
 async def test_the_code_exchange_sends_the_form_the_client_authentication_and_the_request_id(
     client: Client,
 ) -> None:
-    server = Server()
+    server = Server(reply=answer())
     authorization = "Basic " + base64.b64encode(b"broker:s%3Acret").decode()
     request_id = logs.request_id.set("req-7")
     try:
@@ -182,7 +144,7 @@ async def test_a_redirect_is_not_followed(client: Client) -> None:
 
 async def test_a_read_timeout_is_unreachable_and_counted_as_a_timeout() -> None:
     client = Client(read_timeout=0.3)
-    server = Server(delay=2)
+    server = Server(reply=answer(), delay=2)
     try:
         async for url in serve(server):
             started = time.monotonic()
