@@ -8,6 +8,10 @@ for that request), and reads the broker's on-CPU time (`/proc/PID/task/*/schedst
 before and after each of its five requests. Two phases: first logins of many citizens, then one citizen
 again and again. Prints CPU ms per step and per login (mean over the phase) and the round trips; what
 `op_bench.py` measures under load is the same work plus what concurrency adds (queueing, pool waits).
+
+With ``--growth-rows N`` both phases run again after N past logins of everyone and N of the one citizen
+were written (``op_growth.synthesise``: flows, sessions, codes, tokens, audit rows): a login's cost per
+step with and without them, one login at a time, where no concurrency blurs it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import op_growth
 from op_load import _expect_redirect, form_on, prepared_vneid_button, s256
 from op_servers import (
     LOAD_CPU,
@@ -141,7 +146,11 @@ class Steps:
         }
 
 
-async def run(stack: BrokerStack, citizens: list[str], logins: int, warm_up: int) -> dict[str, object]:
+async def run(
+    stack: BrokerStack, citizens: list[str], logins: int, warm_up: int, growth_rows: int = 0
+) -> dict[str, object]:
+    """With ``growth_rows``: the two phases again after that many past logins of everyone and as many
+    again of the one citizen were synthesised (``op_growth.synthesise``), each phase's citizens new to it."""
     assert stack.broker is not None
     pid = stack.broker.pid
     results: dict[str, object] = {}
@@ -150,16 +159,30 @@ async def run(stack: BrokerStack, citizens: list[str], logins: int, warm_up: int
         for index in range(warm_up):
             http.cookies.clear()
             await warm.login(http, citizens[index])
-        many = Steps(stack, pid)
-        for index in range(warm_up, warm_up + logins):
-            http.cookies.clear()
-            await many.login(http, citizens[index])
-        results["login_many_citizens"] = many.summary()
-        one = Steps(stack, pid)
-        for _ in range(logins):
-            http.cookies.clear()
-            await one.login(http, citizens[0])
-        results["login_one_citizen"] = one.summary()
+
+        async def phases(suffix: str, first: int) -> None:
+            many = Steps(stack, pid)
+            for index in range(first, first + logins):
+                http.cookies.clear()
+                await many.login(http, citizens[index])
+            results[f"login_many_citizens{suffix}"] = many.summary()
+            one = Steps(stack, pid)
+            for _ in range(logins):
+                http.cookies.clear()
+                await one.login(http, citizens[0])
+            results[f"login_one_citizen{suffix}"] = one.summary()
+
+        await phases("", warm_up)
+        if growth_rows:
+            everyone = await op_growth.account_ids(stack)
+            the_one = await op_growth.account_ids(stack, [citizens[0]])
+            seconds = await op_growth.synthesise(stack, "steps_all_", growth_rows, everyone, 0.5, 2)
+            seconds += await op_growth.synthesise(stack, "steps_one_", growth_rows, the_one, 0.5, 2)
+            results["growth"] = {
+                "rows_per_table": 2 * growth_rows,
+                "synthesised_in_seconds": round(seconds, 1),
+            }
+            await phases(f"_after_{growth_rows}_of_everyone_and_of_one", warm_up + logins)
     return results
 
 
@@ -169,6 +192,13 @@ def main() -> None:
     )
     parser.add_argument("--logins", type=int, default=300, help="per phase")
     parser.add_argument("--warm-up", type=int, default=50)
+    parser.add_argument(
+        "--growth-rows",
+        type=int,
+        default=0,
+        help="then synthesise this many past logins of everyone, and as many of the one citizen, and "
+        "measure both phases again",
+    )
     parser.add_argument("--port-base", type=int, default=18000)
     add_setting_options(parser)
     parser.add_argument("--out", type=Path, default=None)
@@ -188,7 +218,7 @@ def main() -> None:
     )
     try:
         stack.up()
-        results = asyncio.run(run(stack, citizens, args.logins, args.warm_up))
+        results = asyncio.run(run(stack, citizens, args.logins, args.warm_up, args.growth_rows))
     finally:
         stack.down()
         drop_database(database)
