@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from op_growth import growth_phases
-from op_load import BrokerOp, Code, Http, Job, Op, PeerOp, Phase, Tokens, drive, wrk
+from op_load import BrokerOp, Code, Http, Op, PeerOp, Phase, Tokens, complete_login, drive, wrk
 from op_servers import (
     LOAD_CPU,
     PEER_PORT,
@@ -111,17 +110,6 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
 
 def profiler(server: Server, args: argparse.Namespace, phase: str) -> Profiler:
     return Profiler(server, args.profile if server.name == "broker" else None, phase, args.profile_native)
-
-
-def complete_login(op: Op, citizen_of: Callable[[int], str]) -> Job:
-    """A flow's job: the ``index``-th login, of ``citizen_of(index)``, its code redeemed; its round trips."""
-
-    async def login(http: Http, index: int) -> int:
-        code, trips = await op.authorize(http, citizen_of(index))
-        _, more = await op.redeem(http, code)
-        return trips + more
-
-    return login
 
 
 async def flows(

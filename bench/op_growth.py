@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import asyncpg
-from op_load import BrokerOp, Http, drive
+from op_load import BrokerOp, complete_login, drive
 from op_servers import BIN, LOAD_CPU, ROOT, BrokerStack, pg_url
 
 TABLES = [
@@ -137,18 +137,12 @@ async def growth_phases(stack: BrokerStack, op: BrokerOp, citizens: list[str], a
     one = citizens[len(citizens) // 2]
     conc = min(args.concurrency, 16)
 
-    async def same_citizen(http: Http, _: int) -> int:
-        code, trips = await op.authorize(http, one)
-        _, more = await op.redeem(http, code)
-        return trips + more
+    same_citizen = complete_login(op, lambda _: one)
 
     # Every "many" phase logs in 100 citizens it has not seen: a first login (Case 1) each time, comparable.
     fresh = iter(range(len(citizens) // 2 + 1, len(citizens)))
 
-    async def many(http: Http, _: int) -> int:
-        code, trips = await op.authorize(http, citizens[next(fresh)])
-        _, more = await op.redeem(http, code)
-        return trips + more
+    many = complete_login(op, lambda _: citizens[next(fresh)])
 
     report: dict[str, Any] = {}
 

@@ -397,7 +397,18 @@ class PeerOp(Op):
         return Tokens(response.json()["access_token"], None), 0
 
 
-Job = Callable[[op_http.Client, int], Awaitable[int]]
+Job = Callable[[Http, int], Awaitable[int]]
+
+
+def complete_login(op: Op, citizen_of: Callable[[int], str]) -> Job:
+    """A flow's job: the ``index``-th login, of ``citizen_of(index)``, its code redeemed; its round trips."""
+
+    async def login(http: Http, index: int) -> int:
+        code, trips = await op.authorize(http, citizen_of(index))
+        _, more = await op.redeem(http, code)
+        return trips + more
+
+    return login
 
 
 async def drive(

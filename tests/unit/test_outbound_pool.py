@@ -11,47 +11,21 @@ import httpx
 import pytest
 
 from broker.observed_http import pooled_transport
-
-ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
-
-
-class Server:
-    """Answers each request on a connection; closes the connection after ``answers_per_connection``
-    answers, without saying so (no ``Connection: close``), as a server's idle timeout does."""
-
-    def __init__(self, answers_per_connection: int) -> None:
-        self.answers_per_connection = answers_per_connection
-        self.connections = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        for _ in range(self.answers_per_connection):
-            if not await reader.readuntil(b"\r\n\r\n"):
-                break
-            writer.write(ANSWER)
-            await writer.drain()
-        writer.close()
-
-
-async def serve(server: Server) -> AsyncIterator[str]:
-    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-    port = listening.sockets[0].getsockname()[1]
-    async with listening:
-        yield f"http://127.0.0.1:{port}/"
+from tests.support.raw_http import Server, answer, serve
 
 
 @pytest.fixture
 async def keeps_alive() -> AsyncIterator[tuple[Server, str]]:
-    server = Server(answers_per_connection=100)
+    server = Server(answers_per_connection=100, reply=answer(b"ok"))
     async for url in serve(server):
-        yield server, url
+        yield server, f"{url}/"
 
 
 @pytest.fixture
 async def closes_when_idle() -> AsyncIterator[tuple[Server, str]]:
-    server = Server(answers_per_connection=1)
+    server = Server(answers_per_connection=1, reply=answer(b"ok"))
     async for url in serve(server):
-        yield server, url
+        yield server, f"{url}/"
 
 
 async def test_a_kept_alive_connection_is_reused(keeps_alive: tuple[Server, str]) -> None:
