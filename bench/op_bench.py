@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,12 @@ from op_load import BrokerOp, Code, Http, Op, PeerOp, Phase, Tokens, complete_lo
 from op_servers import (
     LOAD_CPU,
     PEER_PORT,
+    BinaryProfile,
     BrokerStack,
     Profiler,
     Server,
     add_setting_options,
+    binary_shares,
     drop_database,
     setting_env,
     start_peer,
@@ -108,8 +112,15 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
     return phases
 
 
-def profiler(server: Server, args: argparse.Namespace, phase: str) -> Profiler:
-    return Profiler(server, args.profile if server.name == "broker" else None, phase, args.profile_native)
+@contextlib.contextmanager
+def profiler(server: Server, args: argparse.Namespace, phase: str) -> Iterator[None]:
+    """py-spy on the broker (``--profile``); perf on the broker and the peer (``--profile-binaries``)."""
+    python = args.profile if server.name == "broker" else None
+    with (
+        Profiler(server, python, phase, args.profile_native),
+        BinaryProfile(server, args.profile_binaries, phase),
+    ):
+        yield
 
 
 async def flows(
@@ -328,6 +339,12 @@ def main() -> None:
         "--profile", type=Path, default=None, help="py-spy the broker per phase into this folder"
     )
     parser.add_argument(
+        "--profile-binaries",
+        type=Path,
+        default=None,
+        help="perf record each server per phase into this folder (Debian's linux-perf): CPU by binary",
+    )
+    parser.add_argument(
         "--port-base",
         type=int,
         default=18000,
@@ -338,8 +355,9 @@ def main() -> None:
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {int(LOAD_CPU)})
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    for folder in (args.profile, args.profile_binaries):
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="op_bench_"))
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, args.citizens)]
@@ -408,6 +426,14 @@ def main() -> None:
             print(f"\nprofile {path.name}: function, % of samples on stack, % innermost")
             for function, inclusive, own in top_functions(path, args.profile_top):
                 print(f"  {inclusive:5.1f} {own:5.1f}  {function}")
+    binaries = {}
+    if args.profile_binaries:
+        for path in sorted(args.profile_binaries.glob("*.perf")):
+            binaries[path.stem] = shares = binary_shares(path)
+            print(
+                f"\nCPU by binary, {path.stem}: "
+                + ", ".join(f"{name} {share:.1f}%" for name, share in shares)
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "machine": machine(),
@@ -418,6 +444,7 @@ def main() -> None:
         "growth": growth,
         "login_rounds": rounds,
         "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
+        "cpu_by_binary": binaries,
     }
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"written to {args.out}")

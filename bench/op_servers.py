@@ -31,6 +31,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPUS", "0")  # "0,1" lets two workers use both cores
 LOAD_CPU = "1"
+# Mock VNeID beside the load generator, or on the broker's core ("0": thirteenth round, the broker's core
+# saturated in its login phases as the peer's is in its own).
+VNEID_CPU = os.environ.get("BENCH_VNEID_CPUS", LOAD_CPU)
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -291,7 +294,7 @@ class BrokerStack:
             "mock_vneid",
             [str(BIN / "mock-vneid")],
             env,
-            LOAD_CPU,
+            VNEID_CPU,
             self.vneid_url,
             "/.well-known/openid-configuration",
             self.logs,
@@ -347,6 +350,52 @@ class Profiler:
         if self.process is not None:
             self.process.send_signal(signal.SIGINT)
             self.process.wait(30)
+
+
+class BinaryProfile:
+    """``perf record`` (software clock, no call graphs) on a server's whole process tree for one phase:
+    where its CPU went by binary (the interpreter, the kernel, OpenSSL, each C extension, V8's generated
+    code). py-spy cannot say this: it charges a C extension's time to the Python frame that called it."""
+
+    def __init__(self, server: Server, directory: Path | None, phase: str) -> None:
+        self.server, self.phase = server, phase
+        self.path = directory / f"{server.name}_{phase}.perf" if directory else None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> BinaryProfile:
+        if self.path is not None:
+            pids = ",".join(str(pid) for pid in process_tree(self.server.pid))
+            argv = ["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", pids, "-o", str(self.path)]
+            self.process = subprocess.Popen(
+                ["taskset", "-c", LOAD_CPU, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(30)
+
+
+def binary_shares(path: Path, limit: int = 12) -> list[tuple[str, float]]:
+    """From ``perf record``'s file: (binary, % of the samples), largest first."""
+    report = subprocess.run(
+        ["perf", "report", "-i", str(path), "--stdio", "--sort", "dso", "-g", "none"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    shares = []
+    for line in report.splitlines():
+        share, _, binary = line.strip().partition("%")
+        if line.startswith("#") or not binary.strip():
+            continue
+        try:
+            shares.append((binary.strip(), float(share)))
+        except ValueError:
+            continue
+    return shares[:limit]
 
 
 def top_functions(path: Path, limit: int = 25) -> list[tuple[str, float, float]]:
