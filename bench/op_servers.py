@@ -326,22 +326,26 @@ def start_peer(logs: Path) -> Server:
     )
 
 
-class Profiler:
-    """py-spy on the broker for one phase (collapsed stacks: one line per stack, its sample count)."""
+class _Recording:
+    """A recorder run beside a server for one phase, on the load core, stopped by SIGINT at the phase's
+    end; nothing without a folder. Each kind names its command and its file's suffix."""
 
-    def __init__(self, server: Server, directory: Path | None, phase: str, native: bool = False) -> None:
-        self.server, self.phase, self.native = server, phase, native
-        self.path = directory / f"{server.name}_{phase}.txt" if directory else None
+    suffix = ""
+
+    def __init__(self, server: Server, directory: Path | None, phase: str) -> None:
+        self.server, self.phase = server, phase
+        self.path = directory / f"{server.name}_{phase}{self.suffix}" if directory else None
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Profiler:
+    def argv(self, path: Path) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Recording:
         if self.path is not None:
-            argv = [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--format", "raw"]
-            # --native shows the C extensions' own frames (asyncpg's protocol); it must pause the process.
-            argv += ["--native"] if self.native else ["--nonblocking"]
-            argv += ["--rate", "250", "--subprocesses", "-o", str(self.path)]
             self.process = subprocess.Popen(
-                ["taskset", "-c", LOAD_CPU, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                ["taskset", "-c", LOAD_CPU, *self.argv(self.path)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             time.sleep(0.5)
         return self
@@ -352,30 +356,32 @@ class Profiler:
             self.process.wait(30)
 
 
-class BinaryProfile:
+class Profiler(_Recording):
+    """py-spy on the broker for one phase (collapsed stacks: one line per stack, its sample count)."""
+
+    suffix = ".txt"
+
+    def __init__(self, server: Server, directory: Path | None, phase: str, native: bool = False) -> None:
+        super().__init__(server, directory, phase)
+        self.native = native
+
+    def argv(self, path: Path) -> list[str]:
+        argv = [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--format", "raw"]
+        # --native shows the C extensions' own frames (asyncpg's protocol); it must pause the process.
+        argv += ["--native"] if self.native else ["--nonblocking"]
+        return [*argv, "--rate", "250", "--subprocesses", "-o", str(path)]
+
+
+class BinaryProfile(_Recording):
     """``perf record`` (software clock, no call graphs) on a server's whole process tree for one phase:
     where its CPU went by binary (the interpreter, the kernel, OpenSSL, each C extension, V8's generated
     code). py-spy cannot say this: it charges a C extension's time to the Python frame that called it."""
 
-    def __init__(self, server: Server, directory: Path | None, phase: str) -> None:
-        self.server, self.phase = server, phase
-        self.path = directory / f"{server.name}_{phase}.perf" if directory else None
-        self.process: subprocess.Popen[bytes] | None = None
+    suffix = ".perf"
 
-    def __enter__(self) -> BinaryProfile:
-        if self.path is not None:
-            pids = ",".join(str(pid) for pid in process_tree(self.server.pid))
-            argv = ["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", pids, "-o", str(self.path)]
-            self.process = subprocess.Popen(
-                ["taskset", "-c", LOAD_CPU, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            time.sleep(0.5)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(30)
+    def argv(self, path: Path) -> list[str]:
+        pids = ",".join(str(pid) for pid in process_tree(self.server.pid))
+        return ["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", pids, "-o", str(path)]
 
 
 def binary_shares(path: Path, limit: int = 12) -> list[tuple[str, float]]:
