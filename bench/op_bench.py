@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from op_growth import growth_phases
 from op_load import BrokerOp, Code, Http, Op, PeerOp, Phase, Tokens, complete_login, drive, wrk
 from op_servers import (
+    FLOOR_CLIENT,
     LOAD_CPU,
     PEER_PORT,
     BinaryProfile,
@@ -40,6 +41,7 @@ from op_servers import (
     binary_shares,
     drop_database,
     setting_env,
+    start_floor,
     start_peer,
     top_functions,
     write_citizens,
@@ -233,8 +235,11 @@ async def login_rounds(
             }
             if phase.errors:
                 row[server.name]["notes"] = [note for note in phase.notes if "failed" in note]
-        if "broker" in row and "peer_op" in row and row["peer_op"]["cpu_ms_per_op"]:
-            row["ratio"] = round(row["broker"]["cpu_ms_per_op"] / row["peer_op"]["cpu_ms_per_op"], 2)
+        peer = row.get("peer_op", {}).get("cpu_ms_per_op")
+        if "broker" in row and peer:
+            row["ratio"] = round(row["broker"]["cpu_ms_per_op"] / peer, 2)
+        if "floor" in row and peer:
+            row["floor_ratio"] = round(row["floor"]["cpu_ms_per_op"] / peer, 2)
         print(json.dumps(row), flush=True)
         rounds.append(row)
     return rounds
@@ -326,6 +331,12 @@ def main() -> None:
         help="then this many rounds of the complete login, broker and peer one after the other; the "
         "median of the rounds' ratios is printed",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="with --login-rounds: bench/login_floor.py's login too in each round (the broker's I/O, "
+        "none of its code)",
+    )
     parser.add_argument("--only", choices=["wrk", "flows"], default=None)
     parser.add_argument(
         "--growth", type=int, default=0, help="then synthesise this many past logins of one citizen"
@@ -376,6 +387,7 @@ def main() -> None:
         extra_env=pool | setting_env(args),
     )
     peer: Server | None = None
+    floor: Server | None = None
     results: list[Phase] = []
     growth: dict[str, Any] = {}
     rounds: list[dict[str, Any]] = []
@@ -400,14 +412,20 @@ def main() -> None:
             if args.only in (None, "flows"):
                 results += asyncio.run(flows(server, op, citizens, args, upstream))
         if args.login_rounds:
-            rounds = asyncio.run(login_rounds(servers, citizens, args))
+            in_rounds = list(servers)
+            if args.floor:
+                floor = start_floor(stack, logs)
+                floor_op = BrokerOp(floor.url, *FLOOR_CLIENT, stack.redirect_uri, "Bench@2024")
+                in_rounds.insert(1, (floor, floor_op, stack.vneid))
+            rounds = asyncio.run(login_rounds(in_rounds, citizens, args))
         if args.growth:
             growth = asyncio.run(growth_phases(stack, broker_op, citizens, args))
         rss = stack.broker.worker_rss_mb()
     finally:
         stack.down()
-        if peer is not None:
-            peer.stop()
+        for other in (peer, floor):
+            if other is not None:
+                other.stop()
         drop_database(database)
     rows = [phase.summary() for phase in results]
     compared = ratios(rows)
@@ -419,6 +437,11 @@ def main() -> None:
             f"\ncomplete login, {len(rounds)} rounds: ratios {ratios_of_rounds}, "
             f"median {median(ratios_of_rounds)} (target 1.5)"
         )
+        floors = [row["floor_ratio"] for row in rounds if "floor_ratio" in row]
+        if floors:
+            print(
+                f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}"
+            )
     if growth:
         print(json.dumps(growth, indent=2))
     if args.profile:
@@ -444,6 +467,7 @@ def main() -> None:
         "growth": growth,
         "login_rounds": rounds,
         "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
+        "floor_rounds_median_ratio": median([row["floor_ratio"] for row in rounds if "floor_ratio" in row]),
         "cpu_by_binary": binaries,
     }
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))

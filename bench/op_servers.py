@@ -260,7 +260,13 @@ class BrokerStack:
             "MOCK_VNEID_ACCESS_LOG": "false",  # its line per request is the load core's CPU, not the broker's
             "MOCK_VNEID_PORT": str(self.vneid_port),
             "MOCK_VNEID_ISSUER": self.vneid_url,
-            "MOCK_VNEID_REDIRECT_URIS": json.dumps([f"{self.broker_url}/login/vneid/callback"]),
+            # The broker's callback, and bench/login_floor.py's beside it (op_bench.py --floor).
+            "MOCK_VNEID_REDIRECT_URIS": json.dumps(
+                [
+                    f"{self.broker_url}/login/vneid/callback",
+                    f"http://{HOST}:{floor_port(self.port)}/login/vneid/callback",
+                ]
+            ),
             "MOCK_VNEID_CITIZENS": str(self.citizens_file),
             "MOCK_VNEID_KEY_FILE": str(self.logs / "mock_vneid_key.pem"),
             **self.extra_env,
@@ -324,6 +330,32 @@ def start_peer(logs: Path) -> Server:
         "/.well-known/openid-configuration",
         logs,
     )
+
+
+FLOOR_CLIENT = ("floor-rp", "floor-rp-secret")  # bench/login_floor.py's one relying party
+
+
+def floor_port(broker_port: int) -> int:
+    return broker_port + 2
+
+
+def start_floor(stack: BrokerStack, logs: Path) -> Server:
+    """bench/login_floor.py (the least a login can cost in CPython) on the servers' core, on the broker's
+    database and mock VNeID, which must list its callback (``floor_port``) among its redirect URIs."""
+    port = floor_port(stack.port)
+    argv = [
+        str(BIN / "python"),
+        str(Path(__file__).parent / "login_floor.py"),
+        "--port",
+        str(port),
+        "--database-url",
+        pg_url(stack.database, driver="postgresql"),
+        "--vneid-url",
+        stack.vneid_url,
+        "--redirect-uri",
+        stack.redirect_uri,
+    ]
+    return start("floor", argv, stack.env(), SERVER_CPU, f"http://{HOST}:{port}", "/healthz", logs)
 
 
 class _Recording:
