@@ -364,6 +364,8 @@ def main() -> None:
     add_setting_options(parser)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
+    if args.floor and not args.login_rounds:
+        parser.error("--floor runs in the login rounds: give --login-rounds N too")
 
     os.sched_setaffinity(0, {int(LOAD_CPU)})
     for folder in (args.profile, args.profile_binaries):
