@@ -166,7 +166,7 @@ def citizens(export: Path, count: int) -> list[dict[str, str]]:
 
     from broker.domain.classification import Cleanup, Facts, classify
 
-    found = []
+    found: list[dict[str, str]] = []
     with export.open(encoding="utf-8", newline="") as stream:
         for index, row in enumerate(csv.DictReader(stream)):
             if index >= 10_000 or len(found) >= count:

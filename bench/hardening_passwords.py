@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -198,9 +198,11 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-async def _paced(rate: float, seconds: float, action: Callable[[], Awaitable[float | None]]) -> list[float]:
+async def _paced(
+    rate: float, seconds: float, action: Callable[[], Coroutine[Any, Any, float | None]]
+) -> list[float]:
     """Starts ``action`` ``rate`` times a second (open loop: a slow answer does not slow the arrivals)."""
-    tasks = []
+    tasks: list[asyncio.Task[float | None]] = []
     start = time.monotonic()
     for n in range(int(rate * seconds)):
         delay = start + n / rate - time.monotonic()

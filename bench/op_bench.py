@@ -100,7 +100,6 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
                 )
             ),
         }
-    common = {"seconds": args.seconds, "connections": args.concurrency}
     plan: list[tuple[str, str, dict[str, str]]] = [
         ("discovery", "/.well-known/openid-configuration", {}),
         ("jwks", "/jwks", {}),
@@ -110,7 +109,18 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
     phases = []
     for operation, path, extra in plan:
         with profiler(server, args, operation):
-            phases.append(wrk(server, operation, path, round_trips=trips.get(operation), **common, **extra))
+            phases.append(
+                wrk(
+                    server,
+                    operation,
+                    path,
+                    seconds=args.seconds,
+                    connections=args.concurrency,
+                    auth=extra.get("auth", ""),
+                    body=extra.get("body", ""),
+                    round_trips=trips.get(operation),
+                )
+            )
     return phases
 
 

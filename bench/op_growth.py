@@ -146,9 +146,12 @@ async def growth_phases(stack: BrokerStack, op: BrokerOp, citizens: list[str], a
 
     report: dict[str, Any] = {}
 
+    assert stack.broker is not None  # up() started it
+    broker = stack.broker
+
     async def phase(name: str, job: Any, count: int = 100) -> None:
         result = await drive(
-            stack.broker, name, job, concurrency=conc, count=count, seconds=120, upstream=stack.vneid
+            broker, name, job, concurrency=conc, count=count, seconds=120, upstream=stack.vneid
         )
         report[name] = result.summary()
 

@@ -33,11 +33,14 @@ from op_servers import LOAD_CPU, SERVER_CPU, Server, core_busy_ms
 class Page(Protocol):
     """What the flows read of a response (``httpx.Response`` and ``op_http.Answer`` both)."""
 
-    status_code: int
-    headers: Any
-    text: str
-    url: Any
-
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Any: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def url(self) -> Any: ...
     def json(self) -> Any: ...
 
 

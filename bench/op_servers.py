@@ -146,7 +146,7 @@ def start(
 def write_citizens(path: Path, count: int, seed: int = 7) -> list[dict[str, object]]:
     """Mock VNeID's citizens file (DESIGN.md's fields): ``count`` generated people, 12-digit numbers."""
     rng = random.Random(seed)
-    citizens = []
+    citizens: list[dict[str, object]] = []
     for index in range(count):
         born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
         male = rng.random() < 0.5
