@@ -36,6 +36,7 @@ import aiohttp
 import asyncpg
 import jwt
 import uvicorn
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 CLIENT_ID, CLIENT_SECRET = "floor-rp", "floor-rp-secret"
@@ -120,10 +121,6 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
 def _header(scope: dict[str, Any], wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
         if name == wanted:
@@ -142,12 +139,12 @@ def _cookie(scope: dict[str, Any], name: str) -> str | None:
 
 
 class Floor:
-    def __init__(self, database_url: str, vneid_url: str, issuer: str) -> None:
+    def __init__(self, database_url: str, vneid_url: str, issuer: str, rp_redirect_uri: str) -> None:
         self.database_url, self.vneid_url, self.issuer = database_url, vneid_url, issuer
+        self.rp_redirect_uri = rp_redirect_uri  # floor-rp's one redirect URI
         self.redirect_uri = f"{issuer}/login/vneid/callback"
         self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = secrets.token_urlsafe(8)
-        self.clients: dict[str, set[str]] = {}
         self.pool: asyncpg.Pool
         self.http: aiohttp.ClientSession
         self.metadata: dict[str, Any] = {}
@@ -203,7 +200,7 @@ class Floor:
     async def authorize(self, scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
         client_id, redirect_uri = query.get("client_id"), query.get("redirect_uri")
-        if redirect_uri is None or redirect_uri not in self.clients.get(client_id or "", ()):
+        if client_id != CLIENT_ID or redirect_uri != self.rp_redirect_uri:
             return 400, [], b"invalid_request"
         if (
             query.get("response_type") != "code"
@@ -240,7 +237,7 @@ class Floor:
             "scope": "openid profile vneid",
             "state": upstream_state,
             "nonce": upstream_nonce,
-            "code_challenge": _s256(verifier),
+            "code_challenge": create_s256_code_challenge(verifier),
             "code_challenge_method": "S256",
         }
         hidden = "".join(
@@ -363,7 +360,7 @@ class Floor:
             or not code["live"]
             or code["client_id"] != client_id
             or code["redirect_uri"] != form.get("redirect_uri")
-            or _s256(form.get("code_verifier", "")) != code["code_challenge"]
+            or create_s256_code_challenge(form.get("code_verifier", "")) != code["code_challenge"]
         ):
             return 400, json_headers, b'{"error":"invalid_grant"}'
         access = secrets.token_urlsafe(32)
@@ -412,9 +409,7 @@ def main() -> None:
     parser.add_argument("--vneid-url", required=True)
     parser.add_argument("--redirect-uri", required=True, help="the relying party's, registered for floor-rp")
     args = parser.parse_args()
-    issuer = f"http://127.0.0.1:{args.port}"
-    floor = Floor(args.database_url, args.vneid_url, issuer)
-    floor.clients[CLIENT_ID] = {args.redirect_uri}
+    floor = Floor(args.database_url, args.vneid_url, f"http://127.0.0.1:{args.port}", args.redirect_uri)
     uvicorn.run(
         floor,
         host="127.0.0.1",

@@ -21,6 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import login_floor
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -332,7 +334,7 @@ def start_peer(logs: Path) -> Server:
     )
 
 
-FLOOR_CLIENT = ("floor-rp", "floor-rp-secret")  # bench/login_floor.py's one relying party
+FLOOR_CLIENT = (login_floor.CLIENT_ID, login_floor.CLIENT_SECRET)  # its one relying party
 
 
 def floor_port(broker_port: int) -> int:
