@@ -126,10 +126,11 @@ def single_requests(server: Server, op: Op, tokens: Tokens, args: argparse.Names
 
 @contextlib.contextmanager
 def profiler(server: Server, args: argparse.Namespace, phase: str) -> Iterator[None]:
-    """py-spy on the broker (``--profile``); perf on the broker and the peer (``--profile-binaries``)."""
-    python = args.profile if server.name == "broker" else None
+    """py-spy on the Python servers, the broker and the floor (``--profile``); perf on every server
+    (``--profile-binaries``)."""
+    python = args.profile if server.name in ("broker", "floor") else None
     with (
-        Profiler(server, python, phase, args.profile_native),
+        Profiler(server, python, phase, args.profile_native, args.profile_rate),
         BinaryProfile(server, args.profile_binaries, phase),
     ):
         yield
@@ -230,15 +231,16 @@ async def login_rounds(
             def citizen_of(n: int, first: int = index * per_round) -> str:
                 return citizens[order[(first + n) % len(order)]]
 
-            phase = await drive(
-                server,
-                f"login round {index + 1}",
-                complete_login(op, citizen_of),
-                concurrency=args.concurrency,
-                count=per_round,
-                seconds=args.flow_seconds,
-                upstream=upstream,
-            )
+            with profiler(server, args, f"login_round_{index + 1}"):
+                phase = await drive(
+                    server,
+                    f"login round {index + 1}",
+                    complete_login(op, citizen_of),
+                    concurrency=args.concurrency,
+                    count=per_round,
+                    seconds=args.flow_seconds,
+                    upstream=upstream,
+                )
             summary = phase.summary()
             row[server.name] = {
                 key: summary[key] for key in ("ops", "errors", "cpu_ms_per_op", "server_core_busy", "p99_ms")
@@ -250,6 +252,8 @@ async def login_rounds(
             row["ratio"] = round(row["broker"]["cpu_ms_per_op"] / peer, 2)
         if "floor" in row and peer:
             row["floor_ratio"] = round(row["floor"]["cpu_ms_per_op"] / peer, 2)
+        if "floor" in row and "broker" in row:
+            row["broker_floor_ratio"] = round(row["broker"]["cpu_ms_per_op"] / row["floor"]["cpu_ms_per_op"], 2)
         print(json.dumps(row), flush=True)
         rounds.append(row)
     return rounds
@@ -356,6 +360,7 @@ def main() -> None:
     )
     parser.add_argument("--profile-top", type=int, default=25)
     parser.add_argument("--profile-native", action="store_true", help="py-spy --native (C frames too)")
+    parser.add_argument("--profile-rate", type=int, default=250, help="py-spy's samples per second")
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the broker per phase into this folder"
     )
@@ -454,10 +459,13 @@ def main() -> None:
             print(
                 f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}"
             )
+        above = [row["broker_floor_ratio"] for row in rounds if "broker_floor_ratio" in row]
+        if above:
+            print(f"the broker beside the floor: ratios {above}, median {median(above)}")
     if growth:
         print(json.dumps(growth, indent=2))
     if args.profile:
-        for path in sorted(args.profile.glob("broker_*.txt")):
+        for path in sorted([*args.profile.glob("broker_*.txt"), *args.profile.glob("floor_*.txt")]):
             print(f"\nprofile {path.name}: function, % of samples on stack, % innermost")
             for function, inclusive, own in top_functions(path, args.profile_top):
                 print(f"  {inclusive:5.1f} {own:5.1f}  {function}")
@@ -480,6 +488,9 @@ def main() -> None:
         "login_rounds": rounds,
         "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
         "floor_rounds_median_ratio": median([row["floor_ratio"] for row in rounds if "floor_ratio" in row]),
+        "broker_floor_rounds_median_ratio": median(
+            [row["broker_floor_ratio"] for row in rounds if "broker_floor_ratio" in row]
+        ),
         "cpu_by_binary": binaries,
     }
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))

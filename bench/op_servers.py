@@ -395,15 +395,17 @@ class Profiler(_Recording):
 
     suffix = ".txt"
 
-    def __init__(self, server: Server, directory: Path | None, phase: str, native: bool = False) -> None:
+    def __init__(
+        self, server: Server, directory: Path | None, phase: str, native: bool = False, rate: int = 250
+    ) -> None:
         super().__init__(server, directory, phase)
-        self.native = native
+        self.native, self.rate = native, rate
 
     def argv(self, path: Path) -> list[str]:
         argv = [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--format", "raw"]
         # --native shows the C extensions' own frames (asyncpg's protocol); it must pause the process.
         argv += ["--native"] if self.native else ["--nonblocking"]
-        return [*argv, "--rate", "250", "--subprocesses", "-o", str(path)]
+        return [*argv, "--rate", str(self.rate), "--subprocesses", "-o", str(path)]
 
 
 class BinaryProfile(_Recording):

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from broker.admin import source_systems
 from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cookie
-from broker.api.pages import Pages
+from broker.api.pages import Pages, Slots, is_token
 from broker.domain.source_systems import display_name
 from broker.errors import IdentityRefused, LoginFlowError, UpstreamCancelled, UpstreamError
 from broker.login import (
@@ -65,15 +65,34 @@ def render_login_page(
     opens a new flow), so its language links lead to GET /login for the same flow. ``hinted``: its
     ``ui_locales``' language (``Pages.render``)."""
     upstreams = [(adapter.id, adapter.config.display_name) for adapter in registry.upstreams]
-    urls = _urls(request, model.flow_id)
-    return pages.render(
+    if not at_authorize:
+        urls = _urls(request, model.flow_id)
+        return pages.render(
+            request,
+            "login.html",
+            hinted=hinted,
+            client_name=model.client_name,
+            upstreams=upstreams if len(upstreams) > 1 else [],
+            upstream_form=_get_form(model.upstream_url) if model.upstream_url else None,
+            **urls,
+        )
+    # Rendered once per client, language and upstream form; the flow's id and its upstream state, nonce
+    # and PKCE challenge filled in (Pages.render_slotted).
+    slot = Slots()
+    urls = _urls(request, slot(model.flow_id))
+    form = None
+    if model.upstream_url:
+        action, fields = _get_form(model.upstream_url)
+        form = (action, [(name, slot(value) if is_token(value) else value) for name, value in fields])
+    return pages.render_slotted(
         request,
         "login.html",
-        switch_to=urls["login_url"] if at_authorize else None,
+        slot,
+        switch_to=urls["login_url"],
         hinted=hinted,
         client_name=model.client_name,
         upstreams=upstreams if len(upstreams) > 1 else [],
-        upstream_form=_get_form(model.upstream_url) if model.upstream_url else None,
+        upstream_form=form,
         **urls,
     )
 

@@ -161,3 +161,38 @@ async def test_an_open_circuit_leaves_the_button_posting_to_the_broker_which_sho
         assert "1900.0368" in refused.text
     finally:
         await browser.close()
+
+
+async def test_pages_filled_in_from_one_rendering_each_carry_their_own_flow_and_log_in(
+    make_stack: StackFactory,
+) -> None:
+    """As in production (templates not re-read from disk), the login page is rendered once per client and
+    language and each flow's values filled in: every browser's button is bound to its own flow."""
+    stack = make_stack(template_auto_reload=False)
+    rp = await stack.register_client()
+    warm = Browser()
+    try:
+        await warm.log_in(stack.broker_url, rp, AN, DEMO_PASSWORD)  # the broker now knows VNeID's endpoints
+    finally:
+        await warm.close()
+    browsers = [Browser() for _ in range(3)]
+    try:
+        attempts = [browser.attempt(rp) for browser in browsers]
+        pages = [await browser.authorize(stack.broker_url, a) for browser, a in zip(browsers, attempts)]
+        assert len({page.text for page in pages}) == 3
+        for browser, attempt, page in zip(browsers, attempts, pages, strict=True):
+            method, action, fields = _vneid_button(page)
+            assert method == "get" and action == f"{stack.vneid_url}/authorize"
+            flow = await _flow(stack, flow_of(page))
+            assert fields["state"] == flow.id and fields["nonce"] == flow.upstream_nonce
+            assert f"/login?flow={flow.id}&amp;lang=en" in page.text  # its language link: its own flow
+            back = await browser.sign_in_at_vneid(await browser.open_vneid(page), AN, DEMO_PASSWORD)
+            at_rp = await browser.http.get(back.headers["location"])
+            query = parse_qs(urlsplit(at_rp.headers["location"]).query)
+            assert query["state"] == [attempt.params["state"]]
+            async with httpx.AsyncClient() as http:
+                tokens = await redeem(http, stack.broker_url, rp, query["code"][0], attempt.verifier)
+            assert tokens.status_code == 200
+    finally:
+        for browser in browsers:
+            await browser.close()
