@@ -178,7 +178,10 @@ async def test_pages_filled_in_from_one_rendering_each_carry_their_own_flow_and_
     browsers = [Browser() for _ in range(3)]
     try:
         attempts = [browser.attempt(rp) for browser in browsers]
-        pages = [await browser.authorize(stack.broker_url, a) for browser, a in zip(browsers, attempts)]
+        pages = [
+            await browser.authorize(stack.broker_url, a)
+            for browser, a in zip(browsers, attempts, strict=True)
+        ]
         assert len({page.text for page in pages}) == 3
         for browser, attempt, page in zip(browsers, attempts, pages, strict=True):
             method, action, fields = _vneid_button(page)
