@@ -253,7 +253,9 @@ async def login_rounds(
         if "floor" in row and peer:
             row["floor_ratio"] = round(row["floor"]["cpu_ms_per_op"] / peer, 2)
         if "floor" in row and "broker" in row:
-            row["broker_floor_ratio"] = round(row["broker"]["cpu_ms_per_op"] / row["floor"]["cpu_ms_per_op"], 2)
+            row["broker_floor_ratio"] = round(
+                row["broker"]["cpu_ms_per_op"] / row["floor"]["cpu_ms_per_op"], 2
+            )
         print(json.dumps(row), flush=True)
         rounds.append(row)
     return rounds
