@@ -35,6 +35,23 @@ async def may_log_in(
 ) -> Decision:
     """THE policy (broker.domain.policy.may_log_in), asked about a stored account."""
     status, linked = await standing_of(session, account, linked)
+    return _asked(registry, account, method, status, linked, at)
+
+
+def may_log_in_linked(registry: Registry, account: Account, method: LoginMethod, at: datetime) -> Decision:
+    """``may_log_in`` for an account the caller found by its link (nothing to read)."""
+    status = AccountStatus(account.status)
+    return _asked(registry, account, method, status, status is AccountStatus.ACTIVE, at)
+
+
+def _asked(
+    registry: Registry,
+    account: Account,
+    method: LoginMethod,
+    status: AccountStatus,
+    linked: bool,
+    at: datetime,
+) -> Decision:
     return policy.may_log_in(
         AccountType(account.account_type), method, status, linked, at, registry.settings.policy_rules()
     )

@@ -5,7 +5,7 @@ The code is written in the caller's transaction, which commits before the redire
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from broker.domain.login_flow import FlowState
@@ -41,25 +41,35 @@ async def issue(
     via = FlowState.AUTHENTICATED if authenticated else None
     advance = flow_guard.advance_at_commit if move_at_commit else flow_guard.advance
     await advance(session, flow.id, FlowState.COMPLETED, now, via=via, **(authenticated or {}))
-    code = new_token()
-    await grants.add_code(
-        session,
-        code_hash=digest(code),
-        grant_id=new_token(),
-        client_id=flow.client_id,
-        redirect_uri=flow.redirect_uri,
-        account_id=flow.account_id,
-        scope=flow.scope,
-        nonce=flow.nonce,
-        code_challenge=flow.code_challenge,
-        auth_time=flow.auth_time,
-        acr=flow.acr,
-        amr=list(flow.amr),
-        created_at=now,
-        expires_at=now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
-        sid=sid,
-    )
+    url, columns = new_code(registry, flow, sid, now)
     # The code carries ``sid``: its insert also makes the client a participant of that session.
-    return authorize.response_url(
+    await grants.add_code(session, **columns)
+    return url
+
+
+def new_code(
+    registry: Registry, flow: LoginFlow, sid: str | None, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """The code of an authenticated flow: the redirect that carries it to the RP, and its row's columns."""
+    assert flow.account_id is not None
+    code = new_token()
+    columns = {
+        "code_hash": digest(code),
+        "grant_id": new_token(),
+        "client_id": flow.client_id,
+        "redirect_uri": flow.redirect_uri,
+        "account_id": flow.account_id,
+        "scope": flow.scope,
+        "nonce": flow.nonce,
+        "code_challenge": flow.code_challenge,
+        "auth_time": flow.auth_time,
+        "acr": flow.acr,
+        "amr": list(flow.amr),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
+        "sid": sid,
+    }
+    url = authorize.response_url(
         flow.redirect_uri, {"code": code, "state": flow.rp_state, "iss": registry.settings.issuer}
     )
+    return url, columns

@@ -86,19 +86,24 @@ async def resolve_in(
     identity: VerifiedIdentity,
     link_account_id: int | None,
     new_account_units: tuple[str | None, str | None] | None = None,
+    read: accounts.FirstLookup | None = None,
 ) -> Resolved | MustChoose | Refused:
     """``account_for`` in the caller's transaction (the login callback's one transaction): a StoreConflict
     (a concurrent first login linked first) rolls it back, and the caller runs it again.
     ``new_account_units``: the client's and VNeID's unit, for an account this login makes: it is
-    classified before its INSERT (``cleanup.classify_new``)."""
+    classified before its INSERT (``cleanup.classify_new``). ``read``: the identity's lookup, read
+    outside the transaction (``accounts.first_lookup_alone``), not read again."""
     now = registry.clock()
-    lookup = await accounts.first_lookup(
-        session,
-        identity.issuer,
-        identity.subject,
-        identity.identification_number,
-        identity.old_identification_number,
-    )
+    if read is not None:
+        lookup = accounts.attach_lookup(session, read)
+    else:
+        lookup = await accounts.first_lookup(
+            session,
+            identity.issuer,
+            identity.subject,
+            identity.identification_number,
+            identity.old_identification_number,
+        )
     found = lookup.by_link
     if found is not None:
         known, previous_level, oldest_legacy = found
@@ -307,6 +312,22 @@ async def _create(
     """``new_id``: the id ``accounts.first_lookup`` drew for it (PostgreSQL): its rows then go out with the
     transaction's last statement."""
     now = registry.clock()
+    account = new_account(identity, units, now)
+    link = link_columns(identity, now)
+    number = identity.identification_number
+    if new_id is not None:
+        account = await accounts.insert_linked_at_commit(session, account, new_id, number, now, **link)
+    else:
+        account = await accounts.insert_linked(session, account, number, now, **link)
+    await audit.append(session, **created_row(now, account.sub, identity))
+    return account
+
+
+def new_account(
+    identity: VerifiedIdentity, units: tuple[str | None, str | None] | None, now: datetime
+) -> Account:
+    """Case 1's account, not yet written: VNeID's data, and its unit and class when ``units`` (the
+    client's and VNeID's) are given."""
     account = accounts.new(
         sub=new_subject(),
         account_type=AccountType.CITIZEN,
@@ -317,23 +338,20 @@ async def _create(
     _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
-    link = _link_columns(identity, now)
-    number = identity.identification_number
-    if new_id is not None:
-        account = await accounts.insert_linked_at_commit(session, account, new_id, number, now, **link)
-    else:
-        account = await accounts.insert_linked(session, account, number, now, **link)
-    await audit.append(
-        session,
-        at=now,
-        actor=f"citizen:{account.sub}",
+    return account
+
+
+def created_row(at: datetime, sub: str, identity: VerifiedIdentity) -> dict[str, Any]:
+    """The audit row of Case 1's account (``audit.row``'s)."""
+    return audit.row(
+        at=at,
+        actor=f"citizen:{sub}",
         action="account.create",
         outcome="done",
         reason="first_vneid_login",
-        sub=account.sub,
+        sub=sub,
         details={"identification_number": mask(identity.identification_number)},
     )
-    return account
 
 
 async def _unfreeze(session: Session, account: Account, registry: Registry) -> None:
@@ -355,11 +373,11 @@ async def _unfreeze(session: Session, account: Account, registry: Registry) -> N
 async def _add_link(session: Session, account: Account, identity: VerifiedIdentity, now: datetime) -> None:
     assert account.id is not None
     await accounts.add_link_holding_number(
-        session, identity.identification_number, now, account_id=account.id, **_link_columns(identity, now)
+        session, identity.identification_number, now, account_id=account.id, **link_columns(identity, now)
     )
 
 
-def _link_columns(identity: VerifiedIdentity, now: datetime) -> dict[str, Any]:
+def link_columns(identity: VerifiedIdentity, now: datetime) -> dict[str, Any]:
     """A new link's columns but its account's id: the identity it links, made and last used now."""
     return {
         "issuer": identity.issuer,
@@ -390,15 +408,22 @@ def _complete(account: Account, identity: VerifiedIdentity) -> bool:
     (the legacy record keeps what the old system had). Only a value that differs is set (issue 7: a known
     citizen's are the same, and each ``setattr`` goes through pydantic and the ORM's instrumentation).
     Whether any value changed."""
-    changed = False
-    for key, verified in (
-        ("name", identity.name),
-        ("birthdate", identity.birthdate),
-        ("gender", identity.gender),
-        ("identification_number", identity.identification_number),
-        ("old_identification_number", identity.old_identification_number),
-    ):
-        if verified and verified != getattr(account, key):
-            setattr(account, key, verified)
-            changed = True
-    return changed
+    changed = completion(account, identity)
+    for key, verified in changed:
+        setattr(account, key, verified)
+    return bool(changed)
+
+
+def completion(account: Account, identity: VerifiedIdentity) -> list[tuple[str, Any]]:
+    """What ``_complete`` would set on the account: VNeID's values that differ from its own."""
+    return [
+        (key, verified)
+        for key, verified in (
+            ("name", identity.name),
+            ("birthdate", identity.birthdate),
+            ("gender", identity.gender),
+            ("identification_number", identity.identification_number),
+            ("old_identification_number", identity.old_identification_number),
+        )
+        if verified and verified != getattr(account, key)
+    ]

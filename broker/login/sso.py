@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from broker.domain.accounts import LoginMethod
 from broker.domain.identity import VerifiedIdentity
@@ -166,18 +167,34 @@ async def open_session(
             # session ends everywhere.
             await session_end.end(registry, session, prior.sid, now)
     assert account.id is not None
+    opened, columns = new_session(registry, account.id, auth_time, acr, amr, upstream, now, cookie)
+    await sessions.add(session, **columns)
+    return opened
+
+
+def new_session(
+    registry: Registry,
+    account_id: int,
+    auth_time: datetime,
+    acr: str,
+    amr: list[str],
+    upstream: tuple[str, str | None] | None,
+    now: datetime,
+    cookie: str | None = None,
+) -> tuple[Opened, dict[str, Any]]:
+    """A new SSO session after an upstream login: its sid and cookie, and its row's columns."""
+    cookie = cookie or new_token()
     sid = new_token()
-    await sessions.add(
-        session,
-        sid=sid,
-        cookie_hash=digest(cookie),
-        account_id=account.id,
-        auth_time=auth_time,
-        acr=acr,
-        amr=amr,
-        created_at=now,
-        expires_at=expires_at,
-        upstream_id=upstream[0] if upstream else None,
-        upstream_logout_uri=upstream[1] if upstream else None,
-    )
-    return Opened(sid, cookie)
+    columns = {
+        "sid": sid,
+        "cookie_hash": digest(cookie),
+        "account_id": account_id,
+        "auth_time": auth_time,
+        "acr": acr,
+        "amr": list(amr) or ["pwd"],
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=registry.settings.sso_session_ttl_seconds),
+        "upstream_id": upstream[0] if upstream else None,
+        "upstream_logout_uri": upstream[1] if upstream else None,
+    }
+    return Opened(sid, cookie), columns

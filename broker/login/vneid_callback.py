@@ -14,10 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from broker.domain.identity import VerifiedIdentity
-from broker.domain.identity_numbers import mask
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError, StoreConflict, StoreGuardFailed, UpstreamCancelled, UpstreamError
-from broker.login import flow_guard, sso, upstream_logout
+from broker.login import common_login, flow_guard, sso, upstream_logout
 from broker.login.complete import complete
 from broker.login.link_account import MustChoose, Refused, allowed, resolve_in
 from broker.login.outcomes import Outcome, Page
@@ -64,9 +63,22 @@ async def _log_in(
 ) -> Outcome | Refused:
     """The account resolved, the flow authenticated, the session opened and the code issued in one
     transaction (issue 7: it was three, each with its own BEGIN, COMMIT and reads of what the one before
-    had just written)."""
+    had just written); a returning citizen's, with nothing to change, as one statement
+    (``common_login``). On PostgreSQL the account is looked up first, outside either."""
     try:
-        return await _log_in_transaction(registry, flow, identity, requirement)
+        lookup = None
+        if registry.db.is_postgresql:
+            lookup = await accounts.first_lookup_alone(
+                registry.db,
+                identity.issuer,
+                identity.subject,
+                identity.identification_number,
+                identity.old_identification_number,
+            )
+            returning = await common_login.log_in(registry, flow, identity, requirement, lookup)
+            if returning is not None:
+                return returning
+        return await _log_in_transaction(registry, flow, identity, requirement, lookup)
     except StoreGuardFailed as guard:  # the flow moved meanwhile (a replay, a double submit), or expired
         raise flow_guard.refused(guard) from None
 
@@ -76,11 +88,12 @@ async def _log_in_transaction(
     flow: LoginFlow,
     identity: VerifiedIdentity,
     requirement: LoginFlowRequirement | None,
+    lookup: accounts.FirstLookup | None,
 ) -> Outcome | Refused:
     now = registry.clock()
     async with registry.db.transaction() as session:
         units = (registry.settings.client_unit_codes.get(flow.client_id), identity.extra.get("unit_code"))
-        resolution = await resolve_in(registry, session, identity, flow.link_account_id, units)
+        resolution = await resolve_in(registry, session, identity, flow.link_account_id, units, lookup)
         if isinstance(resolution, Refused):
             return resolution  # its audit row commits with the transaction
         if isinstance(resolution, MustChoose):
@@ -117,19 +130,7 @@ async def _log_in_transaction(
                 session, account, *units, now, oldest_legacy=resolution.oldest_legacy
             )
         await accounts.defer_changes(session, account)  # what the login changed: with the flow's UPDATE
-        await audit.append(
-            session,
-            at=now,
-            actor=f"citizen:{account.sub}",
-            action="login.vneid",
-            outcome="allowed",
-            sub=account.sub,
-            details={
-                "identification_number": mask(identity.identification_number),
-                "level": identity.level,
-                "upstream": identity.extra.get("upstream"),
-            },
-        )
+        await audit.append(session, **common_login.login_row(now, account.sub, identity))
         if resolution.notice:
             outcome: Outcome = Page(resolution.notice, flow.id)
         else:

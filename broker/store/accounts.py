@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from broker.errors import StoreConflict
 from broker.store import audit, core_rows
+from broker.store.database import Database
 from broker.store.tables import Account, AccountAlias, LegacyAccount, UpstreamLink, VerifiedNumber
 from broker.store.types import row_of
 
@@ -43,10 +44,47 @@ async def first_lookup(
     one statement (issue 7: three round trips of a first login), one snapshot. The objects go into the
     session as ``core_rows.fetch``'s reads put them; the holder's merge chain is the caller's to follow."""
     draws = session.get_bind().dialect.name == "postgresql"
+    statement, parameters = _first_lookup(issuer, subject, number, old_number, draws)
+    rows = await core_rows.read(session, statement, parameters)  # locks nothing: needs no BEGIN
+    return _looked_up(rows, lambda columns, values: columns.attached(session, values))
+
+
+async def first_lookup_alone(
+    db: Database, issuer: str, subject: str, number: str | None, old_number: str | None
+) -> FirstLookup:
+    """``first_lookup`` outside any transaction, as ``Database.rows`` reads (on PostgreSQL by asyncpg, on
+    a statement's own snapshot: what ``first_lookup`` reads too, before its transaction's BEGIN). Its
+    objects belong to no session: ``attach_lookup`` gives them to the transaction that goes on with them."""
+    statement, parameters = _first_lookup(issuer, subject, number, old_number, db.is_postgresql)
+    rows = await db.rows(statement, parameters)
+    return _looked_up(rows, lambda columns, values: columns.instance(values))
+
+
+def attach_lookup(session: AsyncSession, lookup: FirstLookup) -> FirstLookup:
+    """``first_lookup_alone``'s objects in ``session``, as ``first_lookup`` would have read them there."""
+    accounts, records = account_columns(), _legacy_columns()
+    by_link = None
+    if lookup.by_link is not None:
+        account, level, legacy = lookup.by_link
+        by_link = (accounts.attach(session, account), level, legacy and records.attach(session, legacy))
+    return FirstLookup(
+        by_link,
+        lookup.holder and accounts.attach(session, lookup.holder),
+        [(accounts.attach(session, a), records.attach(session, r)) for a, r in lookup.matches],
+        lookup.new_id,
+    )
+
+
+def _first_lookup(
+    issuer: str, subject: str, number: str | None, old_number: str | None, draws: bool
+) -> core_rows.Write:
     statement = _first_lookup_statement(bool(number), bool(old_number), draws)
     parameters = {"issuer": issuer, "subject": subject}
     parameters |= {key: value for key, value in (("number", number), ("old_number", old_number)) if value}
-    rows = await core_rows.read(session, statement, parameters)  # locks nothing: needs no BEGIN
+    return statement, parameters
+
+
+def _looked_up(rows: list[Any], build: Any) -> FirstLookup:
     accounts, records = account_columns(), _legacy_columns()
     split = len(accounts) + 1
     by_link, holder, matches, new_id = None, None, [], None
@@ -55,8 +93,8 @@ async def first_lookup(
         if kind == _NEW_ID:
             new_id = account_values[0]
             continue
-        account = accounts.attached(session, account_values)
-        legacy = records.attached(session, legacy_values) if legacy_values[0] is not None else None
+        account = build(accounts, account_values)
+        legacy = build(records, legacy_values) if legacy_values[0] is not None else None
         if kind == _BY_LINK:
             by_link = (account, level, legacy)
         elif kind == _HOLDER:
@@ -282,17 +320,33 @@ async def insert_linked_at_commit(
     came to hold meanwhile (ON CONFLICT DO NOTHING, nothing written) fails it too
     (``core_rows.defer_expecting``): StoreConflict either way, when it runs, and the caller runs the
     login again."""
-    account.id = account_id
-    account_statement, parameters = core_rows.insert_row(Account, row_of(account), "account_")
-    link_row = core_rows.model_row(UpstreamLink, account_id=account_id, **link)
-    link_statement, link_parameters = core_rows.insert_row(UpstreamLink, link_row, "link_")
+    (account_statement, parameters), (link_statement, link_parameters), *held = linked_writes(
+        account, account_id, identification_number, at, **link
+    )
     await core_rows.defer(session, account_statement, link_statement, parameters=parameters | link_parameters)
-    if identification_number is not None:
-        held = {"held_number": identification_number, "held_account": account_id, "held_at": at}
-        await core_rows.defer_expecting(session, _hold_new_number(), held)
+    for guarded, values in held:
+        await core_rows.defer_expecting(session, guarded, values)
     core_rows.attach_new(session, account)
     audit.note_new_account(session, account.sub, account.account_type)
     return account
+
+
+def linked_writes(
+    account: Account, account_id: int, identification_number: str | None, at: datetime, **link: Any
+) -> list[core_rows.Write]:
+    """``insert_linked_at_commit``'s writes (the account, given its id, its link, the number it now holds,
+    guarded), for a statement that carries them (``Database.commit_writes``)."""
+    account.id = account_id
+    writes = [
+        core_rows.insert_row(Account, row_of(account), "account_"),
+        core_rows.insert_row(
+            UpstreamLink, core_rows.model_row(UpstreamLink, account_id=account_id, **link), "link_"
+        ),
+    ]
+    if identification_number is not None:
+        held = {"held_number": identification_number, "held_account": account_id, "held_at": at}
+        writes.append((_hold_new_number(), held))
+    return writes
 
 
 @functools.cache
@@ -377,8 +431,14 @@ async def add_link_holding_number(
 
 async def touch_link(session: AsyncSession, issuer: str, subject: str, level: int, at: datetime) -> None:
     # One UPDATE, no read of the link first; nothing reads it back in a login: deferred.
+    statement, parameters = touch_link_write(issuer, subject, level, at)
+    await core_rows.defer(session, statement, parameters=parameters)
+
+
+def touch_link_write(issuer: str, subject: str, level: int, at: datetime) -> core_rows.Write:
+    """``touch_link``'s UPDATE, for a statement that carries it (``Database.commit_writes``)."""
     parameters = {"touch_issuer": issuer, "touch_subject": subject, "touch_level": level, "touch_at": at}
-    await core_rows.defer(session, _touch_link_statement(), parameters=parameters)
+    return _touch_link_statement(), parameters
 
 
 @functools.cache

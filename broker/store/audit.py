@@ -62,8 +62,21 @@ def _report_committed(session: SyncSession) -> None:
     session.info.pop(_NEW_ACCOUNTS, None)
     facts = session.info.pop(_PENDING, None)
     observer = session.info.get(OBSERVER)
-    if not facts or observer is None:
-        return
+    if facts and observer is not None:
+        _report(facts, observer)
+
+
+def report_written(rows: list[dict[str, Any]], account_type: Any, observer: AuditObserver | None) -> None:
+    """After ``chained_write``'s statement committed: its rows logged and counted, as a committed
+    transaction's are; ``account_type``: of the login rows' subject (a label of the login counter)."""
+    if observer is not None:
+        _report(
+            [_fact(row, account_type if row["action"].startswith("login.") else None) for row in rows],
+            observer,
+        )
+
+
+def _report(facts: list[AuditFact], observer: AuditObserver) -> None:
     for fact in facts:
         log.info(
             "%s %s",
@@ -97,11 +110,14 @@ def note_new_account(session: AsyncSession, sub: str, account_type: Any) -> None
 
 
 def _observe(session: SyncSession, row: dict[str, Any], account_type: Any) -> None:
+    session.info.setdefault(_PENDING, []).append(_fact(row, account_type))
+
+
+def _fact(row: dict[str, Any], account_type: Any) -> AuditFact:
     details = row["details"]
     upstream = details.get("upstream") if isinstance(details.get("upstream"), str) else None
     kind = str(getattr(account_type, "value", account_type)) if account_type is not None else None
-    fact = AuditFact(row["action"], row["outcome"], row["reason"], kind, upstream)
-    session.info.setdefault(_PENDING, []).append(fact)
+    return AuditFact(row["action"], row["outcome"], row["reason"], kind, upstream)
 
 
 # pg_advisory_xact_lock key of the chain's head ("audi" in ASCII): one lock, for every replica.
@@ -209,7 +225,22 @@ async def append(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Queues the row: it is chained and written when the session's transaction commits."""
-    row = {
+    queued = row(at=at, actor=actor, action=action, outcome=outcome, reason=reason, sub=sub, details=details)
+    session.sync_session.info.setdefault(_QUEUED, []).append(queued)
+
+
+def row(
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    outcome: str,
+    reason: str | None = None,
+    sub: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A row of the trail, before its chaining (``append``, ``chained_write``)."""
+    return {
         "at": at,
         "actor": actor,
         "action": action,
@@ -218,7 +249,6 @@ async def append(
         "sub": sub,
         "details": details or {},
     }
-    session.sync_session.info.setdefault(_QUEUED, []).append(row)
 
 
 async def write_queued(session: AsyncSession) -> None:
@@ -268,16 +298,28 @@ _CHAINED_IN_ONE = 4
 def _write_chained(session: SyncSession, rows: list[dict[str, Any]], sub: str | None) -> Any:
     """PostgreSQL: the lock, the head, the rows, the account type of ``sub`` and the transaction's
     deferred writes (a login's code): one round trip (``_chained_insert_statement``)."""
-    parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": sub} if sub is not None else {})
-    for index, row in enumerate(rows):
-        parameters |= {f"r{index}_{name}": value for name, value in row.items()}
-        parameters[f"r{index}_content"] = audit_chain.canonical(**row)
-    statement = _chained_insert_statement(len(rows), sub is not None)
+    statement, parameters = _chained(rows, sub)
     statement, parameters = core_rows.carrying_deferred(session, statement, parameters)
     # by asyncpg if it can; the transaction's last write (only the commit follows), so a transaction that
     # has only read so far needs no BEGIN for it
     written = core_rows.run_in_commit(session, statement, parameters, last=True)
     return written[0] if written is not None else session.connection().execute(statement, parameters).one()
+
+
+def chained_write(rows: list[dict[str, Any]]) -> core_rows.Write:
+    """PostgreSQL: ``rows`` (``row``'s) chained after the trail's head and written by one statement, which
+    can carry other writes (``Database.commit_writes``): the lock, the head, the rows, as
+    ``_write_chained`` writes a transaction's rows at its commit."""
+    assert 0 < len(rows) <= _CHAINED_IN_ONE
+    return _chained(rows, None)
+
+
+def _chained(rows: list[dict[str, Any]], sub: str | None) -> core_rows.Write:
+    parameters: dict[str, Any] = {"audit_key": _CHAIN_LOCK} | ({"sub": sub} if sub is not None else {})
+    for index, row in enumerate(rows):
+        parameters |= {f"r{index}_{name}": value for name, value in row.items()}
+        parameters[f"r{index}_content"] = audit_chain.canonical(**row)
+    return _chained_insert_statement(len(rows), sub is not None), parameters
 
 
 def _locked_head_rows(session: SyncSession, sub: str | None) -> Any:

@@ -77,6 +77,24 @@ async def reclassify_linked(
 
 
 def _classify(account: Account, record: LegacyAccount | None, linked: bool, today: date) -> None:
+    cleanup_class, key = _class_of(account, record, linked, today)
+    # Set only when they change (issue 7: a known citizen's login leaves both as they were).
+    if account.cleanup_class != cleanup_class:
+        account.cleanup_class = cleanup_class
+    if account.name_key != key:
+        account.name_key = key
+
+
+def login_keeps_class(account: Account, oldest_legacy: LegacyAccount | None, at: datetime) -> bool:
+    """Whether ``after_vneid_login`` would leave a linked account found by its link as it is: it has a
+    unit, and its class and name key are what its login would compute (a returning citizen's, as a rule)."""
+    computed = _class_of(account, oldest_legacy, True, at.astimezone(VIETNAM).date())
+    return account.unit_code is not None and computed == (account.cleanup_class, account.name_key)
+
+
+def _class_of(
+    account: Account, record: LegacyAccount | None, linked: bool, today: date
+) -> tuple[str, str | None]:
     facts = Facts(
         account_type=account.account_type,
         cccd=account.identification_number or (record.cccd if record else None),
@@ -88,15 +106,10 @@ def _classify(account: Account, record: LegacyAccount | None, linked: bool, toda
         merged=account.merged_into_id is not None or account.status == AccountStatus.MERGED,
         duplicate_suspect=account.cleanup_class == Cleanup.DUPLICATE_SUSPECT,
     )
-    cleanup_class, key = (
+    return (
         classify(facts, today).value,
         name_key(account.name or (record.full_name if record else None)),
     )
-    # Set only when they change (issue 7: a known citizen's login leaves both as they were).
-    if account.cleanup_class != cleanup_class:
-        account.cleanup_class = cleanup_class
-    if account.name_key != key:
-        account.name_key = key
 
 
 def classify_new(account: Account, client_unit: str | None, claimed_unit: str | None, at: datetime) -> None:

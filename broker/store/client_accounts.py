@@ -15,14 +15,14 @@ from broker.store.tables import Account, ClientAccount
 
 async def note(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> None:
     """Idempotent, also under concurrency (ON CONFLICT DO NOTHING)."""
-    await core_rows.execute(session, *note_write(session, client_id, account_id, at))
+    await core_rows.execute(session, *note_write(session.get_bind().dialect.name, client_id, account_id, at))
 
 
-def note_write(session: AsyncSession, client_id: str, account_id: int, at: datetime) -> core_rows.Write:
+def note_write(dialect: str, client_id: str, account_id: int, at: datetime) -> core_rows.Write:
     """That ``client_id`` has dealt with the account, as a write ``core_rows.defer`` can carry into a
     statement run by asyncpg itself (issue 7). Idempotent, also under concurrency (ON CONFLICT DO NOTHING)."""
     return core_rows.insert_ignoring(
-        session.get_bind().dialect.name,
+        dialect,
         ClientAccount,
         {"client_id": client_id, "account_id": account_id, "first_seen_at": at},
         ("client_id", "account_id"),

@@ -460,6 +460,11 @@ class ModelColumns:
         attach_new(session, instance)
         return instance
 
+    def attach(self, session: AsyncSession, instance: Any) -> Any:
+        """``attached`` for an object ``instance`` built (outside any session): it, or the object the
+        session already holds for its key."""
+        return self.attached(session, [instance.__dict__[key] for key in self.keys])
+
     def built(self, **values: Any) -> Any:
         """``model(**values)`` as the ORM's loader builds an object (``instance``): every column set, a
         missing one to its field's default; transient, its history empty."""

@@ -191,6 +191,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, count_round_trips, pool_size, max_overflow, pool_timeout)
         info: dict[str, Any] = {}
+        self._audit_observer: audit.AuditObserver | None = None
         if key_encryption is not None:
             info[ENCRYPTION] = key_encryption
         if metrics is not None:
@@ -201,7 +202,7 @@ class Database:
                     metrics, fact.action, fact.outcome, fact.reason, fact.account_type, fact.upstream
                 )
 
-            info[audit.OBSERVER] = observe
+            info[audit.OBSERVER] = self._audit_observer = observe
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         self._writes = async_sessionmaker(self._write_engine, expire_on_commit=False, info=info)
         # PostgreSQL reads run without BEGIN/COMMIT (two round trips saved): under READ COMMITTED every
@@ -304,6 +305,24 @@ class Database:
         with _translated_errors():
             async with self._write_engine.begin() as connection:
                 return list((await connection.execute(statement, parameters)).all())
+
+    async def commit_writes(
+        self, writes: list[core_rows.Write], audit_rows: list[dict[str, Any]], account_type: Any
+    ) -> None:
+        """PostgreSQL only: ``writes`` and the audit ``rows`` (``audit.row``'s), chained after the trail's
+        head, as one statement, a transaction of its own without BEGIN and COMMIT: what a transaction whose
+        writes were all deferred (``core_rows.defer``) sends at its commit, without an ORM session (issue
+        7). A guarded write among them that missed fails all of it (``StoreGuardFailed``). Once written,
+        the rows are logged and counted as a committed transaction's are; ``account_type``: of the login
+        rows' subject."""
+        assert self._postgresql
+        statement, parameters = core_rows.together(*writes, audit.chained_write(audit_rows))
+        await self._by_asyncpg(statement, parameters)
+        audit.report_written(audit_rows, account_type, self._audit_observer)
+
+    @property
+    def dialect_name(self) -> str:
+        return str(self.engine.dialect.name)
 
     @property
     def is_postgresql(self) -> bool:

@@ -153,8 +153,17 @@ async def move_at_commit(
     ``defer_expecting``): that statement, all of it, fails with ``StoreGuardFailed(refusal)`` unless the
     flow moved, exactly as ``move`` returning False would have refused. Issue 7: with nothing else in the
     transaction but reads, a login's last writes go out as one statement, without BEGIN and COMMIT."""
+    guarded, parameters = move_write(flow_id, target, at, refusal, via, **values)
+    await core_rows.defer_expecting(session, guarded, parameters)
+
+
+def move_write(
+    flow_id: str, target: FlowState, at: datetime, refusal: str, via: FlowState | None = None, **values: Any
+) -> core_rows.Write:
+    """``move_at_commit``'s guarded UPDATE, for a statement that carries it (``Database.commit_writes``):
+    that statement fails with ``StoreGuardFailed(refusal)`` unless the flow moved."""
     statement, parameters = _move(flow_id, target, at, via, values)
-    await core_rows.defer_expecting(session, _returning(statement, refusal), parameters)
+    return _returning(statement, refusal), parameters
 
 
 @functools.cache

@@ -21,18 +21,24 @@ async def add_code(session: AsyncSession, **values: Any) -> None:
     """The code of these columns (``AuthorizationCode``'s, written without building its object:
     ``core_rows.model_row``), the note that its client knows the account (the event feed's) and, for a
     code of an SSO session, the client's place in that session: one statement on PostgreSQL."""
-    code = core_rows.model_row(AuthorizationCode, **values)
-    client_id, created_at, sid = code["client_id"], code["created_at"], code.get("sid")
-    writes = [
-        core_rows.insert_row(AuthorizationCode, code, "code_"),
-        client_accounts.note_write(session, client_id, code["account_id"], created_at),
-    ]
-    if sid is not None:
-        writes.append(sessions.participant_write(session, sid, client_id, created_at))
+    writes = code_writes(session.get_bind().dialect.name, **values)
     # Nothing reads the code in the transaction that issues it: deferred (issue 7, a login's round trip),
     # each statement built once, so that the one carrying them at commit runs by asyncpg itself.
     parameters = {name: value for _, values in writes for name, value in values.items()}
     await core_rows.defer(session, *(statement for statement, _ in writes), parameters=parameters)
+
+
+def code_writes(dialect: str, **values: Any) -> list[core_rows.Write]:
+    """``add_code``'s writes, for a statement that carries them (``Database.commit_writes``)."""
+    code = core_rows.model_row(AuthorizationCode, **values)
+    client_id, created_at, sid = code["client_id"], code["created_at"], code.get("sid")
+    writes = [
+        core_rows.insert_row(AuthorizationCode, code, "code_"),
+        client_accounts.note_write(dialect, client_id, code["account_id"], created_at),
+    ]
+    if sid is not None:
+        writes.append(sessions.participant_write(dialect, sid, client_id, created_at))
+    return writes
 
 
 @functools.cache

@@ -17,10 +17,13 @@ async def add(session: AsyncSession, **values: Any) -> None:
     """A new session of these columns (``SsoSession``'s), written without building its object
     (``core_rows.model_row``). Deferred (``core_rows.defer``): nothing reads a new session in the
     transaction that opens it."""
-    statement, parameters = core_rows.insert_row(
-        SsoSession, core_rows.model_row(SsoSession, **values), "sso_"
-    )
+    statement, parameters = insert_write(**values)
     await core_rows.defer(session, statement, parameters=parameters)
+
+
+def insert_write(**values: Any) -> core_rows.Write:
+    """``add``'s INSERT, for a statement that carries it (``Database.commit_writes``)."""
+    return core_rows.insert_row(SsoSession, core_rows.model_row(SsoSession, **values), "sso_")
 
 
 async def get(session: AsyncSession, sid: str) -> SsoSession | None:
@@ -60,11 +63,11 @@ async def end(session: AsyncSession, sid: str, at: datetime) -> bool:
     return int((await session.execute(statement)).rowcount) == 1  # type: ignore[attr-defined]
 
 
-def participant_write(session: AsyncSession, sid: str, client_id: str, at: datetime) -> core_rows.Write:
+def participant_write(dialect: str, sid: str, client_id: str, at: datetime) -> core_rows.Write:
     """That ``client_id`` took part in the session, as a write ``core_rows.defer`` can carry into a
     statement run by asyncpg itself (issue 7). Idempotent, also under concurrency."""
     return core_rows.insert_ignoring(
-        session.get_bind().dialect.name,
+        dialect,
         SsoSessionClient,
         {"sid": sid, "client_id": client_id, "created_at": at},
         ("sid", "client_id"),
