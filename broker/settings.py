@@ -99,10 +99,11 @@ class Settings(BaseSettings):
 
     max_form_bytes: int = Field(default=64 * 1024, ge=1024)
 
-    # Connections per process kept open (PostgreSQL). A connection opened beyond them is closed after use,
-    # and every new one costs a connect and a fresh prepare of each statement: keep this above the
-    # requests a process serves at once. Up to 10 more are opened in a burst, and up to half this size
-    # again for the token endpoints' single statements (their own pool, broker.store.prepared).
+    # Connections per process kept open (PostgreSQL) for the statements the broker sends by asyncpg itself
+    # (the logins' and the token endpoints', broker.store.prepared), and half as many again for the ORM's
+    # transactions, topped up by up to 10 more in a burst. A connection opened beyond them is closed after
+    # use, and every new one costs a connect and a fresh prepare of each statement: keep this above the
+    # requests a process serves at once.
     database_pool_size: int = Field(default=20, ge=1)
 
     # Benchmarks only (bench/op_bench.py): answers carry X-DB-Round-Trips, the round trips they cost.

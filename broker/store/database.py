@@ -189,7 +189,12 @@ class Database:
         """``metrics``: pool gauges, and logins/links/merges counted from the audit rows as they commit;
         ``key_encryption``: seals and opens the signing keys (broker.store.keys refuses to work without)."""
         self.url = url
-        self.engine = create_engine(url, count_round_trips, pool_size, max_overflow, pool_timeout)
+        # PostgreSQL: ``pool_size`` connections for the statements asyncpg runs itself (a login's, the token
+        # endpoints'), and half as many for the ORM's transactions (every other path), which the overflow
+        # tops up in a burst; elsewhere the engine's pool serves everything.
+        postgresql = not url.startswith("sqlite")
+        orm_pool = max(1, pool_size // 2) if postgresql else pool_size
+        self.engine = create_engine(url, count_round_trips, orm_pool, max_overflow, pool_timeout)
         info: dict[str, Any] = {}
         self._audit_observer: audit.AuditObserver | None = None
         if key_encryption is not None:
@@ -215,10 +220,11 @@ class Database:
         self._read_engine = reads
         self._postgresql = self.engine.dialect.name == "postgresql"
         # The statements run by asyncpg, compiled once each (they are built once: broker.store's caches),
-        # on connections of their own pool: half as many again as the engine's (the ORM's) at most.
+        # on connections of their own pool (issue 7: at half the ORM's size, a login's statements waited
+        # for one under load, 7 % of a login's CPU in the benchmark).
         self._compiled: dict[Any, prepared.Compiled] = {}
         self._statements = (
-            prepared.StatementPool(self.engine, max(2, pool_size // 2), pool_timeout, metrics)
+            prepared.StatementPool(self.engine, max(2, pool_size), pool_timeout, metrics)
             if self._postgresql
             else None
         )
