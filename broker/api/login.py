@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -73,7 +73,7 @@ def render_login_page(
             hinted=hinted,
             client_name=model.client_name,
             upstreams=upstreams if len(upstreams) > 1 else [],
-            upstream_form=_get_form(model.upstream_url) if model.upstream_url else None,
+            upstream_form=model.upstream_form[:2] if model.upstream_form else None,
             **urls,
         )
     # Rendered once per client, language and upstream form; the flow's id and its upstream state, nonce
@@ -81,9 +81,12 @@ def render_login_page(
     slot = Slots()
     urls = _urls(request, slot(model.flow_id))
     form = None
-    if model.upstream_url:
-        action, fields = _get_form(model.upstream_url)
-        form = (action, [(name, slot(value) if is_token(value) else value) for name, value in fields])
+    if model.upstream_form:
+        action, fields, own = model.upstream_form
+        form = (
+            action,
+            [(name, slot(value) if value in own and is_token(value) else value) for name, value in fields],
+        )
     return pages.render_slotted(
         request,
         "login.html",
@@ -95,13 +98,6 @@ def render_login_page(
         upstream_form=form,
         **urls,
     )
-
-
-def _get_form(url: str) -> tuple[str, list[tuple[str, str]]]:
-    """A URL as a GET form's action and hidden fields: submitting a GET form replaces its action's query."""
-    parts = urlsplit(url)
-    action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return action, parse_qsl(parts.query, keep_blank_values=True)
 
 
 @router.post("/login/vneid", name="vneid_start")

@@ -82,7 +82,15 @@ async def start(
     )
     # The page is this request's answer (as Keycloak's authorization endpoint answers with its form): a
     # redirect to it would cost the browser a request and the broker a read of the flow just written.
-    return LoginPage(flow_id, client.name or client_id, prepared.url if prepared else None)
+    form = None
+    if prepared is not None:
+        own = frozenset(value for name, value in prepared.fields if name in _FLOW_OWN) | {flow_id}
+        form = (prepared.action, prepared.fields, own)
+    return LoginPage(flow_id, client.name or client_id, form)
+
+
+# The upstream request's parameters that differ from one flow to the next (the rest is configuration).
+_FLOW_OWN = frozenset({"state", "nonce", "code_challenge"})
 
 
 async def _answer_from_session(registry: Registry, flow: LoginFlow, current: SsoSession) -> str:

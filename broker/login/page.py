@@ -14,7 +14,9 @@ from broker.registry import Registry
 class LoginPage:
     flow_id: str
     client_name: str
-    upstream_url: str | None = None  # the one upstream's login, prepared by /authorize (vneid_start.prepare)
+    # the one upstream's login as a GET form, prepared by /authorize (vneid_start.prepare): its action, its
+    # fields, and the values among them that are this flow's own (its state, nonce and PKCE challenge)
+    upstream_form: tuple[str, list[tuple[str, str]], frozenset[str]] | None = None
 
 
 async def describe(registry: Registry, flow_id: str | None, browser: str | None) -> LoginPage:

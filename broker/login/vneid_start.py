@@ -10,7 +10,9 @@ prepared for (its circuit open, its discovery unreachable), whose refusal page t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError, UpstreamError
@@ -31,12 +33,14 @@ def redirect_uri(registry: Registry) -> str:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A flow's upstream login, bound before the citizen chose it: the flow's columns and where it goes."""
+    """A flow's upstream login, bound before the citizen chose it: the flow's columns, and where it goes as
+    a GET form (the login page's button: its action, and its hidden fields, the request's parameters)."""
 
     upstream_id: str
     nonce: str
     verifier: str
-    url: str
+    action: str
+    fields: list[tuple[str, str]]
 
     def columns(self) -> dict[str, str]:
         return {
@@ -56,11 +60,34 @@ async def prepare(
     if adapter is None or not adapter.sends_without_calling():
         return None
     nonce, verifier = new_token(), new_token()
+    fresh = _fresh(prompt, force_login)
     try:
-        url = await _upstream_url(registry, adapter, flow_id, nonce, verifier, prompt, min_level, force_login)
+        endpoint, params = await adapter.authorization_request(
+            redirect_uri=redirect_uri(registry),
+            state=flow_id,
+            nonce=nonce,
+            code_verifier=verifier,
+            prompt="login" if fresh else None,
+            level=min_level if min_level is not None else 1,
+        )
     except UpstreamError:
         return None
-    return Prepared(adapter.id, nonce, verifier, url)
+    action, query = _split(endpoint)
+    return Prepared(adapter.id, nonce, verifier, action, [*query, *params])
+
+
+@functools.lru_cache(maxsize=64)
+def _split(endpoint: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """An endpoint as a GET form's action and the fields of its own query (a form's submission replaces
+    its action's query): once per endpoint."""
+    parts = urlsplit(endpoint)
+    action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return action, tuple(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _fresh(prompt: str | None, force_login: bool) -> bool:
+    """A forced fresh login (prompt=login, max_age) is forced upstream too."""
+    return bool(prompt and "login" in prompt.split()) or force_login
 
 
 async def start(
@@ -136,8 +163,8 @@ async def _upstream_url(
     min_level: int | None,
     force_login: bool,
 ) -> str:
-    # A forced fresh login (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for.
-    fresh = bool(prompt and "login" in prompt.split()) or force_login
+    # A level-2 requirement is asked for.
+    fresh = _fresh(prompt, force_login)
     return await adapter.authorization_url(
         redirect_uri=redirect_uri(registry),
         state=flow_id,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
+
 from broker.upstream.config import UpstreamConfig
 from broker.upstream.http import UpstreamHttp
 
@@ -70,10 +72,25 @@ class UpstreamAdapter(ABC):
         return None
 
     @abstractmethod
+    async def authorization_request(
+        self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """Where the browser goes: the authorization endpoint and the request's parameters; ``state`` is the
+        broker's flow id, ``level`` the minimum level needed."""
+
     async def authorization_url(
         self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int
     ) -> str:
-        """Where the browser goes; ``state`` is the broker's flow id, ``level`` the minimum level needed."""
+        """``authorization_request`` as one URL, for a redirect."""
+        endpoint, params = await self.authorization_request(
+            redirect_uri=redirect_uri,
+            state=state,
+            nonce=nonce,
+            code_verifier=code_verifier,
+            prompt=prompt,
+            level=level,
+        )
+        return str(add_params_to_uri(endpoint, params))
 
     @abstractmethod
     async def exchange(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from broker.errors import IdentityRefused, UpstreamError
@@ -15,9 +14,9 @@ from broker.upstream.adapters.exchange import exchange_code
 
 
 class OAuth2UserinfoAdapter(UpstreamAdapter):
-    async def authorization_url(
+    async def authorization_request(
         self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int
-    ) -> str:
+    ) -> tuple[str, list[tuple[str, str]]]:
         self.http.breaker.check_start()
         assert self.config.authorization_endpoint is not None  # completed by the configuration
         params = self.code_request(redirect_uri, state)
@@ -28,7 +27,7 @@ class OAuth2UserinfoAdapter(UpstreamAdapter):
             }
         if acr := self.acr_values(level):
             params["acr_values"] = acr
-        return str(add_params_to_uri(self.config.authorization_endpoint, list(params.items())))
+        return self.config.authorization_endpoint, list(params.items())
 
     async def exchange(
         self, callback: Mapping[str, str], *, redirect_uri: str, code_verifier: str, nonce: str

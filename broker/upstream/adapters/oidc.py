@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from broker.clock import Clock
@@ -41,9 +40,9 @@ class OidcAdapter(UpstreamAdapter):
     def uses_nonce(self) -> bool:
         return True
 
-    async def authorization_url(
+    async def authorization_request(
         self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int
-    ) -> str:
+    ) -> tuple[str, list[tuple[str, str]]]:
         self.http.breaker.check_start()
         # While the circuit is half-open, the discovery document is fetched again: that call is the probe.
         metadata = await self.metadata(force=self.http.breaker.is_open)
@@ -55,7 +54,7 @@ class OidcAdapter(UpstreamAdapter):
             }
         extra = {"prompt": prompt, "acr_values": self.acr_values(level)}
         params |= {key: value for key, value in extra.items() if value}
-        return str(add_params_to_uri(metadata["authorization_endpoint"], list(params.items())))
+        return metadata["authorization_endpoint"], list(params.items())
 
     async def exchange(
         self, callback: Mapping[str, str], *, redirect_uri: str, code_verifier: str, nonce: str

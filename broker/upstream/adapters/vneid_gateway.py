@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from authlib.common.urls import add_params_to_uri
-
 from broker.errors import UpstreamError
 from broker.upstream.adapters.base import UpstreamAdapter, UpstreamIdentity
 from broker.upstream.adapters.exchange import exchange_code
@@ -24,13 +22,13 @@ class VneidGatewayAdapter(UpstreamAdapter):
         super().__init__(config, http)
         self._cipher = cipher
 
-    async def authorization_url(
+    async def authorization_request(
         self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str, prompt: str | None, level: int
-    ) -> str:
+    ) -> tuple[str, list[tuple[str, str]]]:
         self.http.breaker.check_start()
         assert self.config.authorization_endpoint is not None  # completed by the configuration
         params = self.code_request(redirect_uri, state)
-        return str(add_params_to_uri(self.config.authorization_endpoint, list(params.items())))
+        return self.config.authorization_endpoint, list(params.items())
 
     async def exchange(
         self, callback: Mapping[str, str], *, redirect_uri: str, code_verifier: str, nonce: str
