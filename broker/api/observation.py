@@ -122,7 +122,10 @@ class RequestObservation:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
+                headers = list(message.get("headers", ()))
+                # An X-Request-ID the app set itself gives way to this one (copied only then).
+                if any(name.lower() == HEADER for name, _ in headers):
+                    headers = [(name, value) for name, value in headers if name.lower() != HEADER]
                 headers.append((HEADER, encoded_id))
                 message["headers"] = headers
                 fields["route"] = route_template(scope)

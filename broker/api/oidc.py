@@ -15,6 +15,7 @@ from broker.api.deps import (
     SessionCookieDep,
     get_pages,
     get_registry,
+    set_token_cookie,
 )
 from broker.api.login import render_login_page
 from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
@@ -91,9 +92,7 @@ async def _authorize(
             request, registry, get_pages(request), outcome, at_authorize=True, hinted=hinted
         )
     if browser is None:
-        response.set_cookie(
-            BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", secure=registry.settings.secure_cookies
-        )
+        set_token_cookie(response, BROWSER_COOKIE, browser_id, registry.settings.secure_cookies)
     return response
 
 

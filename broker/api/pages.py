@@ -72,6 +72,8 @@ def is_token(value: str) -> bool:
 
 def _frozen(value: Any) -> Hashable:
     """A context value as part of a cache key: lists and tuples (of tuples) as tuples."""
+    if type(value) is str:
+        return value
     if isinstance(value, list | tuple):
         return tuple(_frozen(item) for item in value)
     return value  # type: ignore[no-any-return]
@@ -213,7 +215,7 @@ class Pages:
         if self._slotted is None:
             return self._render_filled(request, template, slots, switch_to, hinted, context)
         static_url = self._static_path(request)
-        key = (template, language, static_url, switch_to, tuple((k, _frozen(v)) for k, v in context.items()))
+        key = (template, language, static_url, switch_to, *map(_frozen, context.items()))
         shape = self._slotted.get(key, _UNSEEN)
         if shape is _UNSEEN:
             rendered = self.render(request, template, switch_to=switch_to, hinted=hinted, **context)
