@@ -311,3 +311,21 @@ async def test_a_waiter_cancelled_as_a_connection_reaches_it_passes_the_connecti
         assert _gauge(metrics, "broker_db_pool_waiting") == 0
     finally:
         await db.dispose()
+
+
+async def test_a_connection_keeps_its_prepared_statements_for_its_life(postgres_url: str) -> None:
+    """Each connection prepares each statement once; asyncpg's default would prepare them all again every
+    five minutes (issue 7: a tenth of a login's CPU in the benchmark's later rounds)."""
+    db = Database(postgres_url, pool_size=2, pool_timeout=1.0)
+    try:
+        await _backend(db)
+        assert db._statements is not None
+        async with db._statements.connection() as connection:
+            assert connection._config.max_cached_statement_lifetime == 0  # never expire
+            prepared = await connection.fetchval("SELECT count(*) FROM pg_prepared_statements")
+        await _backend(db)
+        async with db._statements.connection() as connection:
+            # the same statement again: no new server-side statement
+            assert await connection.fetchval("SELECT count(*) FROM pg_prepared_statements") == prepared
+    finally:
+        await db.dispose()
