@@ -116,11 +116,9 @@ async def _written(
         "acr": identity.acr,
         "amr": amr,
     }
-    flow.state, flow.account_id, flow.auth_time = FlowState.AUTHENTICATED, account.id, identity.auth_time
-    flow.acr, flow.amr = identity.acr, amr
     noted = upstream_logout.noted(registry, identity)
     opened, session = sso.new_session(registry, account.id, identity.auth_time, identity.acr, amr, noted, now)
-    url, code = issue_code.new_code(registry, flow, opened.sid, now)
+    url, code = issue_code.new_code(registry, flow, opened.sid, now, authenticated)
     writes = [
         *writes,
         sessions.insert_write(**session),

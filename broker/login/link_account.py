@@ -328,14 +328,16 @@ def new_account(
 ) -> Account:
     """Case 1's account, not yet written: VNeID's data, and its unit and class when ``units`` (the
     client's and VNeID's) are given."""
+    # VNeID's data given at construction, not set after it: one statement, not an INSERT and an UPDATE,
+    # and no ``setattr`` through pydantic and the instrumentation per value
     account = accounts.new(
         sub=new_subject(),
         account_type=AccountType.CITIZEN,
         status=AccountStatus.ACTIVE,
         created_at=now,
         updated_at=now,
+        **dict(_verified(identity)),
     )
-    _complete(account, identity)  # before the INSERT: one statement, not an INSERT and an UPDATE
     if units is not None:
         cleanup.classify_new(account, *units, now)
     return account
@@ -416,6 +418,11 @@ def _complete(account: Account, identity: VerifiedIdentity) -> bool:
 
 def completion(account: Account, identity: VerifiedIdentity) -> list[tuple[str, Any]]:
     """What ``_complete`` would set on the account: VNeID's values that differ from its own."""
+    return [(key, verified) for key, verified in _verified(identity) if verified != getattr(account, key)]
+
+
+def _verified(identity: VerifiedIdentity) -> list[tuple[str, Any]]:
+    """VNeID's values of the account's identity data, those it gave."""
     return [
         (key, verified)
         for key, verified in (
@@ -425,5 +432,5 @@ def completion(account: Account, identity: VerifiedIdentity) -> list[tuple[str, 
             ("identification_number", identity.identification_number),
             ("old_identification_number", identity.old_identification_number),
         )
-        if verified and verified != getattr(account, key)
+        if verified
     ]
