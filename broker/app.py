@@ -18,7 +18,7 @@ from broker.admin import gauges
 from broker.api import admin, console, errors, events, login, logout, oidc, ops, ssf
 from broker.api.documents import PrebuiltDocuments
 from broker.api.headers import SecurityHeaders
-from broker.api.lean import LeanEndpoints
+from broker.api.lean import LeanApp, LeanEndpoints
 from broker.api.limits import BodySizeLimit
 from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
@@ -74,7 +74,7 @@ def create_app(
                     await task
         await close_registry(registry)
 
-    app = FastAPI(
+    app = LeanApp(
         title="VNeID SSO broker",
         description=summary,
         version=VERSION,

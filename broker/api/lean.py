@@ -11,8 +11,8 @@ start's. Here the token endpoints are answered from the raw request by the funct
 empty one is absent). A form whose body is not URL-encoded or has no declared length (a browser's form
 has both) goes on to the route, whose parsing and its errors stay FastAPI's.
 
-This layer is the innermost middleware but ``LastResort``, so the answers keep everything the others give
-every response: request id, log line and metrics under the route's template, security headers, the
+These requests enter through ``LeanApp``, which sends them through the broker's own middleware alone;
+this layer is the innermost of it, so the answers keep everything the others give every response: request id, log line and metrics under the route's template, security headers, the
 body-size limit, the trusted-proxy client address, the app's exception handlers (as the routes' exception
 layer calls them) and the 500 page for a bug. Any other method or path goes on to the routes, which stay
 (and stay in ``openapi.yaml``).
@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
 from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -136,6 +137,42 @@ _ANSWERS: dict[tuple[str, str], tuple[LeanRoute, Answer, Callable[[Scope], bool]
     ("POST", "/login/vneid"): (LeanRoute("/login/vneid"), _vneid_start, _url_encoded_form),
     ("GET", "/login/vneid/callback"): (LeanRoute("/login/vneid/callback"), _vneid_callback, _always),
 }
+
+
+def answers(scope: Scope) -> bool:
+    """Whether ``LeanEndpoints`` answers this request itself."""
+    found = _ANSWERS.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+    return found is not None and not scope.get("root_path") and found[2](scope)
+
+
+class LeanApp(FastAPI):
+    """The app, whose requests that ``LeanEndpoints`` answers go through the broker's own middleware (every
+    layer the app added, ``LeanEndpoints`` innermost) and nothing else: not FastAPI's and Starlette's
+    layers in front of them, which have nothing to do for these requests (the 500 page of a bug is
+    ``LastResort``'s, the body limit ``BodySizeLimit``'s, and the app's telemetry is off), and were a
+    twentieth of a login's requests' own work (issue 7, fifteenth round). Every other request, and the
+    lifespan, is FastAPI's as before."""
+
+    _lean: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.root_path and answers(scope):
+            if self._lean is None:
+                self._lean = self._lean_stack()
+            scope["app"] = self  # as Starlette's own call sets it: the requests' ``app`` and ``url_for``
+            await self._lean(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _lean_stack(self) -> ASGIApp:
+        app: ASGIApp = _unanswered
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
+async def _unanswered(_scope: Scope, _receive: Receive, _send: Send) -> None:
+    raise RuntimeError("a request LeanEndpoints answers reached the routing")  # LastResort's 500
 
 
 class LeanEndpoints:
