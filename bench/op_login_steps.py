@@ -24,6 +24,7 @@ import secrets
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,12 +32,15 @@ import httpx
 import op_growth
 from op_load import _expect_redirect, form_on, prepared_vneid_button, s256
 from op_servers import (
+    FLOOR_CLIENT,
     LOAD_CPU,
     BrokerStack,
+    Server,
     add_setting_options,
     drop_database,
     process_tree,
     setting_env,
+    start_floor,
     write_citizens,
 )
 
@@ -59,9 +63,19 @@ def on_cpu_ns(root: int) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class Target:
+    """The server a login goes to: the broker, or the floor (``--floor``), and its relying party."""
+
+    url: str
+    pid: int
+    client_id: str
+    client_secret: str
+
+
 class Steps:
-    def __init__(self, stack: BrokerStack, pid: int) -> None:
-        self.stack, self.pid = stack, pid
+    def __init__(self, stack: BrokerStack, target: Target) -> None:
+        self.stack, self.target, self.pid = stack, target, target.pid
         self.cpu: dict[str, list[float]] = defaultdict(list)
         self.trips: dict[str, list[int]] = defaultdict(list)
 
@@ -73,11 +87,11 @@ class Steps:
         return response
 
     async def login(self, http: httpx.AsyncClient, who: str) -> None:
-        stack = self.stack
+        stack, target = self.stack, self.target
         verifier = secrets.token_urlsafe(48)
         params = {
             "response_type": "code",
-            "client_id": stack.client["client_id"],
+            "client_id": target.client_id,
             "redirect_uri": stack.redirect_uri,
             "scope": "openid profile identification account",
             "state": secrets.token_urlsafe(16),
@@ -86,7 +100,7 @@ class Steps:
             "code_challenge_method": "S256",
         }
         authorized = await self._timed(
-            "authorize", http.build_request("GET", f"{stack.broker_url}/authorize", params=params), http
+            "authorize", http.build_request("GET", f"{target.url}/authorize", params=params), http
         )
         # Since the eighth round /authorize answers with the login page itself; before, it redirected to it.
         page = (
@@ -111,7 +125,7 @@ class Steps:
             "token",
             http.build_request(
                 "POST",
-                f"{stack.broker_url}/token",
+                f"{target.url}/token",
                 data={
                     "grant_type": "authorization_code",
                     "code": query["code"][0],
@@ -119,9 +133,7 @@ class Steps:
                     "code_verifier": verifier,
                 },
                 headers={
-                    "Authorization": httpx.BasicAuth(
-                        stack.client["client_id"], stack.client["client_secret"]
-                    )._auth_header
+                    "Authorization": httpx.BasicAuth(target.client_id, target.client_secret)._auth_header
                 },
             ),
             http,
@@ -147,32 +159,45 @@ class Steps:
 
 
 async def run(
-    stack: BrokerStack, citizens: list[str], logins: int, warm_up: int, growth_rows: int = 0
+    stack: BrokerStack,
+    citizens: list[str],
+    logins: int,
+    warm_up: int,
+    growth_rows: int = 0,
+    floor: Server | None = None,
 ) -> dict[str, object]:
     """With ``growth_rows``: the two phases again after that many past logins of everyone and as many
-    again of the one citizen were synthesised (``op_growth.synthesise``), each phase's citizens new to it."""
+    again of the one citizen were synthesised (``op_growth.synthesise``), each phase's citizens new to it.
+    With ``floor``: each phase on the floor too, right after the broker's, with citizens of its own."""
     assert stack.broker is not None
-    pid = stack.broker.pid
+    broker = Target(
+        stack.broker_url, stack.broker.pid, stack.client["client_id"], stack.client["client_secret"]
+    )
+    targets = {"": broker}
+    if floor is not None:
+        targets["floor_"] = Target(floor.url, floor.pid, *FLOOR_CLIENT)
     results: dict[str, object] = {}
     async with httpx.AsyncClient(timeout=30) as http:
-        warm = Steps(stack, pid)
-        for index in range(warm_up):
-            http.cookies.clear()
-            await warm.login(http, citizens[index])
+        for index, target in enumerate(targets.values()):
+            warm = Steps(stack, target)
+            for n in range(warm_up):
+                http.cookies.clear()
+                await warm.login(http, citizens[-1 - index * warm_up - n])
 
         async def phases(suffix: str, first: int) -> None:
-            many = Steps(stack, pid)
-            for index in range(first, first + logins):
-                http.cookies.clear()
-                await many.login(http, citizens[index])
-            results[f"login_many_citizens{suffix}"] = many.summary()
-            one = Steps(stack, pid)
-            for _ in range(logins):
-                http.cookies.clear()
-                await one.login(http, citizens[0])
-            results[f"login_one_citizen{suffix}"] = one.summary()
+            for index, (prefix, target) in enumerate(targets.items()):
+                many = Steps(stack, target)
+                for n in range(first + index * logins, first + (index + 1) * logins):
+                    http.cookies.clear()
+                    await many.login(http, citizens[n])
+                results[f"{prefix}login_many_citizens{suffix}"] = many.summary()
+                one = Steps(stack, target)
+                for _ in range(logins):
+                    http.cookies.clear()
+                    await one.login(http, citizens[index])
+                results[f"{prefix}login_one_citizen{suffix}"] = one.summary()
 
-        await phases("", warm_up)
+        await phases("", len(targets))
         if growth_rows:
             everyone = await op_growth.account_ids(stack)
             the_one = await op_growth.account_ids(stack, [citizens[0]])
@@ -182,7 +207,7 @@ async def run(
                 "rows_per_table": 2 * growth_rows,
                 "synthesised_in_seconds": round(seconds, 1),
             }
-            await phases(f"_after_{growth_rows}_of_everyone_and_of_one", warm_up + logins)
+            await phases(f"_after_{growth_rows}_of_everyone_and_of_one", len(targets) * (logins + 1))
     return results
 
 
@@ -192,6 +217,11 @@ def main() -> None:
     )
     parser.add_argument("--logins", type=int, default=300, help="per phase")
     parser.add_argument("--warm-up", type=int, default=50)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="each phase on bench/login_floor.py too: the broker's I/O with none of its code, step by step",
+    )
     parser.add_argument(
         "--growth-rows",
         type=int,
@@ -216,10 +246,15 @@ def main() -> None:
         vneid_port=args.port_base + 100,
         extra_env=setting_env(args),
     )
+    floor: Server | None = None
     try:
         stack.up()
-        results = asyncio.run(run(stack, citizens, args.logins, args.warm_up, args.growth_rows))
+        if args.floor:
+            floor = start_floor(stack, logs)
+        results = asyncio.run(run(stack, citizens, args.logins, args.warm_up, args.growth_rows, floor))
     finally:
+        if floor is not None:
+            floor.stop()
         stack.down()
         drop_database(database)
     results["load_average"] = os.getloadavg()
