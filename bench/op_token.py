@@ -184,6 +184,10 @@ def main() -> None:
     parser.add_argument("--token-only", action="store_true", help="no userinfo and introspection phases")
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--profile-native", action="store_true")
+    parser.add_argument("--profile-rate", type=int, default=250, help="py-spy's samples per second")
+    parser.add_argument(
+        "--profile-binaries", type=Path, default=None, help="perf (linux-perf) on the broker per phase"
+    )
     parser.add_argument("--profile-top", type=int, default=40)
     parser.add_argument(
         "--port-base",
@@ -193,8 +197,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_token.json")
     args = parser.parse_args()
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    for folder in (args.profile, args.profile_binaries):
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="op_token_"))
     citizens_file = logs / "citizens.json"
     citizens = [str(c["identification_number"]) for c in write_citizens(citizens_file, 200)]
