@@ -18,7 +18,7 @@ from broker.admin import gauges
 from broker.api import admin, console, errors, events, login, logout, oidc, ops, ssf
 from broker.api.documents import PrebuiltDocuments
 from broker.api.headers import SecurityHeaders
-from broker.api.lean import LeanApp, LeanEndpoints
+from broker.api.lean import LeanApp
 from broker.api.limits import BodySizeLimit
 from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
@@ -92,9 +92,9 @@ def create_app(
         settings.citizen_vneid_only_from,
         auto_reload=settings.reload_templates,
     )
-    # Innermost: the token endpoints answered before the routing, inside every other layer (broker.api.lean).
-    app.add_middleware(LeanEndpoints, registry=registry)
-    app.add_middleware(LastResort)  # next: its 500 page still gets the security headers
+    # The requests broker.api.lean answers before the routing pass through all of these layers, and only
+    # them (LeanApp).
+    app.add_middleware(LastResort)  # innermost: its 500 page still gets the security headers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     if settings.trusted_proxy_list:
         # X-Forwarded-For names the client only when the connection comes from a trusted proxy; the

@@ -11,11 +11,12 @@ start's. Here the token endpoints are answered from the raw request by the funct
 empty one is absent). A form whose body is not URL-encoded or has no declared length (a browser's form
 has both) goes on to the route, whose parsing and its errors stay FastAPI's.
 
-These requests enter through ``LeanApp``, which sends them through the broker's own middleware alone;
-this layer is the innermost of it, so the answers keep everything the others give every response: request id, log line and metrics under the route's template, security headers, the
-body-size limit, the trusted-proxy client address, the app's exception handlers (as the routes' exception
-layer calls them) and the 500 page for a bug. Any other method or path goes on to the routes, which stay
-(and stay in ``openapi.yaml``).
+These requests enter through ``LeanApp``, which sends them through the broker's own middleware alone, to
+``LeanEndpoints`` inside it, so the answers keep everything that middleware gives every response: request
+id, log line and metrics under the route's template, security headers, the body-size limit, the
+trusted-proxy client address, the app's exception handlers (as the routes' exception layer calls them)
+and the 500 page for a bug. Any other method or path goes to FastAPI and its routes, which stay (and stay
+in ``openapi.yaml``).
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def answers(scope: Scope) -> bool:
 
 class LeanApp(FastAPI):
     """The app, whose requests that ``LeanEndpoints`` answers go through the broker's own middleware (every
-    layer the app added, ``LeanEndpoints`` innermost) and nothing else: not FastAPI's and Starlette's
+    layer the app added) to it, and nothing else: not FastAPI's and Starlette's
     layers in front of them, which have nothing to do for these requests (the 500 page of a bug is
     ``LastResort``'s, the body limit ``BodySizeLimit``'s, and the app's telemetry is off), and were a
     twentieth of a login's requests' own work (issue 7, fifteenth round). Every other request, and the
@@ -165,27 +166,20 @@ class LeanApp(FastAPI):
         await super().__call__(scope, receive, send)
 
     def _lean_stack(self) -> ASGIApp:
-        app: ASGIApp = _unanswered
+        app: ASGIApp = LeanEndpoints(self.state.registry)
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         return app
 
 
-async def _unanswered(_scope: Scope, _receive: Receive, _send: Send) -> None:
-    raise RuntimeError("a request LeanEndpoints answers reached the routing")  # LastResort's 500
-
-
 class LeanEndpoints:
-    def __init__(self, app: ASGIApp, registry: Registry) -> None:
-        self.app = app
+    """The answers, for the requests ``answers`` accepts (``LeanApp`` sends no other)."""
+
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = _ANSWERS.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        if found is None or scope.get("root_path") or not found[2](scope):
-            await self.app(scope, receive, send)
-            return
-        route, answer, _ = found
+        route, answer, _ = _ANSWERS[(scope["method"], scope["path"])]
         scope["route"] = route
         try:
             response = await answer(self.registry, scope, receive)
