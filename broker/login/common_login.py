@@ -109,13 +109,8 @@ async def _written(
     """The login of ``account`` after ``writes`` (its account's) and the audit ``rows`` before its own:
     the flow authenticated and completed, the session opened, the code issued, in one statement."""
     assert account.id is not None
-    amr = list(identity.amr) or ["pwd"]
-    authenticated: dict[str, Any] = {
-        "account_id": account.id,
-        "auth_time": identity.auth_time,
-        "acr": identity.acr,
-        "amr": amr,
-    }
+    authenticated = authenticated_by(account.id, identity)
+    amr = authenticated["amr"]
     noted = upstream_logout.noted(registry, identity)
     opened, session = sso.new_session(registry, account.id, identity.auth_time, identity.acr, amr, noted, now)
     url, code = issue_code.new_code(registry, flow, opened.sid, now, authenticated)
@@ -136,6 +131,16 @@ async def _written(
     registry.metrics.logins.labels("vneid", "success").inc()
     log.info("upstream login: account=%s level=%s", account.sub, identity.level)
     return Redirect(url, opened.cookie)
+
+
+def authenticated_by(account_id: int, identity: VerifiedIdentity) -> dict[str, Any]:
+    """The flow's columns that a VNeID login of ``account_id`` authenticates it with."""
+    return {
+        "account_id": account_id,
+        "auth_time": identity.auth_time,
+        "acr": identity.acr,
+        "amr": list(identity.amr) or ["pwd"],
+    }
 
 
 def login_row(at: datetime, sub: str, identity: VerifiedIdentity) -> dict[str, Any]:

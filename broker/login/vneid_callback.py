@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.login_flow import FlowState
@@ -107,13 +106,9 @@ async def _log_in_transaction(
             )
             return Page("choose_account", flow.id)
         account = resolution.account
-        amr = list(identity.amr) or ["pwd"]
-        authenticated: dict[str, Any] = {
-            "account_id": account.id,
-            "auth_time": identity.auth_time,
-            "acr": identity.acr,
-            "amr": amr,
-        }
+        assert account.id is not None
+        authenticated = common_login.authenticated_by(account.id, identity)
+        amr = authenticated["amr"]
         if resolution.notice:  # a page first: the flow waits, authenticated, with the identity
             # whose upstream and logout URL the session opened after the page keeps (continue_login)
             await flow_guard.advance(

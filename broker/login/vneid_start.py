@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from broker.domain.login_flow import FlowState
@@ -60,16 +61,9 @@ async def prepare(
     if adapter is None or not adapter.sends_without_calling():
         return None
     nonce, verifier = new_token(), new_token()
-    fresh = _fresh(prompt, force_login)
+    request = _request(registry, flow_id, nonce, verifier, prompt, min_level, force_login)
     try:
-        endpoint, params = await adapter.authorization_request(
-            redirect_uri=redirect_uri(registry),
-            state=flow_id,
-            nonce=nonce,
-            code_verifier=verifier,
-            prompt="login" if fresh else None,
-            level=min_level if min_level is not None else 1,
-        )
+        endpoint, params = await adapter.authorization_request(**request)
     except UpstreamError:
         return None
     action, query = _split(endpoint)
@@ -85,9 +79,26 @@ def _split(endpoint: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return action, tuple(parse_qsl(parts.query, keep_blank_values=True))
 
 
-def _fresh(prompt: str | None, force_login: bool) -> bool:
-    """A forced fresh login (prompt=login, max_age) is forced upstream too."""
-    return bool(prompt and "login" in prompt.split()) or force_login
+def _request(
+    registry: Registry,
+    flow_id: str,
+    nonce: str,
+    verifier: str,
+    prompt: str | None,
+    min_level: int | None,
+    force_login: bool,
+) -> dict[str, Any]:
+    """A flow's authorization request upstream, as the adapters take it: a forced fresh login
+    (prompt=login, max_age) is forced upstream too; a level-2 requirement is asked for."""
+    fresh = bool(prompt and "login" in prompt.split()) or force_login
+    return {
+        "redirect_uri": redirect_uri(registry),
+        "state": flow_id,
+        "nonce": nonce,
+        "code_verifier": verifier,
+        "prompt": "login" if fresh else None,
+        "level": min_level if min_level is not None else 1,
+    }
 
 
 async def start(
@@ -163,13 +174,6 @@ async def _upstream_url(
     min_level: int | None,
     force_login: bool,
 ) -> str:
-    # A level-2 requirement is asked for.
-    fresh = _fresh(prompt, force_login)
     return await adapter.authorization_url(
-        redirect_uri=redirect_uri(registry),
-        state=flow_id,
-        nonce=nonce,
-        code_verifier=verifier,
-        prompt="login" if fresh else None,
-        level=min_level if min_level is not None else 1,
+        **_request(registry, flow_id, nonce, verifier, prompt, min_level, force_login)
     )
