@@ -451,9 +451,7 @@ class ModelColumns:
         """The values' object in the session, as the ORM's loader leaves it (``fetch``'s rows): the
         object the session already holds for that key, else this one, persistent, its values the
         loaded state (what the unit of work and ``attribute.history`` compare changes with)."""
-        sync = session.sync_session
-        key = self._mapper.identity_key_from_primary_key(list(values[: self._key_length]))
-        held = sync.identity_map.get(key)
+        held = self._held(session, values[: self._key_length])
         if held is not None:
             return held
         instance = self.instance(values)
@@ -463,7 +461,15 @@ class ModelColumns:
     def attach(self, session: AsyncSession, instance: Any) -> Any:
         """``attached`` for an object ``instance`` built (outside any session): it, or the object the
         session already holds for its key."""
-        return self.attached(session, [instance.__dict__[key] for key in self.keys])
+        held = self._held(session, [instance.__dict__[key] for key in self.keys[: self._key_length]])
+        if held is not None:
+            return held
+        attach_new(session, instance)
+        return instance
+
+    def _held(self, session: AsyncSession, key_values: Any) -> Any:
+        key = self._mapper.identity_key_from_primary_key(list(key_values))
+        return session.sync_session.identity_map.get(key)
 
     def built(self, **values: Any) -> Any:
         """``model(**values)`` as the ORM's loader builds an object (``instance``): every column set, a
