@@ -228,6 +228,7 @@ class Pages:
             if len(self._slotted) >= _SLOTTED_PAGES:
                 self._slotted.clear()  # configuration changed many times over: start again
             self._slotted[key] = shape
+            return full  # this request's page, rendered in full already
         if shape is None:
             return self._render_filled(request, template, slots, switch_to, hinted, context)
         html = _fill(shape, slots.values)
