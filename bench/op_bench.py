@@ -224,6 +224,8 @@ async def login_rounds(
     order = list(range(len(citizens)))
     random.Random(2).shuffle(order)
     per_round = args.flow_count
+    if args.warm_up:
+        args.warmed = await warm_up(servers, [citizens[i] for i in reversed(order)], args)
     for index in range(args.login_rounds):
         row: dict[str, Any] = {"round": index + 1}
         for server, op, upstream in servers:
@@ -259,6 +261,31 @@ async def login_rounds(
         print(json.dumps(row), flush=True)
         rounds.append(row)
     return rounds
+
+
+async def warm_up(
+    servers: list[tuple[Server, Op, Server | None]], citizens: list[str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """``--warm-up`` logins on each server before the rounds, not counted: the peer's JavaScript engine
+    compiles its hot code over its first thousands of logins (sixteenth round: 1.84 ms per login over its
+    first 1,800, 1.26 over the next 1,800, then 0.99-1.11), so rounds that start cold compare the broker's
+    steady state with the peer's warm-up. Printed for the record; ``citizens``: from the end of the
+    rounds' order, so the rounds' first logins stay first logins while they do not reach them."""
+    warmed = []
+    for server, op, upstream in servers:
+        phase = await drive(
+            server,
+            "warm-up",
+            complete_login(op, lambda n: citizens[n % len(citizens)]),
+            concurrency=args.concurrency,
+            count=args.warm_up,
+            seconds=max(args.flow_seconds, args.warm_up / 20),
+            upstream=upstream,
+        )
+        summary = phase.summary()
+        warmed.append({"server": server.name, **{k: summary[k] for k in ("ops", "errors", "cpu_ms_per_op")}})
+        print(json.dumps({"warm_up": warmed[-1]}), flush=True)
+    return warmed
 
 
 def median(values: list[float]) -> float | None:
@@ -336,6 +363,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5, help="per wrk phase")
     parser.add_argument("--flow-seconds", type=float, default=10, help="at most, per flow phase")
     parser.add_argument("--flow-count", type=int, default=600, help="at most, per flow phase")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=0,
+        help="with --login-rounds: this many logins on each server first, not counted (the peer's engine "
+        "reaches its steady cost after a few thousand)",
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--citizens", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=1)
@@ -487,6 +521,7 @@ def main() -> None:
         "ratios": compared,
         "broker_rss_mb": rss,
         "growth": growth,
+        "login_rounds_warm_up": getattr(args, "warmed", []),
         "login_rounds": rounds,
         "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
         "floor_rounds_median_ratio": median([row["floor_ratio"] for row in rounds if "floor_ratio" in row]),
