@@ -332,6 +332,11 @@ def table(results: list[dict[str, Any]], compared: list[dict[str, Any]]) -> str:
                 f"{row['operation']:<22} {row['broker_cpu_ms']:>8} {row['peer_cpu_ms']:>8} {row['ratio']:>6} "
                 f"{row['target']:>6}  {'yes' if row['met'] else 'NO'}"
             )
+        if any(row["operation"] == "login_many_citizens" for row in compared):
+            lines.append(
+                "(login_many_citizens: the peer's first logins, its engine still compiling; the login's "
+                "target is judged by --login-rounds, after --warm-up)"
+            )
     return "\n".join(lines)
 
 
@@ -366,9 +371,9 @@ def main() -> None:
     parser.add_argument(
         "--warm-up",
         type=int,
-        default=0,
+        default=4000,
         help="with --login-rounds: this many logins on each server first, not counted (the peer's engine "
-        "reaches its steady cost after a few thousand)",
+        "reaches its steady cost after a few thousand); 0: none",
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--citizens", type=int, default=10_000)
