@@ -87,7 +87,7 @@ async def _first(
 ) -> Redirect | None:
     now = registry.clock()
     units = (registry.settings.client_unit_codes.get(flow.client_id), identity.extra.get("unit_code"))
-    account = new_account(identity, units, now)
+    account = new_account(identity, units, now, new_id)
     if not account_state.may_log_in_linked(registry, account, LoginMethod.VNEID, now).allowed:
         return None  # the transaction's way refuses it, with its audit row and page
     number = identity.identification_number

@@ -312,7 +312,7 @@ async def _create(
     """``new_id``: the id ``accounts.first_lookup`` drew for it (PostgreSQL): its rows then go out with the
     transaction's last statement."""
     now = registry.clock()
-    account = new_account(identity, units, now)
+    account = new_account(identity, units, now, new_id)
     link = link_columns(identity, now)
     number = identity.identification_number
     if new_id is not None:
@@ -324,13 +324,16 @@ async def _create(
 
 
 def new_account(
-    identity: VerifiedIdentity, units: tuple[str | None, str | None] | None, now: datetime
+    identity: VerifiedIdentity,
+    units: tuple[str | None, str | None] | None,
+    now: datetime,
+    account_id: int | None = None,
 ) -> Account:
     """Case 1's account, not yet written: VNeID's data, and its unit and class when ``units`` (the
-    client's and VNeID's) are given."""
-    # VNeID's data given at construction, not set after it: one statement, not an INSERT and an UPDATE,
+    client's and VNeID's) are given; ``account_id``: the id drawn for it, if one was."""
+    # Everything given at construction, not set after it: one statement, not an INSERT and an UPDATE,
     # and no ``setattr`` through pydantic and the instrumentation per value
-    account = accounts.new(
+    values = cleanup.Unbuilt(
         sub=new_subject(),
         account_type=AccountType.CITIZEN,
         status=AccountStatus.ACTIVE,
@@ -338,9 +341,11 @@ def new_account(
         updated_at=now,
         **dict(_verified(identity)),
     )
+    if account_id is not None:
+        values["id"] = account_id
     if units is not None:
-        cleanup.classify_new(account, *units, now)
-    return account
+        values |= cleanup.new_account_columns(values, *units, now)
+    return accounts.new(**values)
 
 
 def created_row(at: datetime, sub: str, identity: VerifiedIdentity) -> dict[str, Any]:

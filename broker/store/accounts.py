@@ -336,7 +336,8 @@ def linked_writes(
 ) -> list[core_rows.Write]:
     """``insert_linked_at_commit``'s writes (the account, given its id, its link, the number it now holds,
     guarded), for a statement that carries them (``Database.commit_writes``)."""
-    account.id = account_id
+    if account.id != account_id:  # given at construction, as a rule (link_account.new_account)
+        account.id = account_id
     writes = [
         core_rows.insert_row(Account, row_of(account), "account_"),
         core_rows.insert_row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,7 +94,7 @@ def login_keeps_class(account: Account, oldest_legacy: LegacyAccount | None, at:
 
 
 def _class_of(
-    account: Account, record: LegacyAccount | None, linked: bool, today: date
+    account: Account | Unbuilt, record: LegacyAccount | None, linked: bool, today: date
 ) -> tuple[str, str | None]:
     facts = Facts(
         account_type=account.account_type,
@@ -112,11 +113,34 @@ def _class_of(
     )
 
 
+class Unbuilt(dict[str, Any]):
+    """An account's values before its object is built, read as the object's attributes (a column not
+    given reads as None, as the ones ``_class_of`` reads default)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+
+def new_account_columns(
+    account: Account | Unbuilt, client_unit: str | None, claimed_unit: str | None, at: datetime
+) -> dict[str, Any]:
+    """The unit and class of an account this login makes, before its INSERT (issue 7: written with it,
+    not by an UPDATE after it): nothing to read, no legacy record can name it yet. ``Unbuilt``: its values,
+    so that the object is built with these (a ``setattr`` after construction goes through pydantic and
+    the ORM's instrumentation, and these three cost more than the rest of the account)."""
+    cleanup_class, key = _class_of(account, None, True, at.astimezone(VIETNAM).date())
+    return {
+        "unit_code": account.unit_code or units.for_first_login(client_unit, claimed_unit),
+        "cleanup_class": cleanup_class,
+        "name_key": key,
+    }
+
+
 def classify_new(account: Account, client_unit: str | None, claimed_unit: str | None, at: datetime) -> None:
-    """``after_vneid_login`` for an account this login makes, before its INSERT (issue 7: written with
-    it, not by an UPDATE after it): nothing to read, no legacy record can name it yet."""
-    account.unit_code = account.unit_code or units.for_first_login(client_unit, claimed_unit)
-    _classify(account, None, True, at.astimezone(VIETNAM).date())
+    """``new_account_columns`` set on an account already built (set only where they differ)."""
+    for name, value in new_account_columns(account, client_unit, claimed_unit, at).items():
+        if getattr(account, name) != value:
+            setattr(account, name, value)
 
 
 async def after_vneid_login(

@@ -124,9 +124,32 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise DisconnectionError("the server closed this connection")
 
 
-@contextmanager
-def _translated_errors() -> Iterator[None]:
+class _TranslatedErrors:
+    """``with _translated_errors():``, without a generator per use (issue 7: every statement of a
+    login passes here): an error goes through ``_translating``, where the broker's own kinds come from."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        if isinstance(error, Exception):
+            with _translating():
+                raise error
+
+
+_TRANSLATED_ERRORS = _TranslatedErrors()
+
+
+def _translated_errors() -> _TranslatedErrors:
     """Database errors leave the store as the broker's own kinds, so no caller imports SQLAlchemy."""
+    return _TRANSLATED_ERRORS
+
+
+@contextmanager
+def _translating() -> Iterator[None]:
+    """What ``_translated_errors`` turns an error into (re-raised as it was if none of these)."""
     try:
         try:
             yield
