@@ -118,6 +118,8 @@ class Unbuilt(dict[str, Any]):
     given reads as None, as the ones ``_class_of`` reads default)."""
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # the protocols' hooks (copy, pickle) are not columns
+            raise AttributeError(name)
         return self.get(name)
 
 
