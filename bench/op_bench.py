@@ -214,7 +214,7 @@ async def flows(
 
 async def login_rounds(
     servers: list[tuple[Server, Op, Server | None]], citizens: list[str], args: argparse.Namespace
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The complete login of each server, one phase after the other, ``--login-rounds`` times: a slow drift
     of the shared machine (other tenants, the host's steal) then weighs on both servers of a round alike,
     where the main phases measure the broker's minutes before the peer's. The rounds take the citizens in an
@@ -224,8 +224,7 @@ async def login_rounds(
     order = list(range(len(citizens)))
     random.Random(2).shuffle(order)
     per_round = args.flow_count
-    if args.warm_up:
-        args.warmed = await warm_up(servers, [citizens[i] for i in reversed(order)], args)
+    warmed = await warm_up(servers, [citizens[i] for i in reversed(order)], args) if args.warm_up else []
     for index in range(args.login_rounds):
         row: dict[str, Any] = {"round": index + 1}
         for server, op, upstream in servers:
@@ -260,7 +259,7 @@ async def login_rounds(
             )
         print(json.dumps(row), flush=True)
         rounds.append(row)
-    return rounds
+    return warmed, rounds
 
 
 async def warm_up(
@@ -449,6 +448,7 @@ def main() -> None:
     results: list[Phase] = []
     growth: dict[str, Any] = {}
     rounds: list[dict[str, Any]] = []
+    warmed: list[dict[str, Any]] = []
     try:
         stack.up()
         assert stack.broker is not None
@@ -475,7 +475,7 @@ def main() -> None:
                 floor = start_floor(stack, logs)
                 floor_op = BrokerOp(floor.url, *FLOOR_CLIENT, stack.redirect_uri, "Bench@2024")
                 in_rounds.insert(1, (floor, floor_op, stack.vneid))
-            rounds = asyncio.run(login_rounds(in_rounds, citizens, args))
+            warmed, rounds = asyncio.run(login_rounds(in_rounds, citizens, args))
         if args.growth:
             growth = asyncio.run(growth_phases(stack, broker_op, citizens, args))
         rss = stack.broker.worker_rss_mb()
@@ -526,7 +526,7 @@ def main() -> None:
         "ratios": compared,
         "broker_rss_mb": rss,
         "growth": growth,
-        "login_rounds_warm_up": getattr(args, "warmed", []),
+        "login_rounds_warm_up": warmed,
         "login_rounds": rounds,
         "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
         "floor_rounds_median_ratio": median([row["floor_ratio"] for row in rounds if "floor_ratio" in row]),

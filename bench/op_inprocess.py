@@ -30,7 +30,6 @@ import inspect
 import json
 import os
 import pstats
-import secrets
 import statistics
 import tempfile
 import time
@@ -42,7 +41,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import uvloop
-from op_load import form_on, prepared_vneid_button, s256
+from op_load import authorization_query, form_on, prepared_vneid_button
 from op_servers import FLOOR_CLIENT, BrokerStack, drop_database, floor_port, pg_url, write_citizens
 
 STEPS = ("authorize", "callback", "token")
@@ -169,17 +168,7 @@ class Logins:
         return answer
 
     async def login(self, http: httpx.AsyncClient, citizen: str) -> None:
-        verifier = secrets.token_urlsafe(48)
-        query = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.stack.redirect_uri,
-            "scope": "openid profile identification account",
-            "state": secrets.token_urlsafe(16),
-            "nonce": secrets.token_urlsafe(16),
-            "code_challenge": s256(verifier),
-            "code_challenge_method": "S256",
-        }
+        verifier, query = authorization_query(self.client_id, self.stack.redirect_uri)
         url = f"{self.base}/authorize?{urlencode(query)}"
         page = await self._timed("authorize", "GET", url, [])
         if page.status != 200:

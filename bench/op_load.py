@@ -248,6 +248,27 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
+BROKER_SCOPE = "openid profile identification account"
+
+
+def authorization_query(
+    client_id: str, redirect_uri: str, scope: str = BROKER_SCOPE
+) -> tuple[str, dict[str, str]]:
+    """A relying party's authorization request (code, PKCE S256, a fresh state and nonce): its PKCE
+    verifier and its query's parameters."""
+    verifier = secrets.token_urlsafe(48)
+    return verifier, {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": secrets.token_urlsafe(16),
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": s256(verifier),
+        "code_challenge_method": "S256",
+    }
+
+
 @dataclass
 class Tokens:
     access_token: str
@@ -289,17 +310,7 @@ class BrokerOp(Op):
         self.password = password
 
     async def authorize(self, http: Http, who: str) -> tuple[Code, int]:
-        verifier = secrets.token_urlsafe(48)
-        params = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": "openid profile identification account",
-            "state": secrets.token_urlsafe(16),
-            "nonce": secrets.token_urlsafe(16),
-            "code_challenge": s256(verifier),
-            "code_challenge_method": "S256",
-        }
+        verifier, params = authorization_query(self.client_id, self.redirect_uri)
         trips = 0
         response = await http.get(f"{self.url}/authorize", params=params)
         trips += _trips(response)
@@ -364,17 +375,7 @@ class PeerOp(Op):
         self.name, self.url = "peer_op", url
 
     async def authorize(self, http: Http, who: str) -> tuple[Code, int]:
-        verifier = secrets.token_urlsafe(48)
-        params = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": "openid profile",
-            "state": secrets.token_urlsafe(16),
-            "nonce": secrets.token_urlsafe(16),
-            "code_challenge": s256(verifier),
-            "code_challenge_method": "S256",
-        }
+        verifier, params = authorization_query(self.client_id, self.redirect_uri, "openid profile")
         response = await http.get(f"{self.url}/auth", params=params)
         form_page = await http.get(_expect_redirect(response))
         action, fields = form_on(form_page, "password")

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import tempfile
 import time
 from collections import defaultdict
@@ -30,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import op_growth
-from op_load import _expect_redirect, form_on, prepared_vneid_button, s256
+from op_load import _expect_redirect, authorization_query, form_on, prepared_vneid_button
 from op_servers import (
     FLOOR_CLIENT,
     LOAD_CPU,
@@ -88,17 +87,7 @@ class Steps:
 
     async def login(self, http: httpx.AsyncClient, who: str) -> None:
         stack, target = self.stack, self.target
-        verifier = secrets.token_urlsafe(48)
-        params = {
-            "response_type": "code",
-            "client_id": target.client_id,
-            "redirect_uri": stack.redirect_uri,
-            "scope": "openid profile identification account",
-            "state": secrets.token_urlsafe(16),
-            "nonce": secrets.token_urlsafe(16),
-            "code_challenge": s256(verifier),
-            "code_challenge_method": "S256",
-        }
+        verifier, params = authorization_query(target.client_id, stack.redirect_uri)
         authorized = await self._timed(
             "authorize", http.build_request("GET", f"{target.url}/authorize", params=params), http
         )
