@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit reset install openapi clean bench bench-op lock
+.PHONY: run test lint typecheck unit reset install openapi clean bench bench-op bench-venv lock
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -56,6 +56,17 @@ bench: $(STAMP)
 ## make bench-op: the OpenID Provider beside panva's oidc-provider (issue 7; see bench/README.md)
 bench-op: $(STAMP)
 	$(BIN)/python bench/op_bench.py
+
+## make bench-venv: the same dependencies and broker in .venv-bench, for another Python 3.11 build
+## (BENCH_PYTHON, default Debian's, built with profile-guided and link-time optimisation as the image's
+## python:3.11-slim is): `.venv-bench/bin/python bench/op_bench.py --second-python .venv/bin/python ...`
+## measures the broker on both interpreters in the same rounds (bench/README.md, seventeenth round)
+BENCH_PYTHON ?= /usr/bin/python3.11
+bench-venv:
+	$(BENCH_PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --upgrade pip
+	.venv-bench/bin/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	.venv-bench/bin/python -m pip install --quiet --no-deps -e .
 
 ## make reset: forget all local state (databases, keys, the demo client)
 reset:

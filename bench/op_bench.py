@@ -40,9 +40,11 @@ from op_servers import (
     add_setting_options,
     binary_shares,
     drop_database,
+    interpreter,
     setting_env,
     start_floor,
     start_peer,
+    start_second_broker,
     top_functions,
     write_citizens,
 )
@@ -253,6 +255,12 @@ async def login_rounds(
             row["ratio"] = round(row["broker"]["cpu_ms_per_op"] / peer, 2)
         if "floor" in row and peer:
             row["floor_ratio"] = round(row["floor"]["cpu_ms_per_op"] / peer, 2)
+        if "broker_2" in row and peer:
+            row["broker_2_ratio"] = round(row["broker_2"]["cpu_ms_per_op"] / peer, 2)
+        if "broker_2" in row and "broker" in row:
+            row["broker_2_broker_ratio"] = round(
+                row["broker_2"]["cpu_ms_per_op"] / row["broker"]["cpu_ms_per_op"], 2
+            )
         if "floor" in row and "broker" in row:
             row["broker_floor_ratio"] = round(
                 row["broker"]["cpu_ms_per_op"] / row["floor"]["cpu_ms_per_op"], 2
@@ -356,6 +364,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
+        "interpreter": interpreter(sys.executable),
         "kernel": platform.release(),
     }
 
@@ -391,6 +400,14 @@ def main() -> None:
         help="with --login-rounds: bench/login_floor.py's login too in each round (the broker's I/O, "
         "none of its code)",
     )
+    parser.add_argument(
+        "--second-python",
+        type=Path,
+        default=None,
+        metavar="PYTHON",
+        help="with --login-rounds: the same broker served by this interpreter too (a venv's bin/python, "
+        "the broker installed in it), in each round beside the first (bench/README.md, seventeenth round)",
+    )
     parser.add_argument("--only", choices=["wrk", "flows"], default=None)
     parser.add_argument(
         "--growth", type=int, default=0, help="then synthesise this many past logins of one citizen"
@@ -419,8 +436,8 @@ def main() -> None:
     add_setting_options(parser)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
-    if args.floor and not args.login_rounds:
-        parser.error("--floor runs in the login rounds: give --login-rounds N too")
+    if (args.floor or args.second_python) and not args.login_rounds:
+        parser.error("--floor and --second-python run in the login rounds: give --login-rounds N too")
 
     os.sched_setaffinity(0, {int(LOAD_CPU)})
     for folder in (args.profile, args.profile_binaries):
@@ -445,6 +462,7 @@ def main() -> None:
     )
     peer: Server | None = None
     floor: Server | None = None
+    second: Server | None = None
     results: list[Phase] = []
     growth: dict[str, Any] = {}
     rounds: list[dict[str, Any]] = []
@@ -475,13 +493,23 @@ def main() -> None:
                 floor = start_floor(stack, logs)
                 floor_op = BrokerOp(floor.url, *FLOOR_CLIENT, stack.redirect_uri, "Bench@2024")
                 in_rounds.insert(1, (floor, floor_op, stack.vneid))
+            if args.second_python:
+                second = start_second_broker(stack, args.second_python, logs)
+                second_op = BrokerOp(
+                    second.url,
+                    stack.client["client_id"],
+                    stack.client["client_secret"],
+                    stack.redirect_uri,
+                    "Bench@2024",
+                )
+                in_rounds.insert(1, (second, second_op, stack.vneid))
             warmed, rounds = asyncio.run(login_rounds(in_rounds, citizens, args))
         if args.growth:
             growth = asyncio.run(growth_phases(stack, broker_op, citizens, args))
         rss = stack.broker.worker_rss_mb()
     finally:
         stack.down()
-        for other in (peer, floor):
+        for other in (peer, floor, second):
             if other is not None:
                 other.stop()
         drop_database(database)
@@ -499,6 +527,14 @@ def main() -> None:
         if floors:
             print(
                 f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}"
+            )
+        second_ratios = [row["broker_2_ratio"] for row in rounds if "broker_2_ratio" in row]
+        if second_ratios:
+            beside = [row["broker_2_broker_ratio"] for row in rounds if "broker_2_broker_ratio" in row]
+            print(
+                f"the broker on {args.second_python} beside the peer: ratios {second_ratios}, median "
+                f"{median(second_ratios)}; beside the broker on {sys.executable}: ratios {beside}, "
+                f"median {median(beside)}"
             )
         above = [row["broker_floor_ratio"] for row in rounds if "broker_floor_ratio" in row]
         if above:
@@ -530,6 +566,13 @@ def main() -> None:
         "login_rounds": rounds,
         "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
         "floor_rounds_median_ratio": median([row["floor_ratio"] for row in rounds if "floor_ratio" in row]),
+        "second_python": interpreter(args.second_python) if args.second_python else None,
+        "broker_2_rounds_median_ratio": median(
+            [row["broker_2_ratio"] for row in rounds if "broker_2_ratio" in row]
+        ),
+        "broker_2_broker_rounds_median_ratio": median(
+            [row["broker_2_broker_ratio"] for row in rounds if "broker_2_broker_ratio" in row]
+        ),
         "broker_floor_rounds_median_ratio": median(
             [row["broker_floor_ratio"] for row in rounds if "broker_floor_ratio" in row]
         ),

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import login_floor
@@ -267,6 +268,7 @@ class BrokerStack:
                 [
                     f"{self.broker_url}/login/vneid/callback",
                     f"http://{HOST}:{floor_port(self.port)}/login/vneid/callback",
+                    f"http://{HOST}:{second_broker_port(self.port)}/login/vneid/callback",
                 ]
             ),
             "MOCK_VNEID_CITIZENS": str(self.citizens_file),
@@ -339,6 +341,41 @@ FLOOR_CLIENT = (login_floor.CLIENT_ID, login_floor.CLIENT_SECRET)  # its one rel
 
 def floor_port(broker_port: int) -> int:
     return broker_port + 2
+
+
+def second_broker_port(broker_port: int) -> int:
+    return broker_port + 3
+
+
+def start_second_broker(stack: BrokerStack, python: Path, logs: Path) -> Server:
+    """The same broker served by another Python interpreter (``python``: the ``bin/python`` of a venv
+    with the broker installed, whose ``bin/broker`` runs it) on the servers' core, beside the first on its
+    database, key ring, client and mock VNeID, with an issuer of its own (its port): the interpreter's
+    build measured in the same rounds as the first (seventeenth round). Mock VNeID must list its callback
+    among its redirect URIs (``BrokerStack.env`` does)."""
+    port = second_broker_port(stack.port)
+    url = f"http://{HOST}:{port}"
+    argv = [str(python.parent / "broker"), "serve", "--port", str(port)]
+    env = stack.env() | {"BROKER_ISSUER": url}
+    return start("broker_2", argv, env, SERVER_CPU, url, "/healthz", logs)
+
+
+def interpreter(python: str | Path) -> dict[str, Any]:
+    """What an interpreter is: its version, its ``configure`` arguments and whether its executable has
+    libpython linked in, as its own ``sysconfig`` and ``ldd`` say. (Debian passes its profile-guided and
+    link-time optimisation outside ``configure``'s arguments, and keeps them out of ``sysconfig``.)"""
+    probe = (
+        "import json, platform, sys, sysconfig; "
+        "print(json.dumps({'version': platform.python_version(), 'executable': sys.executable, "
+        "'configure': sysconfig.get_config_var('CONFIG_ARGS') or '', "
+        "'shared': bool(sysconfig.get_config_var('Py_ENABLE_SHARED'))}))"
+    )
+    answer = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True)
+    found: dict[str, Any] = json.loads(answer.stdout)
+    real = os.path.realpath(found["executable"])
+    linked = subprocess.run(["ldd", real], capture_output=True, text=True).stdout
+    found["libpython_linked_in"] = "libpython" not in linked
+    return found
 
 
 def start_floor(stack: BrokerStack, logs: Path) -> Server:
