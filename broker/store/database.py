@@ -208,9 +208,12 @@ class Database:
         pool_timeout: float = 30.0,
         metrics: Metrics | None = None,
         key_encryption: KeyEncryption | None = None,
+        statement_lifetime: int = prepared.STATEMENT_LIFETIME_SECONDS,
     ) -> None:
         """``metrics``: pool gauges, and logins/links/merges counted from the audit rows as they commit;
-        ``key_encryption``: seals and opens the signing keys (broker.store.keys refuses to work without)."""
+        ``key_encryption``: seals and opens the signing keys (broker.store.keys refuses to work without);
+        ``statement_lifetime``: how long a connection of the statement pool keeps a prepared statement
+        (``prepared.StatementPool``)."""
         self.url = url
         # PostgreSQL: ``pool_size`` connections for the statements asyncpg runs itself (a login's, the token
         # endpoints'), and half as many for the ORM's transactions (every other path), which the overflow
@@ -247,7 +250,7 @@ class Database:
         # for one under load, 7 % of a login's CPU in the benchmark).
         self._compiled: dict[Any, prepared.Compiled] = {}
         self._statements = (
-            prepared.StatementPool(self.engine, max(2, pool_size), pool_timeout, metrics)
+            prepared.StatementPool(self.engine, max(2, pool_size), pool_timeout, metrics, statement_lifetime)
             if self._postgresql
             else None
         )

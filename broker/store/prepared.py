@@ -1,4 +1,5 @@
-"""The hottest statements on PostgreSQL through asyncpg itself, prepared once per connection (issue 7).
+"""The hottest statements on PostgreSQL through asyncpg itself, each prepared once per connection and lifetime
+(issue 7).
 
 Measured in one process on this machine: a Core statement through ``Database.rows`` costs 0.31 ms of CPU,
 the same statement by asyncpg's ``fetch`` 0.02 ms (SQLAlchemy's execution context, compiled-cache lookup,
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broker.metrics import Metrics
 
 Processor = Callable[[Any], Any] | None
+# How long a connection keeps a prepared statement (asyncpg's own default): ``StatementPool``.
+STATEMENT_LIFETIME_SECONDS = 300
 
 
 class Compiled:
@@ -86,14 +89,24 @@ class StatementPool:
     in an unknown state (a statement cancelled or broken midway) is terminated and its slot freed, never
     returned."""
 
-    def __init__(self, engine: AsyncEngine, size: int, timeout: float, metrics: Metrics | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        size: int,
+        timeout: float,
+        metrics: Metrics | None,
+        statement_lifetime: int = STATEMENT_LIFETIME_SECONDS,
+    ) -> None:
         _, self._connect = engine.dialect.create_connect_args(engine.url)
         self._connect.pop("prepared_statement_cache_size", None)  # SQLAlchemy's adapter's, not asyncpg's
-        # The statements here are built once and few: each connection prepares each of them once, for its
-        # life. asyncpg's default prepares them again every 5 minutes (issue 7: a benchmark's rounds after
-        # its fifth minute cost 10 % more, every connection preparing every statement anew); a statement
-        # whose plan a migration invalidated is prepared again by asyncpg itself, outside a transaction.
-        self._connect.setdefault("max_cached_statement_lifetime", 0)
+        # Each connection prepares each statement again after ``statement_lifetime`` seconds, so that its
+        # plan follows the data: PostgreSQL keeps the generic plan it chose at a statement's first
+        # executions for as long as the statement lives, and one chosen while the tables were nearly
+        # empty (a fresh deployment, a benchmark's start) made every later login cost the database more
+        # (issue 7, seventeenth round: such a broker served a fifth to a third fewer logins a second on a
+        # shared core than one started later, until its statements were prepared again). A statement whose plan a
+        # migration invalidated is prepared again by asyncpg itself, outside a transaction.
+        self._connect.setdefault("max_cached_statement_lifetime", statement_lifetime)
         # Opening a connection is bounded as waiting for one is (a server that does not answer).
         self._connect.setdefault("timeout", timeout)
         self._size, self._timeout, self._metrics = size, timeout, metrics
