@@ -99,13 +99,13 @@ class StatementPool:
     ) -> None:
         _, self._connect = engine.dialect.create_connect_args(engine.url)
         self._connect.pop("prepared_statement_cache_size", None)  # SQLAlchemy's adapter's, not asyncpg's
-        # Each connection prepares each statement again after ``statement_lifetime`` seconds, so that its
-        # plan follows the data: PostgreSQL keeps the generic plan it chose at a statement's first
-        # executions for as long as the statement lives, and one chosen while the tables were nearly
-        # empty (a fresh deployment, a benchmark's start) made every later login cost the database more
-        # (issue 7, seventeenth round: such a broker served a fifth to a third fewer logins a second on a
-        # shared core than one started later, until its statements were prepared again). A statement whose plan a
-        # migration invalidated is prepared again by asyncpg itself, outside a transaction.
+        # Each connection prepares each statement again after ``statement_lifetime`` seconds (asyncpg's own
+        # default), so that its plan follows the data: PostgreSQL keeps the generic plan it chose at a
+        # statement's first executions for as long as the statement lives, and on a fresh deployment those
+        # are the tables' first rows (issue 7, seventeenth round: with its plans made again at every
+        # execution, a broker started on empty tables served logins as fast as one started after
+        # thousands of them; bench/README.md). A statement whose plan a migration invalidated is prepared
+        # again by asyncpg itself, outside a transaction.
         self._connect.setdefault("max_cached_statement_lifetime", statement_lifetime)
         # Opening a connection is bounded as waiting for one is (a server that does not answer).
         self._connect.setdefault("timeout", timeout)
