@@ -78,14 +78,20 @@ def _observe_pool(engine: AsyncEngine, metrics: Metrics) -> None:
     event.listen(pool, "checkin", lambda *_: metrics.db_pool_in_use.dec())
 
 
+# How long an ORM connection lives on PostgreSQL before it is opened again: ``create_engine``.
+CONNECTION_LIFETIME_SECONDS = 3600
+
+
 def create_engine(
     url: str,
     count_round_trips: bool = False,
     pool_size: int = 20,
     max_overflow: int = 10,
     pool_timeout: float = 30.0,
+    connection_lifetime: int = CONNECTION_LIFETIME_SECONDS,
 ) -> AsyncEngine:
-    """Both kinds hide statement parameters from logs and error texts (issue 12)."""
+    """Both kinds hide statement parameters from logs and error texts (issue 12). ``connection_lifetime``
+    (PostgreSQL): a connection older than this is opened again at its next checkout."""
     pool = {
         "poolclass": ObservedPool,
         "pool_size": pool_size,
@@ -110,7 +116,11 @@ def create_engine(
     # checkout below swaps it for a new one without asking the server anything.
     # hide_parameters: statement parameters (numbers, hashes, flow secrets) never reach a log line or the
     # text of a database error, whatever level the logs run at.
-    engine = create_async_engine(url, hide_parameters=True, **pool)
+    # pool_recycle: SQLAlchemy's asyncpg adapter keeps a connection's prepared statements, and PostgreSQL
+    # their plans, for as long as the connection lives; opened again every hour, the ORM's statements are
+    # planned again for the tables as they have grown, as the statement pool's are every five minutes
+    # (broker.store.prepared; issue 7, seventeenth round).
+    engine = create_async_engine(url, hide_parameters=True, pool_recycle=connection_lifetime, **pool)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     if count_round_trips:
         round_trips.install(engine)
@@ -209,18 +219,22 @@ class Database:
         metrics: Metrics | None = None,
         key_encryption: KeyEncryption | None = None,
         statement_lifetime: int = prepared.STATEMENT_LIFETIME_SECONDS,
+        connection_lifetime: int = CONNECTION_LIFETIME_SECONDS,
     ) -> None:
         """``metrics``: pool gauges, and logins/links/merges counted from the audit rows as they commit;
         ``key_encryption``: seals and opens the signing keys (broker.store.keys refuses to work without);
         ``statement_lifetime``: how long a connection of the statement pool keeps a prepared statement
-        (``prepared.StatementPool``)."""
+        (``prepared.StatementPool``); ``connection_lifetime``: how long the ORM's connections live, and so
+        their statements (``create_engine``)."""
         self.url = url
         # PostgreSQL: ``pool_size`` connections for the statements asyncpg runs itself (a login's, the token
         # endpoints'), and half as many for the ORM's transactions (every other path), which the overflow
         # tops up in a burst; elsewhere the engine's pool serves everything.
         postgresql = not url.startswith("sqlite")
         orm_pool = max(1, pool_size // 2) if postgresql else pool_size
-        self.engine = create_engine(url, count_round_trips, orm_pool, max_overflow, pool_timeout)
+        self.engine = create_engine(
+            url, count_round_trips, orm_pool, max_overflow, pool_timeout, connection_lifetime
+        )
         info: dict[str, Any] = {}
         self._audit_observer: audit.AuditObserver | None = None
         if key_encryption is not None:

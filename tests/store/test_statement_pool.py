@@ -364,3 +364,20 @@ async def _prepared_clients_read(db: Database) -> list[tuple[str, datetime]]:
             "WHERE statement LIKE '%FROM clients%' AND statement NOT LIKE '%pg_prepared_statements%'"
         )
     return sorted((row["name"], row["prepare_time"]) for row in rows)
+
+
+async def test_an_orm_connection_is_opened_again_after_its_lifetime(postgres_url: str) -> None:
+    """The ORM's connections (SQLAlchemy's adapter keeps their prepared statements, PostgreSQL their plans,
+    for their life) are opened again once their lifetime is over, so that their statements too are planned
+    for the tables as they have grown."""
+    db = Database(postgres_url, pool_size=2, pool_timeout=1.0, connection_lifetime=1)
+    try:
+        async with db.read() as session:
+            first = (await session.execute(BACKEND)).scalar_one()
+        async with db.read() as session:
+            assert (await session.execute(BACKEND)).scalar_one() == first  # within its lifetime: the same
+        await asyncio.sleep(1.5)
+        async with db.read() as session:
+            assert (await session.execute(BACKEND)).scalar_one() != first
+    finally:
+        await db.dispose()
