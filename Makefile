@@ -10,11 +10,16 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# Every dependency from the lock, pinned and hash-checked; then the project itself without resolving again.
+# Every dependency from the lock, pinned and hash-checked; then the project itself without resolving again:
+# into the venv whose python is $(1).
+define install_into
+	$(1) -m pip install --quiet --upgrade pip
+	$(1) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(1) -m pip install --quiet --no-deps -e .
+endef
+
 $(STAMP): pyproject.toml requirements-dev.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(call install_into,$(BIN)/python)
 	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
 	  echo "the locks miss a dependency of pyproject.toml: run make lock"; exit 1; }
 	@touch $(STAMP)
@@ -64,9 +69,7 @@ bench-op: $(STAMP)
 BENCH_PYTHON ?= /usr/bin/python3.11
 bench-venv:
 	$(BENCH_PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install --quiet --upgrade pip
-	.venv-bench/bin/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	.venv-bench/bin/python -m pip install --quiet --no-deps -e .
+	$(call install_into,.venv-bench/bin/python)
 
 ## make reset: forget all local state (databases, keys, the demo client)
 reset:

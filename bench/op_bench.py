@@ -214,6 +214,21 @@ async def flows(
     return phases
 
 
+# A login round's ratios: name -> (the server, the server its CPU per login is divided by), when both ran.
+ROUND_RATIOS = {
+    "ratio": ("broker", "peer_op"),
+    "floor_ratio": ("floor", "peer_op"),
+    "broker_2_ratio": ("broker_2", "peer_op"),
+    "broker_2_broker_ratio": ("broker_2", "broker"),
+    "broker_floor_ratio": ("broker", "floor"),
+}
+
+
+def of_rounds(rounds: list[dict[str, Any]], name: str) -> list[float]:
+    """One of ``ROUND_RATIOS`` in every round that has it."""
+    return [row[name] for row in rounds if name in row]
+
+
 async def login_rounds(
     servers: list[tuple[Server, Op, Server | None]], citizens: list[str], args: argparse.Namespace
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -255,21 +270,9 @@ async def login_rounds(
             }
             if phase.errors:
                 row[server.name]["notes"] = [note for note in phase.notes if "failed" in note]
-        peer = row.get("peer_op", {}).get("cpu_ms_per_op")
-        if "broker" in row and peer:
-            row["ratio"] = round(row["broker"]["cpu_ms_per_op"] / peer, 2)
-        if "floor" in row and peer:
-            row["floor_ratio"] = round(row["floor"]["cpu_ms_per_op"] / peer, 2)
-        if "broker_2" in row and peer:
-            row["broker_2_ratio"] = round(row["broker_2"]["cpu_ms_per_op"] / peer, 2)
-        if "broker_2" in row and "broker" in row:
-            row["broker_2_broker_ratio"] = round(
-                row["broker_2"]["cpu_ms_per_op"] / row["broker"]["cpu_ms_per_op"], 2
-            )
-        if "floor" in row and "broker" in row:
-            row["broker_floor_ratio"] = round(
-                row["broker"]["cpu_ms_per_op"] / row["floor"]["cpu_ms_per_op"], 2
-            )
+        for name, (mine, theirs) in ROUND_RATIOS.items():
+            if mine in row and theirs in row and row[theirs]["cpu_ms_per_op"]:
+                row[name] = round(row[mine]["cpu_ms_per_op"] / row[theirs]["cpu_ms_per_op"], 2)
         print(json.dumps(row), flush=True)
         rounds.append(row)
     return warmed, rounds
@@ -482,13 +485,15 @@ def main() -> None:
     try:
         stack.up()
         assert stack.broker is not None
-        broker_op = BrokerOp(
-            stack.broker_url,
-            stack.client["client_id"],
-            stack.client["client_secret"],
-            stack.redirect_uri,
-            "Bench@2024",
-        )
+
+        # The bench's relying party at a broker of this stack (the first, or the second's own issuer).
+        def broker_op_at(url: str) -> BrokerOp:
+            client = stack.client
+            return BrokerOp(
+                url, client["client_id"], client["client_secret"], stack.redirect_uri, "Bench@2024"
+            )
+
+        broker_op = broker_op_at(stack.broker_url)
         servers: list[tuple[Server, Op, Server | None]] = [(stack.broker, broker_op, stack.vneid)]
         if not args.no_peer:
             peer = start_peer(logs)
@@ -507,14 +512,7 @@ def main() -> None:
                 in_rounds.insert(1, (floor, floor_op, stack.vneid))
             if args.second_python:
                 second = start_second_broker(stack, args.second_python, logs)
-                second_op = BrokerOp(
-                    second.url,
-                    stack.client["client_id"],
-                    stack.client["client_secret"],
-                    stack.redirect_uri,
-                    "Bench@2024",
-                )
-                in_rounds.insert(1, (second, second_op, stack.vneid))
+                in_rounds.insert(1, (second, broker_op_at(second.url), stack.vneid))
             warmed, rounds = asyncio.run(login_rounds(in_rounds, citizens, args))
         if args.growth:
             growth = asyncio.run(growth_phases(stack, broker_op, citizens, args))
@@ -530,25 +528,25 @@ def main() -> None:
     print(table(rows, compared))
     print(f"\nbroker RSS per worker (MB): {rss}; logs in {logs}")
     if rounds:
-        ratios_of_rounds = [row["ratio"] for row in rounds if "ratio" in row]
+        ratios_of_rounds = of_rounds(rounds, "ratio")
         print(
             f"\ncomplete login, {len(rounds)} rounds: ratios {ratios_of_rounds}, "
             f"median {median(ratios_of_rounds)} (target 1.5)"
         )
-        floors = [row["floor_ratio"] for row in rounds if "floor_ratio" in row]
+        floors = of_rounds(rounds, "floor_ratio")
         if floors:
             print(
                 f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}"
             )
-        second_ratios = [row["broker_2_ratio"] for row in rounds if "broker_2_ratio" in row]
+        second_ratios = of_rounds(rounds, "broker_2_ratio")
         if second_ratios:
-            beside = [row["broker_2_broker_ratio"] for row in rounds if "broker_2_broker_ratio" in row]
+            beside = of_rounds(rounds, "broker_2_broker_ratio")
             print(
                 f"the broker on {args.second_python} beside the peer: ratios {second_ratios}, median "
                 f"{median(second_ratios)}; beside the broker on {sys.executable}: ratios {beside}, "
                 f"median {median(beside)}"
             )
-        above = [row["broker_floor_ratio"] for row in rounds if "broker_floor_ratio" in row]
+        above = of_rounds(rounds, "broker_floor_ratio")
         if above:
             print(f"the broker beside the floor: ratios {above}, median {median(above)}")
     if growth:
@@ -576,18 +574,12 @@ def main() -> None:
         "growth": growth,
         "login_rounds_warm_up": warmed,
         "login_rounds": rounds,
-        "login_rounds_median_ratio": median([row["ratio"] for row in rounds if "ratio" in row]),
-        "floor_rounds_median_ratio": median([row["floor_ratio"] for row in rounds if "floor_ratio" in row]),
+        "login_rounds_median_ratio": median(of_rounds(rounds, "ratio")),
+        "floor_rounds_median_ratio": median(of_rounds(rounds, "floor_ratio")),
         "second_python": interpreter(args.second_python) if args.second_python else None,
-        "broker_2_rounds_median_ratio": median(
-            [row["broker_2_ratio"] for row in rounds if "broker_2_ratio" in row]
-        ),
-        "broker_2_broker_rounds_median_ratio": median(
-            [row["broker_2_broker_ratio"] for row in rounds if "broker_2_broker_ratio" in row]
-        ),
-        "broker_floor_rounds_median_ratio": median(
-            [row["broker_floor_ratio"] for row in rounds if "broker_floor_ratio" in row]
-        ),
+        "broker_2_rounds_median_ratio": median(of_rounds(rounds, "broker_2_ratio")),
+        "broker_2_broker_rounds_median_ratio": median(of_rounds(rounds, "broker_2_broker_ratio")),
+        "broker_floor_rounds_median_ratio": median(of_rounds(rounds, "broker_floor_ratio")),
         "cpu_by_binary": binaries,
     }
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))

@@ -91,8 +91,8 @@ async def resolve_in(
     """``account_for`` in the caller's transaction (the login callback's one transaction): a StoreConflict
     (a concurrent first login linked first) rolls it back, and the caller runs it again.
     ``new_account_units``: the client's and VNeID's unit, for an account this login makes: it is
-    classified before its INSERT (``cleanup.classify_new``). ``read``: the identity's lookup, read
-    outside the transaction (``accounts.first_lookup_alone``), not read again."""
+    classified before its INSERT (``new_account``, by ``cleanup.new_account_columns``). ``read``: the
+    identity's lookup, read outside the transaction (``accounts.first_lookup_alone``), not read again."""
     now = registry.clock()
     if read is not None:
         lookup = accounts.attach_lookup(session, read)
