@@ -16,6 +16,14 @@ and prints its inclusive CPU per login: where a step's time goes, function by fu
 profiler's own cost per call (sixteenth round: cProfile charged the small calls three times their cost).
 Name a function where its callers look it up (a module's attribute, or a class's). ``--profile STEP``:
 cProfile of that step's calls, the top functions printed and the stats kept in ``/tmp``.
+
+``--instructions`` (``bench/instructions.py``), under ``valgrind --tool=callgrind --collect-atstart=no``:
+callgrind counts the instructions of the rounds' app calls only (``--count-step`` one step's), which
+repeat to 0.02 % from run to run where the CPU time moves by a tenth; the total is in callgrind's output
+file (``callgrind_annotate`` it):
+
+    valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=/tmp/cg.broker \
+        .venv/bin/python bench/op_inprocess.py --instructions --rounds 1 --logins 200 --warm-up 60
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import uvloop
+from instructions import Counting
 from op_load import authorization_query, form_on, prepared_vneid_button
 from op_servers import FLOOR_CLIENT, BrokerStack, drop_database, floor_port, pg_url, write_citizens
 
@@ -153,15 +162,23 @@ class Logins:
         self.basic = "Basic " + base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
         self.cpu: dict[str, float] = defaultdict(float)
         self.profile: cProfile.Profile | None = None
+        self.counting: Counting | None = None  # during the rounds only, under callgrind
 
     async def _timed(self, step: str, *request: Any, **more: Any) -> Answer:
         profiling = self.profile is not None and step == self.args.profile
         if profiling:
             assert self.profile is not None
             self.profile.enable()
+        counted = self.counting is not None and (self.args.count_step in (None, step))
+        if counted:
+            assert self.counting is not None
+            self.counting.on()
         started = time.thread_time_ns()
         answer = await call(self.app, *request, **more)
         self.cpu[step] += (time.thread_time_ns() - started) / 1e6
+        if counted:
+            assert self.counting is not None
+            self.counting.off()
         if profiling:
             assert self.profile is not None
             self.profile.disable()
@@ -245,6 +262,12 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
             who = iter(citizens)
             for _ in range(args.warm_up):
                 await logins.login(http, next(who))
+            if args.instructions:
+                logins.counting = Counting()
+                if not logins.counting.active:
+                    raise SystemExit(
+                        "--instructions: run under valgrind --tool=callgrind --collect-atstart=no"
+                    )
             for index in range(args.rounds):
                 logins.cpu.clear()
                 timers.spent.clear()
@@ -282,6 +305,12 @@ def main() -> None:
     parser.add_argument("--one-citizen", action="store_true", help="one citizen again and again")
     parser.add_argument("--time", action="append", default=[], metavar="MODULE:QUALNAME")
     parser.add_argument("--profile", choices=STEPS, default=None)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="under valgrind --tool=callgrind --collect-atstart=no: count the rounds' app calls only",
+    )
+    parser.add_argument("--count-step", choices=STEPS, default=None, help="with --instructions: one step")
     parser.add_argument("--port-base", type=int, default=21000, help="mock VNeID on +100")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -77,13 +77,15 @@ def report_written(rows: list[dict[str, Any]], account_type: Any, observer: Audi
 
 
 def _report(facts: list[AuditFact], observer: AuditObserver) -> None:
+    logged = log.isEnabledFor(logging.INFO)  # asked once, not per row with its fields built first
     for fact in facts:
-        log.info(
-            "%s %s",
-            fact.action,
-            fact.outcome,
-            extra={"action": fact.action, "outcome": fact.outcome, "reason": fact.reason or ""},
-        )
+        if logged:
+            log.info(
+                "%s %s",
+                fact.action,
+                fact.outcome,
+                extra={"action": fact.action, "outcome": fact.outcome, "reason": fact.reason or ""},
+            )
         observer(fact)
 
 

@@ -206,11 +206,13 @@ class UpstreamHttp:
         return child
 
     def _record(self, reached: bool) -> None:
+        was_open = self.breaker.is_open
         if reached:
             self.breaker.record_success()
         else:
             self.breaker.record_failure()
-        self._on_breaker_change()
+        if self.breaker.is_open != was_open:  # the gauge over every upstream's breaker, only when it moves
+            self._on_breaker_change()
 
 
 def vneid_endpoint(method: str, url: str, headers: Mapping[str, str]) -> str:
