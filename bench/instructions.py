@@ -33,6 +33,7 @@ class Counting:
         )
         self._shim = ctypes.CDLL(str(folder / "shim.so"))
         self.active = bool(self._shim.counting_under_valgrind())
+        self.armed = False  # for callers that count only from some point on (op_inprocess's rounds)
         self._on = False
 
     def on(self) -> None:

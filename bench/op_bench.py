@@ -488,9 +488,16 @@ def main() -> None:
 
         # The bench's relying party at a broker of this stack (the first, or the second's own issuer).
         def broker_op_at(url: str) -> BrokerOp:
-            client = stack.client
+            client, login_client = stack.client, stack.login_client
+            logins = BrokerOp(
+                url,
+                login_client["client_id"],
+                login_client["client_secret"],
+                stack.redirect_uri,
+                "Bench@2024",
+            )
             return BrokerOp(
-                url, client["client_id"], client["client_secret"], stack.redirect_uri, "Bench@2024"
+                url, client["client_id"], client["client_secret"], stack.redirect_uri, "Bench@2024", logins
             )
 
         broker_op = broker_op_at(stack.broker_url)

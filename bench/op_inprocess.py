@@ -155,6 +155,51 @@ class Timers:
         return timed
 
 
+def count_in(counting: Counting, target: str) -> None:
+    """``--count-in``: callgrind counts inside calls of ``target`` only (inclusive, outermost call), once
+    ``counting`` is armed (the rounds)."""
+    module, _, qualname = target.partition(":")
+    owner: Any = importlib.import_module(module)
+    *path, name = qualname.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    function = getattr(owner, name)
+    depth = [0]
+
+    def enter() -> None:
+        depth[0] += 1
+        if depth[0] == 1 and counting.armed:
+            counting.on()
+
+    def leave() -> None:
+        depth[0] -= 1
+        if depth[0] == 0:
+            counting.off()
+
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def counted_async(*args: Any, **kwargs: Any) -> Any:
+            enter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                leave()
+
+        setattr(owner, name, counted_async)
+        return
+
+    @functools.wraps(function)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        enter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            leave()
+
+    setattr(owner, name, counted)
+
+
 class Logins:
     def __init__(self, app: App, stack: BrokerStack, base: str, client: tuple[str, str], args: Any) -> None:
         self.app, self.stack, self.base, self.args = app, stack, base, args
@@ -169,7 +214,9 @@ class Logins:
         if profiling:
             assert self.profile is not None
             self.profile.enable()
-        counted = self.counting is not None and (self.args.count_step in (None, step))
+        counted = (
+            self.counting is not None and self.args.count_in is None and self.args.count_step in (None, step)
+        )
         if counted:
             assert self.counting is not None
             self.counting.on()
@@ -250,10 +297,14 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
         from broker.settings import Settings
 
         app = create_app(Settings())
-        base, client = stack.broker_url, (stack.client["client_id"], stack.client["client_secret"])
+        login_client = stack.login_client  # registered as the peer's: no refresh token
+        base, client = stack.broker_url, (login_client["client_id"], login_client["client_secret"])
     timers = Timers()
     for target in args.time:
         timers.wrap(target)
+    counting = Counting() if args.instructions else None
+    if counting is not None and args.count_in:
+        count_in(counting, args.count_in)
     shut_down = await lifespan(app)
     logins = Logins(app, stack, base, client, args)
     rounds: list[dict[str, Any]] = []
@@ -263,8 +314,9 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
             for _ in range(args.warm_up):
                 await logins.login(http, next(who))
             if args.instructions:
-                logins.counting = Counting()
-                if not logins.counting.active:
+                logins.counting = counting
+                counting.armed = True
+                if not counting.active:
                     raise SystemExit(
                         "--instructions: run under valgrind --tool=callgrind --collect-atstart=no"
                     )
@@ -311,6 +363,12 @@ def main() -> None:
         help="under valgrind --tool=callgrind --collect-atstart=no: count the rounds' app calls only",
     )
     parser.add_argument("--count-step", choices=STEPS, default=None, help="with --instructions: one step")
+    parser.add_argument(
+        "--count-in",
+        default=None,
+        metavar="MODULE:QUALNAME",
+        help="with --instructions: inside this function's calls only (inclusive)",
+    )
     parser.add_argument("--port-base", type=int, default=21000, help="mock VNeID on +100")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -296,6 +296,10 @@ class Op:
     async def refresh(self, http: Http, token: str) -> tuple[Tokens, int]:
         raise NotImplementedError
 
+    def for_logins(self) -> Op:
+        """The provider as the complete logins use it (``complete_login``)."""
+        return self
+
 
 def _trips(response: Page) -> int:
     return int(response.headers.get("x-db-round-trips", 0))
@@ -303,11 +307,23 @@ def _trips(response: Page) -> int:
 
 class BrokerOp(Op):
     def __init__(
-        self, url: str, client_id: str, client_secret: str, redirect_uri: str, password: str
+        self,
+        url: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        password: str,
+        logins: BrokerOp | None = None,
     ) -> None:
         self.name, self.url = "broker", url
         self.client_id, self.client_secret, self.redirect_uri = client_id, client_secret, redirect_uri
         self.password = password
+        self._logins = logins
+
+    def for_logins(self) -> Op:
+        """``logins``: the same broker through the relying party that the complete logins use, registered
+        as the peer's client is (no refresh token issued: eighteenth round)."""
+        return self._logins or self
 
     async def authorize(self, http: Http, who: str) -> tuple[Code, int]:
         verifier, params = authorization_query(self.client_id, self.redirect_uri)
@@ -407,9 +423,11 @@ Job = Callable[[Http, int], Awaitable[int]]
 def complete_login(op: Op, citizen_of: Callable[[int], str]) -> Job:
     """A flow's job: the ``index``-th login, of ``citizen_of(index)``, its code redeemed; its round trips."""
 
+    provider = op.for_logins()
+
     async def login(http: Http, index: int) -> int:
-        code, trips = await op.authorize(http, citizen_of(index))
-        _, more = await op.redeem(http, code)
+        code, trips = await provider.authorize(http, citizen_of(index))
+        _, more = await provider.redeem(http, code)
         return trips + more
 
     return login

@@ -232,6 +232,9 @@ class BrokerStack:
     broker: Server | None = None
     vneid: Server | None = None
     client: dict[str, str] = field(default_factory=dict)
+    # The complete logins' relying party: registered as the peer's is (the authorization code alone, no
+    # refresh token issued), where ``client`` also refreshes (the refresh phase).
+    login_client: dict[str, str] = field(default_factory=dict)
 
     @property
     def broker_url(self) -> str:
@@ -281,25 +284,8 @@ class BrokerStack:
         if fresh:
             create_database(self.database)
             subprocess.run([str(BIN / "broker"), "db", "upgrade"], env=env, cwd=ROOT, check=True)
-            created = subprocess.run(
-                [
-                    str(BIN / "broker"),
-                    "clients",
-                    "create",
-                    "--name",
-                    "Bench RP",
-                    "--redirect-uri",
-                    self.redirect_uri,
-                    "--grant-type",
-                    "refresh_token",
-                ],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            self.client = json.loads(created.stdout.strip().splitlines()[-1])
+            self.client = self._create_client(env, "Bench RP", "--grant-type", "refresh_token")
+            self.login_client = self._create_client(env, "Bench RP (logins)")
         self.vneid = start(
             "mock_vneid",
             [str(BIN / "mock-vneid")],
@@ -313,6 +299,27 @@ class BrokerStack:
         if self.workers > 1:
             serve += ["--workers", str(self.workers)]
         self.broker = start("broker", serve, env, SERVER_CPU, self.broker_url, "/healthz", self.logs)
+
+    def _create_client(self, env: dict[str, str], name: str, *options: str) -> dict[str, str]:
+        created = subprocess.run(
+            [
+                str(BIN / "broker"),
+                "clients",
+                "create",
+                "--name",
+                name,
+                "--redirect-uri",
+                self.redirect_uri,
+                *options,
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        client: dict[str, str] = json.loads(created.stdout.strip().splitlines()[-1])
+        return client
 
     def down(self) -> None:
         for server in (self.broker, self.vneid):
