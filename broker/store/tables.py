@@ -256,11 +256,12 @@ class UpstreamLink(SQLModel, table=True):
         # account first: led by the issuer, this index matched a lookup by (issuer, subject) as well as the
         # one above, and a plan PostgreSQL made on an empty table chose it, reading every link of the
         # issuer at each login (issue 7, seventeenth round; migration 0020).
+        # Its index also answers every read by account_id alone (migration 0021 dropped the one-column one).
         sa.UniqueConstraint("account_id", "issuer", name="uq_upstream_links_account_issuer"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="accounts.id", index=True)
+    account_id: int = Field(foreign_key="accounts.id")
     issuer: str = Field(max_length=255)
     subject: str = Field(max_length=255)
     level: int = 1
