@@ -45,11 +45,3 @@ class Counting:
         if self.active and self._on:
             self._shim.counting_toggle()
             self._on = False
-
-
-def total(callgrind_out: Path) -> int:
-    """The instructions a callgrind output file counted."""
-    for line in callgrind_out.read_text().splitlines():
-        if line.startswith("totals:") or line.startswith("summary:"):
-            return int(line.split()[1])
-    raise ValueError(f"no totals in {callgrind_out}")

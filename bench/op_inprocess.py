@@ -116,6 +116,40 @@ async def call(app: App, method: str, url: str, headers: list[tuple[str, str]], 
     return answer
 
 
+def bracket(target: str, enter: Callable[[], Any], leave: Callable[[Any], None]) -> None:
+    """Replaces ``target`` (``MODULE:QUALNAME``, where its callers look it up: a module's attribute or a
+    class's) with a wrapper that calls ``enter()`` before each call, async or not, and ``leave`` with what
+    ``enter`` returned after it."""
+    module, _, qualname = target.partition(":")
+    owner: Any = importlib.import_module(module)
+    *path, name = qualname.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    function = getattr(owner, name)
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def bracketed_async(*args: Any, **kwargs: Any) -> Any:
+            entered = enter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                leave(entered)
+
+        setattr(owner, name, bracketed_async)
+        return
+
+    @functools.wraps(function)
+    def bracketed(*args: Any, **kwargs: Any) -> Any:
+        entered = enter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            leave(entered)
+
+    setattr(owner, name, bracketed)
+
+
 class Timers:
     """Inclusive thread CPU of the functions ``--time`` names, per name."""
 
@@ -123,47 +157,15 @@ class Timers:
         self.spent: dict[str, int] = defaultdict(int)
 
     def wrap(self, target: str) -> None:
-        module, _, qualname = target.partition(":")
-        owner: Any = importlib.import_module(module)
-        *path, name = qualname.split(".")
-        for part in path:
-            owner = getattr(owner, part)
-        setattr(owner, name, self._timed(getattr(owner, name), target))
+        def leave(started: int) -> None:
+            self.spent[target] += time.thread_time_ns() - started
 
-    def _timed(self, function: Any, key: str) -> Any:
-        spent = self.spent
-        if inspect.iscoroutinefunction(function):
-
-            @functools.wraps(function)
-            async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                started = time.thread_time_ns()
-                try:
-                    return await function(*args, **kwargs)
-                finally:
-                    spent[key] += time.thread_time_ns() - started
-
-            return timed_async
-
-        @functools.wraps(function)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.thread_time_ns()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[key] += time.thread_time_ns() - started
-
-        return timed
+        bracket(target, time.thread_time_ns, leave)
 
 
 def count_in(counting: Counting, target: str) -> None:
     """``--count-in``: callgrind counts inside calls of ``target`` only (inclusive, outermost call), once
     ``counting`` is armed (the rounds)."""
-    module, _, qualname = target.partition(":")
-    owner: Any = importlib.import_module(module)
-    *path, name = qualname.split(".")
-    for part in path:
-        owner = getattr(owner, part)
-    function = getattr(owner, name)
     depth = [0]
 
     def enter() -> None:
@@ -171,33 +173,12 @@ def count_in(counting: Counting, target: str) -> None:
         if depth[0] == 1 and counting.armed:
             counting.on()
 
-    def leave() -> None:
+    def leave(_: None) -> None:
         depth[0] -= 1
         if depth[0] == 0:
             counting.off()
 
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def counted_async(*args: Any, **kwargs: Any) -> Any:
-            enter()
-            try:
-                return await function(*args, **kwargs)
-            finally:
-                leave()
-
-        setattr(owner, name, counted_async)
-        return
-
-    @functools.wraps(function)
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        enter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            leave()
-
-    setattr(owner, name, counted)
+    bracket(target, enter, leave)
 
 
 class Logins:
@@ -303,6 +284,8 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
     for target in args.time:
         timers.wrap(target)
     counting = Counting() if args.instructions else None
+    if counting is not None and not counting.active:
+        raise SystemExit("--instructions: run under valgrind --tool=callgrind --collect-atstart=no")
     if counting is not None and args.count_in:
         count_in(counting, args.count_in)
     shut_down = await lifespan(app)
@@ -313,13 +296,9 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
             who = iter(citizens)
             for _ in range(args.warm_up):
                 await logins.login(http, next(who))
-            if args.instructions:
+            if counting is not None:
                 logins.counting = counting
                 counting.armed = True
-                if not counting.active:
-                    raise SystemExit(
-                        "--instructions: run under valgrind --tool=callgrind --collect-atstart=no"
-                    )
             for index in range(args.rounds):
                 logins.cpu.clear()
                 timers.spent.clear()

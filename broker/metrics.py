@@ -11,7 +11,6 @@ worker answers ``/metrics`` for all (docs/operations.md, tests/ops/test_metrics.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 
@@ -234,28 +233,6 @@ class Metrics:
         return generate_latest(collected)
 
 
-@functools.lru_cache(maxsize=1024)
-def _login_attempts(
-    metrics: Metrics,
-    action: str,
-    outcome: str,
-    reason: str | None,
-    account_type: str | None,
-    upstream: str | None,
-) -> Counter:
-    """The login counter's series for an audit row's values, found once per distinct row (every login
-    counts one: its five labels checked and its child looked up were a tenth of the login's metrics)."""
-    method = action.removeprefix("login.")
-    default_upstream = "legacy" if method == "password" else "vneid"
-    return metrics.login_attempts.labels(
-        bounded(upstream, default_upstream),
-        bounded(method),
-        bounded(account_type, "unknown"),
-        bounded(outcome),
-        bounded(reason),
-    )
-
-
 def record_audit(
     metrics: Metrics,
     action: str,
@@ -266,7 +243,15 @@ def record_audit(
 ) -> None:
     """Counts what an audit row records (called by the audit writer once its transaction has committed)."""
     if action.startswith("login."):
-        _login_attempts(metrics, action, outcome, reason, account_type, upstream).inc()
+        method = action.removeprefix("login.")
+        default_upstream = "legacy" if method == "password" else "vneid"
+        metrics.login_attempts.labels(
+            bounded(upstream, default_upstream),
+            bounded(method),
+            bounded(account_type, "unknown"),
+            bounded(outcome),
+            bounded(reason),
+        ).inc()
     elif action == "account.create" and reason == "first_vneid_login":
         metrics.accounts_created.inc()  # counted once its INSERT committed, not by a first login that lost
     elif action == "account.link" and outcome == "done":
