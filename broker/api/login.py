@@ -85,8 +85,11 @@ def render_login_page(
         action, fields, own = model.upstream_form
         form = (
             action,
-            [(name, slot(value) if value in own and is_token(value) else value) for name, value in fields],
+            tuple(
+                (name, slot(value) if value in own and is_token(value) else value) for name, value in fields
+            ),
         )
+    # Tuples, not lists: the context is the rendered shape's key as it is (Pages.render_slotted).
     return pages.render_slotted(
         request,
         "login.html",
@@ -94,7 +97,7 @@ def render_login_page(
         switch_to=urls["login_url"],
         hinted=hinted,
         client_name=model.client_name,
-        upstreams=upstreams if len(upstreams) > 1 else [],
+        upstreams=tuple(upstreams) if len(upstreams) > 1 else (),
         upstream_form=form,
         **urls,
     )

@@ -215,8 +215,12 @@ class Pages:
         if self._slotted is None:
             return self._render_filled(request, template, slots, switch_to, hinted, context)
         static_url = self._static_path(request)
-        key = (template, language, static_url, switch_to, *map(_frozen, context.items()))
-        shape = self._slotted.get(key, _UNSEEN)
+        key: Hashable = (template, language, static_url, switch_to, *context.items())
+        try:
+            shape = self._slotted.get(key, _UNSEEN)
+        except TypeError:  # a list in the context: frozen into tuples (a caller's tuples need nothing)
+            key = (template, language, static_url, switch_to, *map(_frozen, context.items()))
+            shape = self._slotted.get(key, _UNSEEN)
         if shape is _UNSEEN:
             rendered = self.render(request, template, switch_to=switch_to, hinted=hinted, **context)
             pieces = _PLACEHOLDER.split(bytes(rendered.body).decode())

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from broker.clock import naive_utc
 
 GENESIS = "0" * 64
 
@@ -28,7 +30,7 @@ def canonical(
     details: Mapping[str, Any] | None,
 ) -> str:
     """One line of JSON with sorted keys; the instant as naive UTC to the microsecond (as stored)."""
-    instant = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+    instant = naive_utc(at) if at.tzinfo is not None else at
     return json.dumps(
         {
             "at": instant.isoformat(timespec="microseconds"),

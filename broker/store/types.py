@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from broker.clock import aware_utc, naive_utc
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -23,14 +25,14 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return naive_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):  # SQLite may hand back text for raw SQL results
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
+        return aware_utc(value)
 
 
 def row_of(instance: Any) -> dict[str, Any]:
