@@ -20,10 +20,17 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = None
+        declared = chunked = None
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 declared = value
+            elif name == b"transfer-encoding":
+                chunked = value
+        if declared is None and chunked is None:
+            # No body at all (RFC 9112 §6.3: a request with neither header has none): a GET's, as a
+            # login's /authorize and callback are; nothing to count, nothing to wrap.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared.isdigit():
             if int(declared) > self.max_bytes:
                 await _refuse(send)

@@ -332,14 +332,24 @@ class Database:
         if compiled is None:
             compiled = self._compiled[statement] = prepared.Compiled(statement, self.engine.dialect)
         arguments = compiled.arguments(parameters)
-        assert self._statements is not None
+        pool = self._statements
+        assert pool is not None
         with _translated_errors():
-            async with self._statements.connection() as connection:
+            # The pool's lease without its context manager: an idle connection is taken without a
+            # coroutine (three fewer per statement than ``async with pool.connection()``).
+            connection = pool.lend_idle() or await pool.acquire()
+            try:
                 round_trips.count_one()
                 if status:
                     tag = await connection.execute(compiled.sql, *arguments)
-                    return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
-                records = await connection.fetch(compiled.sql, *arguments)
+                else:
+                    records = await connection.fetch(compiled.sql, *arguments)
+            except BaseException as error:
+                pool.returned(connection, error)
+                raise
+            pool.returned(connection, None)
+        if status:
+            return int(tag.rsplit(" ", 1)[-1]) if tag[-1:].isdigit() else 0
         return compiled.rows(records)
 
     async def commit_one(self, statement: Any, parameters: dict[str, Any]) -> list[Any]:

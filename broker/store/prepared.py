@@ -120,16 +120,27 @@ class StatementPool:
         """``async with pool.connection() as connection``: the connection for one statement."""
         return _Lease(self)
 
-    async def _acquire(self) -> asyncpg.Connection:
-        if self._closed:
-            raise asyncpg.InterfaceError("the statement pool is closed")
+    def lend_idle(self) -> asyncpg.Connection | None:
+        """An idle connection, lent at once without awaiting anything (a statement's usual case: no
+        coroutine of the pool's own per statement, issue 7); None when none is idle (``acquire``). Given
+        back by ``returned``."""
         idle = self._idle
-        while idle:
+        while idle and not self._closed:
             connection = idle.pop()  # the most recently used: the fewest connections kept busy
             if not connection.is_closed():
                 return self._lent(connection)
             connection.terminate()  # the server closed it while idle: its slot opens a new one
             self._slots -= 1
+        return None
+
+    async def acquire(self) -> asyncpg.Connection:
+        """A connection for one statement: an idle one, a new one in a free slot, or the first one given
+        back (bounded by the pool's timeout). Given back by ``returned``."""
+        if self._closed:
+            raise asyncpg.InterfaceError("the statement pool is closed")
+        lent = self.lend_idle()
+        if lent is not None:
+            return lent
         if self._slots < self._size:
             self._slots += 1
             return self._lent(await self._open_in_slot())
@@ -218,7 +229,8 @@ class StatementPool:
                 waiter.set_result(None)  # the waiter opens a connection in this slot
                 return
 
-    def _returned(self, connection: asyncpg.Connection, error: BaseException | None) -> None:
+    def returned(self, connection: asyncpg.Connection, error: BaseException | None) -> None:
+        """A lent connection given back, after its statement ran (``error``: what it raised, if it did)."""
         if self._metrics is not None:
             self._metrics.db_pool_in_use.dec()
         if error is None or isinstance(error, asyncpg.PostgresError):  # refused by the server: it is fine
@@ -254,11 +266,11 @@ class _Lease:
         self._pool = pool
 
     async def __aenter__(self) -> asyncpg.Connection:
-        self._connection = await self._pool._acquire()
+        self._connection = await self._pool.acquire()
         return self._connection
 
     async def __aexit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
-        self._pool._returned(self._connection, error)
+        self._pool.returned(self._connection, error)
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
