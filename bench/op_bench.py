@@ -417,6 +417,15 @@ def main() -> None:
         "the broker installed in it), in each round beside the first (bench/README.md, seventeenth round)",
     )
     parser.add_argument(
+        "--second-tree",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="with --login-rounds: the broker of this checkout too (e.g. `git worktree add ../before "
+        "COMMIT`), on this interpreter, in each round beside the first: before and after a change in the "
+        "same rounds (bench/README.md, nineteenth round)",
+    )
+    parser.add_argument(
         "--only",
         choices=["wrk", "flows", "rounds"],
         default=None,
@@ -449,7 +458,11 @@ def main() -> None:
     add_setting_options(parser)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
-    if (args.floor or args.second_python or args.only == "rounds") and not args.login_rounds:
+    if args.second_python and args.second_tree:
+        raise SystemExit("--second-python or --second-tree: one second broker")
+    if (
+        args.floor or args.second_python or args.second_tree or args.only == "rounds"
+    ) and not args.login_rounds:
         parser.error(
             "--floor, --second-python and --only rounds need the login rounds: give --login-rounds N"
         )
@@ -517,8 +530,8 @@ def main() -> None:
                 floor = start_floor(stack, logs)
                 floor_op = BrokerOp(floor.url, *FLOOR_CLIENT, stack.redirect_uri, "Bench@2024")
                 in_rounds.insert(1, (floor, floor_op, stack.vneid))
-            if args.second_python:
-                second = start_second_broker(stack, args.second_python, logs)
+            if args.second_python or args.second_tree:
+                second = start_second_broker(stack, args.second_python, logs, args.second_tree)
                 in_rounds.insert(1, (second, broker_op_at(second.url), stack.vneid))
             warmed, rounds = asyncio.run(login_rounds(in_rounds, citizens, args))
         if args.growth:
@@ -546,11 +559,12 @@ def main() -> None:
                 f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}"
             )
         second_ratios = of_rounds(rounds, "broker_2_ratio")
+        second_name = f"of {args.second_tree}" if args.second_tree else f"on {args.second_python}"
         if second_ratios:
             beside = of_rounds(rounds, "broker_2_broker_ratio")
             print(
-                f"the broker on {args.second_python} beside the peer: ratios {second_ratios}, median "
-                f"{median(second_ratios)}; beside the broker on {sys.executable}: ratios {beside}, "
+                f"the broker {second_name} beside the peer: ratios {second_ratios}, median "
+                f"{median(second_ratios)}; beside the broker of this checkout on {sys.executable}: ratios {beside}, "
                 f"median {median(beside)}"
             )
         above = of_rounds(rounds, "broker_floor_ratio")
@@ -584,6 +598,7 @@ def main() -> None:
         "login_rounds_median_ratio": median(of_rounds(rounds, "ratio")),
         "floor_rounds_median_ratio": median(of_rounds(rounds, "floor_ratio")),
         "second_python": interpreter(args.second_python) if args.second_python else None,
+        "second_tree": str(args.second_tree) if args.second_tree else None,
         "broker_2_rounds_median_ratio": median(of_rounds(rounds, "broker_2_ratio")),
         "broker_2_broker_rounds_median_ratio": median(of_rounds(rounds, "broker_2_broker_ratio")),
         "broker_floor_rounds_median_ratio": median(of_rounds(rounds, "broker_floor_ratio")),

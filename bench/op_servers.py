@@ -354,16 +354,36 @@ def second_broker_port(broker_port: int) -> int:
     return broker_port + 3
 
 
-def start_second_broker(stack: BrokerStack, python: Path, logs: Path) -> Server:
-    """The same broker served by another Python interpreter (``python``: the ``bin/python`` of a venv
-    with the broker installed, whose ``bin/broker`` runs it) on the servers' core, beside the first on its
-    database, key ring, client and mock VNeID, with an issuer of its own (its port): the interpreter's
-    build measured in the same rounds as the first (seventeenth round). Mock VNeID must list its callback
-    among its redirect URIs (``BrokerStack.env`` does)."""
+# The broker of another checkout on this venv's libraries (``start_second_broker``'s ``tree``): that
+# checkout's package found first on the path, which the interpreter's own working directory ("") must not
+# precede (the servers run in this checkout).
+_FROM_TREE = (
+    "import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; import broker, broker.cli; "
+    "assert broker.__file__.startswith(sys.argv.pop(1)), broker.__file__; sys.argv[0] = 'broker'; "
+    "broker.cli.main()"
+)
+
+
+def start_second_broker(
+    stack: BrokerStack, python: Path | None, logs: Path, tree: Path | None = None
+) -> Server:
+    """A second broker on the servers' core, beside the first on its database, key ring, client and mock
+    VNeID, with an issuer of its own (its port), measured in the same rounds as the first: the same broker
+    served by another interpreter (``python``: the ``bin/python`` of a venv with the broker installed,
+    whose ``bin/broker`` runs it; seventeenth round), or the broker of another checkout (``tree``, e.g. a
+    ``git worktree`` of an earlier commit, with the same migrations) on this venv's interpreter and
+    libraries: the code before and after a change in the same rounds (nineteenth round). Mock VNeID must
+    list its callback among its redirect URIs (``BrokerStack.env`` does)."""
     port = second_broker_port(stack.port)
     url = f"http://{HOST}:{port}"
-    argv = [str(python.parent / "broker"), "serve", "--port", str(port)]
     env = stack.env() | {"BROKER_ISSUER": url}
+    if tree is not None:
+        package = tree.resolve()
+        argv = [sys.executable, "-c", _FROM_TREE, f"{package}/", "serve", "--port", str(port)]
+        env |= {"PYTHONPATH": str(package)}
+    else:
+        assert python is not None
+        argv = [str(python.parent / "broker"), "serve", "--port", str(port)]
     return start("broker_2", argv, env, SERVER_CPU, url, "/healthz", logs)
 
 
