@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,6 +23,14 @@ def naive_utc(at: datetime) -> datetime:
     decoded and hashed by CPython's argument parser every time (issue 7, nineteenth round: some forty
     instants a login, each way). A naive ``at`` raises TypeError."""
     return _NAIVE_EPOCH + (at - _EPOCH)
+
+
+@functools.cache
+def seconds(count: float) -> timedelta:
+    """``timedelta(seconds=count)``, made once per count: a login adds the same few lifetimes from the
+    settings to ``now`` several times, and the constructor's keyword parsing cost 2,200 instructions a
+    call (``naive_utc``). Bounded: the counts are settings."""
+    return timedelta(seconds=count)
 
 
 def aware_utc(stored: datetime) -> datetime:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
+from broker.clock import seconds
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginRequired, OAuthError
 from broker.login import issue_code, sso, vneid_start
@@ -60,7 +60,7 @@ async def start(
         "code_challenge": request.code_challenge,
         "prompt": " ".join(sorted(request.prompt)) or None,
         "created_at": now,
-        "expires_at": now + timedelta(seconds=registry.settings.login_flow_ttl_seconds),
+        "expires_at": now + seconds(registry.settings.login_flow_ttl_seconds),
     }
     if reason is None:
         assert current is not None

@@ -5,9 +5,10 @@ The code is written in the caller's transaction, which commits before the redire
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from broker.clock import seconds
 from broker.domain.login_flow import FlowState
 from broker.errors import LoginFlowError
 from broker.login import flow_guard
@@ -77,7 +78,7 @@ def new_code(
         "acr": acr,
         "amr": list(amr),
         "created_at": now,
-        "expires_at": now + timedelta(seconds=registry.settings.authorization_code_ttl_seconds),
+        "expires_at": now + seconds(registry.settings.authorization_code_ttl_seconds),
         "sid": sid,
     }
     url = authorize.response_url(

@@ -7,9 +7,10 @@ the code or refresh token."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from broker.clock import seconds
 from broker.login import subjects
 from broker.login.ids import digest, new_token
 from broker.oidc import access_tokens, scopes, tokens
@@ -110,7 +111,7 @@ def mint(
         "account_id": account_id,
         "scope": grant.scope,
         "created_at": now,
-        "expires_at": now + timedelta(seconds=ttl),
+        "expires_at": now + seconds(ttl),
         "sid": grant.sid,
         "offline": grant.offline,
         "token_hash": digest(access_token),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from broker.clock import seconds
 from broker.domain.accounts import LoginMethod
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.login_flow import FlowState
@@ -142,7 +143,7 @@ async def open_session(
     now = registry.clock()
     cookie = new_token()
     amr = list(amr) or ["pwd"]
-    expires_at = now + timedelta(seconds=registry.settings.sso_session_ttl_seconds)
+    expires_at = now + seconds(registry.settings.sso_session_ttl_seconds)
     noted = {"upstream_id": upstream[0], "upstream_logout_uri": upstream[1]} if upstream else {}
     if isinstance(requirement, Unread):
         requirement = await flow_requirements.get(session, flow.id)
@@ -193,7 +194,7 @@ def new_session(
         "acr": acr,
         "amr": list(amr) or ["pwd"],
         "created_at": now,
-        "expires_at": now + timedelta(seconds=registry.settings.sso_session_ttl_seconds),
+        "expires_at": now + seconds(registry.settings.sso_session_ttl_seconds),
         "upstream_id": upstream[0] if upstream else None,
         "upstream_logout_uri": upstream[1] if upstream else None,
     }

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
+from broker.clock import seconds
 from broker.errors import InvalidGrant, InvalidRequest, UnsupportedGrantType
 from broker.login import client_authentication, refresh
 from broker.login.ids import digest
@@ -92,7 +93,7 @@ async def _redeem_code(
         nonce=code.nonce,
     )
     refresh_until = (
-        now + timedelta(seconds=registry.settings.refresh_token_ttl_seconds) if may_refresh(client) else None
+        now + seconds(registry.settings.refresh_token_ttl_seconds) if may_refresh(client) else None
     )
     minted = mint(registry, ring, grant, grant_type="authorization_code", refresh_expires_at=refresh_until)
     if not await grants.redeem_code(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from broker.clock import VIETNAM, aware_utc, naive_utc
+from broker.clock import VIETNAM, aware_utc, naive_utc, seconds
 from broker.store.types import UTCDateTime
 
 INSTANTS = [
@@ -46,3 +46,9 @@ def test_a_naive_instant_is_refused_on_the_way_in() -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         process(datetime(2024, 6, 15))
     assert process(INSTANTS[0]) == datetime(2024, 6, 14, 17, 0)
+
+
+def test_a_lifetime_from_the_settings_is_the_timedelta_of_its_seconds_made_once() -> None:
+    assert seconds(900) == timedelta(seconds=900)
+    assert seconds(0.5) == timedelta(milliseconds=500)
+    assert seconds(900) is seconds(900)

@@ -11,7 +11,7 @@ from typing import Any
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from broker.clock import Clock
+from broker.clock import Clock, seconds
 from broker.errors import IdentityRefused, UpstreamError
 from broker.upstream import id_token
 from broker.upstream.adapters.base import UpstreamAdapter, UpstreamIdentity
@@ -76,7 +76,7 @@ class OidcAdapter(UpstreamAdapter):
             client_id=self.config.client_id,
             nonce=nonce,
             now=self._clock(),
-            leeway=timedelta(seconds=self.config.leeway_seconds),
+            leeway=seconds(self.config.leeway_seconds),
         )
         userinfo: dict[str, Any] = {"sub": claims["sub"]}
         endpoint = metadata.get("userinfo_endpoint")
@@ -106,7 +106,7 @@ class OidcAdapter(UpstreamAdapter):
         return super().sends_without_calling() and self._metadata_fresh()
 
     def _metadata_fresh(self) -> bool:
-        ttl = timedelta(seconds=self.config.metadata_ttl_seconds)
+        ttl = seconds(self.config.metadata_ttl_seconds)
         return (
             self._metadata is not None
             and self._metadata_at is not None
