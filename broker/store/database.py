@@ -337,7 +337,9 @@ class Database:
         with _translated_errors():
             # The pool's lease without its context manager: an idle connection is taken without a
             # coroutine (three fewer per statement than ``async with pool.connection()``).
-            connection = pool.lend_idle() or await pool.acquire()
+            connection = pool.lend_idle()
+            if connection is None:
+                connection = await pool.acquire()
             try:
                 round_trips.count_one()
                 if status:
