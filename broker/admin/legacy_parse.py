@@ -16,7 +16,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from functools import lru_cache
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -36,15 +36,11 @@ from broker.admin.legacy_csv import (
     open_source,
     records,
 )
+from broker.clock import naive_utc
 from broker.domain import passwords
 from broker.domain.classification import Facts, classify, name_key, record_class
 from broker.domain.identity_numbers import is_cccd
 from broker.settings import VIETNAM
-
-
-def utc_naive(at: datetime | None) -> datetime | None:
-    """Staging columns are plain TIMESTAMPs holding UTC, like every instant the store keeps."""
-    return at.astimezone(UTC).replace(tzinfo=None) if at is not None else None
 
 
 class CsvRows:
@@ -154,7 +150,7 @@ def staging_values(row: LegacyRow, today: date, sub: str) -> tuple[Any, ...]:
         row.unit_code,
         row.password_hash,
         row.hash_scheme,
-        utc_naive(row.created_at),
+        naive_utc(row.created_at) if row.created_at is not None else None,  # staging: naive UTC
         row.content_hash,
         sub,  # random, never derived from a personal number; used only if the row is new
         row.cccd if row.cccd is not None and is_cccd(row.cccd) else None,
@@ -383,8 +379,8 @@ class _FastRows:
                 parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
-        at = utc_naive(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=VIETNAM))
-        text = at.strftime("%Y-%m-%d %H:%M:%S.%f") if at is not None else None
+        at = naive_utc(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=VIETNAM))
+        text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
         if len(self._instants) < _CACHED:
             self._instants[value] = text
         return text

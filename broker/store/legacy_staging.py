@@ -38,13 +38,14 @@ import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from broker.clock import naive_utc
 from broker.errors import StoreConflict
 from broker.store.database import Database, _translated_errors
 
@@ -128,11 +129,6 @@ class ChunkResult:
 Claim = Callable[[list[tuple[int, str]]], list[tuple[int, int]]]
 
 
-def utc_naive(at: datetime | None) -> datetime | None:
-    """Staging columns are plain TIMESTAMPs holding UTC, like every instant the store keeps."""
-    return at.astimezone(UTC).replace(tzinfo=None) if at is not None else None
-
-
 def _sqlite_value(value: Any) -> Any:
     """Dates and instants as SQLAlchemy writes them on SQLite, so that stored values compare alike."""
     if isinstance(value, datetime):
@@ -176,7 +172,7 @@ class StagedImport:
     def __init__(self, connection: AsyncConnection, now: datetime, dry_run: bool, bulk: bool = False) -> None:
         self._connection = connection
         self._postgres = connection.dialect.name == "postgresql"
-        naive = utc_naive(now)
+        naive = naive_utc(now)  # staging columns are plain TIMESTAMPs holding UTC, as every instant
         self._now: Any = naive if self._postgres else _sqlite_value(naive)
         self._dry_run = dry_run
         self._differs = "IS DISTINCT FROM" if self._postgres else "IS NOT"
