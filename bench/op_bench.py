@@ -459,12 +459,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "op_bench.json")
     args = parser.parse_args()
     if args.second_python and args.second_tree:
-        raise SystemExit("--second-python or --second-tree: one second broker")
+        parser.error("--second-python or --second-tree: one second broker")
     if (
         args.floor or args.second_python or args.second_tree or args.only == "rounds"
     ) and not args.login_rounds:
         parser.error(
-            "--floor, --second-python and --only rounds need the login rounds: give --login-rounds N"
+            "--floor, --second-python, --second-tree and --only rounds need the login rounds: "
+            "give --login-rounds N"
         )
 
     os.sched_setaffinity(0, {int(LOAD_CPU)})

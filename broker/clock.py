@@ -25,18 +25,18 @@ def naive_utc(at: datetime) -> datetime:
     return _NAIVE_EPOCH + (at - _EPOCH)
 
 
+def aware_utc(stored: datetime) -> datetime:
+    """A naive UTC instant as read from the store, made aware (``stored.replace(tzinfo=UTC)``, cheaper:
+    ``naive_utc``)."""
+    return _EPOCH + (stored - _NAIVE_EPOCH)
+
+
 @functools.cache
 def seconds(count: float) -> timedelta:
     """``timedelta(seconds=count)``, made once per count: a login adds the same few lifetimes from the
     settings to ``now`` several times, and the constructor's keyword parsing cost 2,200 instructions a
     call (``naive_utc``). Bounded: the counts are settings."""
     return timedelta(seconds=count)
-
-
-def aware_utc(stored: datetime) -> datetime:
-    """A naive UTC instant as read from the store, made aware (``stored.replace(tzinfo=UTC)``, cheaper:
-    ``naive_utc``)."""
-    return _EPOCH + (stored - _NAIVE_EPOCH)
 
 
 def system_clock() -> datetime:
