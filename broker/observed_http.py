@@ -1,6 +1,6 @@
 """Outgoing HTTP to the relying parties, observed: every call carries the request id of the request that
 caused it (``X-Request-ID``) and is timed by upstream × endpoint × outcome. (The upstreams' calls are
-observed alike by ``broker.upstream.http``, on aiohttp's client.)
+observed alike by ``broker.upstream.http``, on its own connections.)
 
 A transport wrapper rather than httpx event hooks, because hooks never see a call that got no response
 (refused connection, timeout): exactly the calls an operator most needs counted.

@@ -3,15 +3,15 @@ counted by that upstream's circuit breaker. Idempotent GETs get one retry on a n
 exchange gets one retry on a 5xx only (the upstream failed before using the code, or the retry is refused
 as a replay: never a second login), none on a timeout (the code may have been spent).
 
-The client is aiohttp's, used directly: httpx's client and transport (httpcore, h11, anyio) cost about
-three times its CPU per call (issue 7: ~1,000 against ~340 µs for the code exchange, in-process against a
-loopback server), two calls in every login. Each call carries the request id of the request that caused it
+The connections are ``broker.upstream.wire``'s (HTTP/1.1 on kept-alive connections, parsed by httptools):
+httpx's client cost about three times aiohttp's per call, and aiohttp's about 2.5 times this one's (issue 7:
+~1,000, ~300 and ~120 µs of CPU per call with its socket's, against a loopback server), two calls in every
+login. Each call carries the request id of the request that caused it
 (``X-Request-ID``) and is timed by upstream × endpoint × outcome, as ``broker.observed_http`` does for the
 relying parties' calls; redirects are never followed and proxies are not taken from the environment."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 import time
@@ -19,16 +19,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 from prometheus_client import Histogram
 
 from broker import logs
 from broker.errors import UpstreamError
 from broker.metrics import Metrics
 from broker.upstream.breaker import CircuitBreaker, UpstreamUnavailable
+from broker.upstream.wire import Connections
 
-# No answer at all: refused, reset, closed before answering, a body cut short, or a timeout.
-_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError)
+# No answer at all: refused, reset, closed before answering, a body cut short, or a timeout
+# (``broker.upstream.wire``'s failures are all OSErrors; TimeoutError is one).
+_FAILURES = (OSError,)
 # Like httpx's own pool (the client this replaced): at most 100 connections, an idle one kept 5 s.
 _MAX_CONNECTIONS = 100
 _KEEPALIVE_SECONDS = 5.0
@@ -50,41 +51,30 @@ class UpstreamHttp:
         self.breaker = breaker
         self._on_breaker_change = on_breaker_change
         self._upstream = upstream
-        self._ssl = ssl_context if ssl_context is not None else True
-        # sock_read bounds each read as httpx's read timeout did; ``connect`` bounds the wait for a pooled
-        # connection (httpx's pool timeout, which was the read timeout). Not rounded up to whole seconds.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=read_timeout + connect_timeout,
-            sock_connect=connect_timeout,
-            sock_read=read_timeout,
-            ceil_threshold=3600,
-        )
-        self._session: aiohttp.ClientSession | None = None
+        self._ssl = ssl_context
+        # The time between two reads bounded by the read timeout (as httpx's was), the wait for a free
+        # connection by the read timeout plus the connection's own (httpx's pool timeout was the former).
+        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
+        self._wire: Connections | None = None
         # Each labelled series looked up once (prometheus-client's labels() takes a lock and builds a key).
         self._children: dict[tuple[Histogram, tuple[str, ...]], Histogram] = {}
 
-    def _client(self) -> aiohttp.ClientSession:
-        # Made at the first call: aiohttp's session belongs to the running event loop.
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                ssl=self._ssl, limit=_MAX_CONNECTIONS, keepalive_timeout=_KEEPALIVE_SECONDS
+    def _connections(self) -> Connections:
+        if self._wire is None:
+            self._wire = Connections(
+                connect_timeout=self._connect_timeout,
+                read_timeout=self._read_timeout,
+                pool_timeout=self._read_timeout + self._connect_timeout,
+                limit=_MAX_CONNECTIONS,
+                keepalive=_KEEPALIVE_SECONDS,
+                ssl_context=self._ssl,
             )
-            # No cookie jar: this one session makes every citizen's calls, so a cookie one answer set
-            # would go out with the next citizen's (and the jar would parse and match it on every call).
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                trust_env=False,
-                raise_for_status=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
+        return self._wire
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._wire is not None:
+            await self._wire.close()
+            self._wire = None
 
     async def get_json(
         self, name: str, url: str, headers: dict[str, str] | None = None, retries: int = 1
@@ -103,7 +93,6 @@ class UpstreamHttp:
         """The code exchange (RFC 6749 §4.1.3): status and JSON body; UpstreamUnavailable on its failures.
         ``authorization``: the value of the Authorization header (client_secret_basic), if any."""
         self.breaker.check()
-        # Encoded here, once: aiohttp's FormData for a dict costs more than the rest of the request.
         encoded = urlencode(form).encode("ascii")
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if authorization:
@@ -179,20 +168,23 @@ class UpstreamHttp:
         endpoint = vneid_endpoint(method, url, sent)
         started = time.perf_counter()
         try:
-            response = await self._client().request(
-                method, url, headers=sent, data=body, allow_redirects=False
-            )
+            status, content, head_at = await self._connections().request(method, url, sent, body)
         except _FAILURES as exc:
-            outcome = "timeout" if isinstance(exc, asyncio.TimeoutError) else "unreachable"
-            self._observe_call(endpoint, outcome, started)
+            head = getattr(exc, "head", None)
+            if head is not None:  # the answer's head arrived, then the connection failed
+                self._observe_call(endpoint, f"{head[0] // 100}xx", started, head[1])
+            else:
+                self._observe_call(
+                    endpoint, "timeout" if isinstance(exc, TimeoutError) else "unreachable", started
+                )
             raise
-        self._observe_call(endpoint, f"{response.status // 100}xx", started)
-        async with response:
-            return response.status, await response.read()
+        self._observe_call(endpoint, f"{status // 100}xx", started, head_at)
+        return status, content
 
-    def _observe_call(self, endpoint: str, outcome: str, started: float) -> None:
+    def _observe_call(self, endpoint: str, outcome: str, started: float, ended: float | None = None) -> None:
         labels = (self._upstream, endpoint, outcome)
-        self._series(self._metrics.upstream_calls, labels).observe(time.perf_counter() - started)
+        ended = time.perf_counter() if ended is None else ended
+        self._series(self._metrics.upstream_calls, labels).observe(ended - started)
 
     def _observe(self, endpoint: str, outcome: str, started: float) -> None:
         self._series(self._metrics.upstream_latency, (endpoint, outcome)).observe(

@@ -1,5 +1,5 @@
 """VNeID gone between the citizen's sign-in and the callback: the code exchange meets a refused connection
-(aiohttp's client since issue 7) and the citizen gets the same "could not sign in with VNeID" page as for
+(broker.upstream.wire's since issue 7) and the citizen gets the same "could not sign in with VNeID" page as for
 a failing token endpoint, never a 500; the call is counted as unreachable."""
 
 from __future__ import annotations

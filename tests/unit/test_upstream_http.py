@@ -1,6 +1,6 @@
-"""The upstreams' client (broker.upstream.http, on aiohttp) over real loopback servers: connections are
-reused, one the server closed while idle is not (the next call, a code exchange included, gets a fresh
-connection and its answer), redirects are not followed, timeouts and refused connections are the
+"""The upstreams' client (broker.upstream.http, on broker.upstream.wire's connections) over real loopback
+servers: connections are reused, one the server closed while idle is not (the next call, a code exchange
+included, gets a fresh connection and its answer), redirects are not followed, timeouts and refused connections are the
 "unreachable" failures the pages name, and each call is in the metrics with its outcome."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ async def test_the_code_exchange_sends_the_form_the_client_authentication_and_th
 
 async def test_a_cookie_the_upstream_sets_is_never_sent_back(client: Client) -> None:
     """One client serves every citizen's exchange: a cookie one answer set would ride along the next
-    citizen's calls (and aiohttp's jar would parse and match it on each)."""
+    citizen's calls."""
     server = Server(reply=answer(extra="Set-Cookie: session=citizen-a; Path=/\r\n"))
     async for url in serve(server):
         url = url.replace("127.0.0.1", "localhost")  # a name: a jar keeps no cookie of a bare address

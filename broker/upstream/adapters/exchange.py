@@ -3,10 +3,9 @@ authenticated as configured, PKCE's verifier when the upstream takes PKCE."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import quote_plus
-
-import aiohttp
 
 from broker.errors import UpstreamError
 from broker.upstream.config import UpstreamConfig
@@ -28,9 +27,8 @@ async def exchange_code(
     authorization: str | None = None
     if config.token_auth == "client_secret_basic":
         # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-        authorization = aiohttp.encode_basic_auth(
-            quote_plus(config.client_id), quote_plus(config.client_secret)
-        )
+        pair = f"{quote_plus(config.client_id)}:{quote_plus(config.client_secret)}"
+        authorization = "Basic " + base64.b64encode(pair.encode("ascii")).decode("ascii")
     else:
         form |= {"client_id": config.client_id, "client_secret": config.client_secret}
     status, body = await http.post_token(endpoint, form, authorization)
