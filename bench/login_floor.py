@@ -5,7 +5,8 @@ the callback (the flow read, VNeID's token call, its ID token checked, its useri
 looked up, one statement writing the account, the audit row chained under the advisory lock, the session,
 the code and the flow's move) and ``/token`` (the code read, then spent with its access token written,
 an RS256 ID token). This module does exactly that work and nothing else: a bare ASGI app under the same
-uvicorn, uvloop and httptools, asyncpg's prepared statements, the same aiohttp client to VNeID, PyJWT with
+uvicorn, uvloop and httptools, asyncpg's prepared statements, the broker's connections to VNeID
+(``broker.upstream.wire``, since the twentieth round; aiohttp's client before), PyJWT with
 the keys parsed once; no framework, no ORM, no middleware, no policy, no templates, no metrics, no logs.
 
 It is not a broker (it refuses nothing a citizen could get wrong beyond the protocol's checks): it is the
@@ -33,12 +34,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import aiohttp
 import asyncpg
 import jwt
 import uvicorn
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from broker.upstream import wire
 
 CLIENT_ID, CLIENT_SECRET = "floor-rp", "floor-rp-secret"
 VNEID_CLIENT_ID, VNEID_CLIENT_SECRET = "broker-dev", "broker-dev-secret"
@@ -188,7 +190,7 @@ class Floor:
         self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = secrets.token_urlsafe(8)
         self.pool = Connections()
-        self.http: aiohttp.ClientSession
+        self.http = wire.Connections(connect_timeout=5.0, read_timeout=10.0, pool_timeout=10.0)
         self.metadata: dict[str, Any] = {}
         self.vneid_key: Any = None
         self.vneid_auth = (
@@ -198,15 +200,12 @@ class Floor:
     async def start(self) -> None:
         await self.pool.open(self.database_url, 32)
         await self.pool.execute(SCHEMA)
-        self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=5.0),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=10),
+        _, document, _ = await self.http.request(
+            "GET", f"{self.vneid_url}/.well-known/openid-configuration", {}
         )
-        async with self.http.get(f"{self.vneid_url}/.well-known/openid-configuration") as answer:
-            self.metadata = await answer.json()
-        async with self.http.get(self.metadata["jwks_uri"]) as answer:
-            jwks = await answer.json()
+        self.metadata = json.loads(document)
+        _, keys, _ = await self.http.request("GET", self.metadata["jwks_uri"], {})
+        jwks = json.loads(keys)
         self.vneid_key = jwt.PyJWK(jwks["keys"][0]).key  # parsed once
 
     async def stop(self) -> None:
@@ -307,12 +306,15 @@ class Floor:
             "redirect_uri": self.redirect_uri,
             "code_verifier": flow["upstream_verifier"],
         }
-        async with self.http.post(
-            self.metadata["token_endpoint"], data=form, headers={"Authorization": self.vneid_auth}
-        ) as answer:
-            if answer.status != 200:
-                return 502, [], b"token_exchange_failed"
-            tokens = json.loads(await answer.read())
+        status, answer, _ = await self.http.request(
+            "POST",
+            self.metadata["token_endpoint"],
+            {"Authorization": self.vneid_auth, "Content-Type": "application/x-www-form-urlencoded"},
+            urlencode(form).encode(),
+        )
+        if status != 200:
+            return 502, [], b"token_exchange_failed"
+        tokens = json.loads(answer)
         try:
             claims = jwt.decode(
                 tokens["id_token"],
@@ -326,12 +328,12 @@ class Floor:
             return 502, [], b"id_token_invalid"
         if not hmac.compare_digest(claims.get("nonce", ""), flow["upstream_nonce"]):
             return 502, [], b"id_token_invalid"
-        async with self.http.get(
-            self.metadata["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"}
-        ) as answer:
-            if answer.status != 200:
-                return 502, [], b"userinfo_failed"
-            userinfo = json.loads(await answer.read())
+        status, answer, _ = await self.http.request(
+            "GET", self.metadata["userinfo_endpoint"], {"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        if status != 200:
+            return 502, [], b"userinfo_failed"
+        userinfo = json.loads(answer)
         if userinfo.get("sub") != claims["sub"] or not userinfo.get("identification_number"):
             return 502, [], b"userinfo_invalid"
         known = await self.pool.fetchrow(READ_ACCOUNT, self.vneid_url, claims["sub"])

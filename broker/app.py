@@ -17,12 +17,9 @@ from broker import __doc__ as summary
 from broker.admin import gauges
 from broker.api import admin, console, errors, events, login, logout, oidc, ops, ssf
 from broker.api.documents import PrebuiltDocuments
-from broker.api.headers import SecurityHeaders
+from broker.api.edge import Edge
 from broker.api.lean import LeanApp
-from broker.api.limits import BodySizeLimit
-from broker.api.observation import LastResort, RequestObservation
 from broker.api.pages import Pages
-from broker.api.round_trips import RoundTripHeader
 from broker.clock import Clock
 from broker.login import backchannel, ssf_push
 from broker.login.keys import KeyRingSource, ensure_signing_keys, follow_rotations
@@ -94,18 +91,19 @@ def create_app(
     )
     # The requests broker.api.lean answers before the routing pass through all of these layers, and only
     # them (LeanApp).
-    app.add_middleware(LastResort)  # innermost: its 500 page still gets the security headers
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_form_bytes)
     if settings.trusted_proxy_list:
         # X-Forwarded-For names the client only when the connection comes from a trusted proxy; the
         # server's own proxy handling is off (`broker serve`), so this setting alone decides.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
-    # Inside the headers and the observation, outside the routing: see broker.api.documents.
+    # Inside the edge, outside the routing: see broker.api.documents.
     app.add_middleware(PrebuiltDocuments, registry=registry)
-    app.add_middleware(SecurityHeaders)
-    if settings.bench_count_round_trips:
-        app.add_middleware(RoundTripHeader)
-    app.add_middleware(RequestObservation, metrics=registry.metrics)  # outermost: every response has an id
+    # Outermost: every answer has an id and the security headers, every body its cap, every bug its 500.
+    app.add_middleware(
+        Edge,
+        metrics=registry.metrics,
+        max_body_bytes=settings.max_form_bytes,
+        count_round_trips=settings.bench_count_round_trips,
+    )
     errors.install(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in (

@@ -2,7 +2,7 @@
 
 They are the most requested documents and the same bytes for everyone until the key ring changes;
 routing, the request object and the endpoint call were most of their cost in the profile. This layer
-sits inside ``RequestObservation`` and ``SecurityHeaders``, so the answers still carry their request id,
+sits inside the edge (``broker.api.edge``), so the answers still carry their request id,
 security headers, metrics and log line. Anything else (another method, a failing key ring) goes on to
 the routes in ``broker.api.oidc``, which answer the same documents the ordinary way.
 """
@@ -24,7 +24,7 @@ _DISCOVERY_CACHE = (b"cache-control", b"public, max-age=3600")
 
 @dataclass(frozen=True)
 class PrebuiltRoute:
-    """What ``RequestObservation`` reads of a matched route: its template."""
+    """What the edge's observation reads of a matched route: its template."""
 
     path: str
 

@@ -119,7 +119,7 @@ def install(app: FastAPI) -> None:
 
 
 def server_error(request: Request) -> Response:
-    """The answer to a bug, for broker.api.observation.LastResort, which logs it once (never with input)."""
+    """The answer to a bug, for the last resort of broker.api.edge, which logs it once (never with input)."""
     if _is_api(request):
         return JSONResponse({"error": "server_error"}, status_code=500)
     return get_pages(request).error(request, "unavailable", 500)

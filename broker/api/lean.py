@@ -43,7 +43,7 @@ Answer = Callable[[Registry, Scope, Receive], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class LeanRoute:
-    """What ``RequestObservation`` reads of a matched route: its template."""
+    """What the edge's observation reads of a matched route: its template."""
 
     path: str
 
@@ -57,7 +57,7 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
 
 
 async def _body(receive: Receive) -> bytes:
-    """As Starlette's ``request.body()``: a client gone mid-body is ``ClientDisconnect`` (LastResort's)."""
+    """As Starlette's ``request.body()``: a client gone mid-body is ``ClientDisconnect`` (the edge's)."""
     chunks = []
     while True:
         message = await receive()
@@ -117,7 +117,7 @@ def _form_field(form: FormData, name: str) -> str | None:
 
 def _url_encoded_form(scope: Scope) -> bool:
     """A URL-encoded body (by the parsing ``Request.form()`` does) of a declared length (which
-    ``BodySizeLimit`` has checked)."""
+    the edge's body cap has checked)."""
     content_type, length = _header(scope, b"content-type"), _header(scope, b"content-length")
     if content_type is None or length is None or not length.isdigit():
         return False
@@ -149,8 +149,8 @@ def answers(scope: Scope) -> bool:
 class LeanApp(FastAPI):
     """The app, whose requests that ``LeanEndpoints`` answers go through the broker's own middleware (every
     layer the app added) to it, and nothing else: not FastAPI's and Starlette's
-    layers in front of them, which have nothing to do for these requests (the 500 page of a bug is
-    ``LastResort``'s, the body limit ``BodySizeLimit``'s, and the app's telemetry is off), and were a
+    layers in front of them, which have nothing to do for these requests (the 500 page of a bug and the
+    body's cap are the edge's, ``broker.api.edge``, and the app's telemetry is off), and were a
     twentieth of a login's requests' own work (issue 7, fifteenth round). Every other request, and the
     lifespan, is FastAPI's as before."""
 
@@ -188,7 +188,7 @@ class LeanEndpoints:
             # class (broker.api.errors: bad input the database refused, a client gone mid-body, …).
             handler = _handler_for(scope["app"].exception_handlers, exc)
             if handler is None:
-                raise  # a bug: LastResort's
+                raise  # a bug: the edge's last resort
             request = Request(scope, receive)
             if inspect.iscoroutinefunction(handler):
                 response = await handler(request, exc)

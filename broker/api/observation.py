@@ -1,11 +1,8 @@
-"""Every request observed once, at the edge: its id, its log line, its latency; and the last resort for bugs.
+"""Every request observed once, at the edge (``broker.api.edge``): its id, its log line, its latency.
 
-``RequestObservation`` is the outermost middleware: it takes the caller's ``X-Request-ID`` (or makes one),
-returns it on every response (refusals of the body-size limit included), puts it in the context that every
-log line and every outgoing call read, and records the request under its route template, never its raw
-path. ``LastResort`` is the innermost: an exception nothing else handled is a bug, logged once with its
-(redacted) traceback and answered 500; a client that went away mid-body is not a bug and is not logged
-as one.
+The caller's ``X-Request-ID`` is taken (or one is made), returned on every response (refusals of the
+body-size limit and the 500 page of a bug included), and put in the context that every log line and every
+outgoing call read; the request is recorded under its route template, never its raw path.
 """
 
 from __future__ import annotations
@@ -20,11 +17,9 @@ import time
 from typing import Any
 from urllib.parse import unquote_plus
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from broker import logs
-from broker.api.limits import BodyTooLarge
 from broker.metrics import Metrics
 
 log = logging.getLogger("broker.request")
@@ -92,9 +87,37 @@ def route_template(scope: Scope) -> str:
     return "unmatched"
 
 
-class RequestObservation:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
+class Observed:
+    """One request under observation: its id (as sent back), its log fields, when it began."""
+
+    __slots__ = ("_fields_token", "_id_token", "encoded_id", "fields", "started")
+
+    def __init__(self, request_id: str, fields: dict[str, str]) -> None:
+        self.encoded_id = request_id.encode()
+        self.fields = fields
+        self._id_token = logs.request_id.set(request_id)
+        self._fields_token = logs.request_fields.set(fields)
+        self.started = time.perf_counter()
+
+    def stamp(self, headers: list[tuple[bytes, bytes]], scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The answer's headers with this request's id, in place of any the app set itself."""
+        if any(name.lower() == HEADER for name, _ in headers):
+            headers = [(name, value) for name, value in headers if name.lower() != HEADER]
+        headers.append((HEADER, self.encoded_id))
+        self.fields["route"] = route_template(scope)
+        return headers
+
+    def reset(self) -> None:
+        logs.request_fields.reset(self._fields_token)
+        logs.request_id.reset(self._id_token)
+
+
+class Observation:
+    """Every request observed once (``broker.api.edge``): it takes the caller's ``X-Request-ID`` (or makes
+    one), which every answer carries and every log line and outgoing call reads, and records the request
+    under its route template, never its raw path."""
+
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         # The scrape's own series exists from the start, so scraping never changes the set of series.
         metrics.http_duration.labels("GET", "/metrics", "2xx")
@@ -102,59 +125,36 @@ class RequestObservation:
         # methods, route templates and status classes are finite sets.
         self._series: dict[tuple[str, str, int], Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def begin(self, scope: Scope) -> Observed:
         given, authorization = _headers(scope)
-        request_id = _request_id(given)
-        encoded_id = request_id.encode()
         fields: dict[str, str] = {}
         client_id = _client_id(scope, authorization)
         if client_id:
             fields["client_id"] = client_id
-        id_token = logs.request_id.set(request_id)
-        fields_token = logs.request_fields.set(fields)
-        started = time.perf_counter()
-        status = 500
+        return Observed(_request_id(given), fields)
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                headers = list(message.get("headers", ()))
-                # An X-Request-ID the app set itself gives way to this one (copied only then).
-                if any(name.lower() == HEADER for name, _ in headers):
-                    headers = [(name, value) for name, value in headers if name.lower() != HEADER]
-                headers.append((HEADER, encoded_id))
-                message["headers"] = headers
-                fields["route"] = route_template(scope)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = fields.get("route") or route_template(scope)
-            method = scope.get("method", "GET")
-            self._series_for(method, route, status // 100).observe(elapsed)
-            level = logging.DEBUG if route in _QUIET_ROUTES and status < 500 else logging.INFO
-            if log.isEnabledFor(level):
-                log.log(
-                    level,
-                    "%s %s %s",
-                    method,
-                    scope.get("path", ""),
-                    status,
-                    extra={
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 1),
-                        "outcome": "ok" if status < 400 else ("refused" if status < 500 else "error"),
-                    },
-                )
-            logs.request_fields.reset(fields_token)
-            logs.request_id.reset(id_token)
+    def end(self, observed: Observed, scope: Scope, status: int) -> None:
+        """The request's latency and log line, its context reset."""
+        elapsed = time.perf_counter() - observed.started
+        route = observed.fields.get("route") or route_template(scope)
+        method = scope.get("method", "GET")
+        self._series_for(method, route, status // 100).observe(elapsed)
+        level = logging.DEBUG if route in _QUIET_ROUTES and status < 500 else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "%s %s %s",
+                method,
+                scope.get("path", ""),
+                status,
+                extra={
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "outcome": "ok" if status < 400 else ("refused" if status < 500 else "error"),
+                },
+            )
+        observed.reset()
 
     def _series_for(self, method: str, route: str, status_class: int) -> Any:
         # Keyed by the label, never the raw method: a caller inventing methods must not grow the cache.
@@ -164,34 +164,3 @@ class RequestObservation:
             series = self.metrics.http_duration.labels(key[0], route, f"{status_class}xx")
             self._series[key] = series
         return series
-
-
-class LastResort:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except BodyTooLarge:
-            raise  # the body-size limit outside answers 413
-        except ClientDisconnect:
-            # The caller went away while sending its body: nobody is left to answer, and it is no bug.
-            log.info("client disconnected before its request body was read")
-        except Exception as error:
-            log.exception("unexpected error (a bug): %s", type(error).__name__)
-            if not started:
-                from broker.api.errors import server_error
-
-                response = server_error(Request(scope))
-                await response(scope, receive, send)

@@ -18,6 +18,9 @@ from broker.clock import naive_utc
 
 GENESIS = "0" * 64
 
+# ``json.dumps`` with these options, made once: ``dumps`` builds an encoder at every call given options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
 
 def canonical(
     *,
@@ -31,19 +34,18 @@ def canonical(
 ) -> str:
     """One line of JSON with sorted keys; the instant as naive UTC to the microsecond (as stored)."""
     instant = naive_utc(at) if at.tzinfo is not None else at
-    return json.dumps(
+    # isoformat(timespec="microseconds") without its keyword (parsed at every call): the same text.
+    stamp = instant.isoformat() if instant.microsecond else instant.isoformat() + ".000000"
+    return _CANONICAL.encode(
         {
-            "at": instant.isoformat(timespec="microseconds"),
+            "at": stamp,
             "actor": actor,
             "action": action,
             "outcome": outcome,
             "reason": reason,
             "sub": sub,
             "details": dict(details or {}),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
 
 

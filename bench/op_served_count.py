@@ -1,0 +1,159 @@
+"""Issue 7: the instructions a served login costs the whole server process: uvicorn, its HTTP parsing and
+socket calls included, where ``op_inprocess.py --instructions`` counts the app's calls alone.
+
+    .venv/bin/python bench/op_served_count.py [--floor] [--logins 200] [--warm-up 60] [--port-base 24000]
+
+Starts the stack as ``op_login_steps.py`` does (PostgreSQL's database, mock VNeID), then the broker
+(``broker serve``) or the floor (``bench/login_floor.py``, ``--floor``) under ``valgrind --tool=callgrind
+--instr-atstart=no`` on the server CPU, logs in ``--warm-up`` citizens, switches callgrind's
+instrumentation on (``callgrind_control -i on``), logs in ``--logins`` more one at a time, and dumps the
+count (``callgrind_control -d``): the dump holds those logins' instructions, which the script prints per
+login, with their split by binary (the interpreter, cryptography's RSA, the C extensions). Run one for
+each server (two at once on different ``--port-base``) to compare them. The server's own timers are
+switched off as in ``op_inprocess.py --instructions`` (under valgrind they fire fifty times as densely
+per login).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from op_login_steps import Steps, Target
+from op_servers import (
+    BIN,
+    FLOOR_CLIENT,
+    HOST,
+    ROOT,
+    SERVER_CPU,
+    BrokerStack,
+    drop_database,
+    floor_port,
+    pg_url,
+    write_citizens,
+)
+
+_QUIET_TIMERS = {
+    "BROKER_BACKCHANNEL_WORKER": "false",
+    "BROKER_SSF_WORKER": "false",
+    "BROKER_METRICS_REFRESH_SECONDS": "3600",
+}
+
+
+def per_login(dump: Path, logins: int) -> tuple[int, list[tuple[str, int]]]:
+    """Instructions per login, and by binary (shared object), from ``callgrind_annotate``'s tables."""
+    table = subprocess.run(["callgrind_annotate", str(dump)], capture_output=True, text=True).stdout
+    total = 0
+    shares: Counter[str] = Counter()
+    for line in table.splitlines():
+        count, _, rest = line.strip().partition(" ")
+        if not count[:1].isdigit():
+            continue
+        if "PROGRAM TOTALS" in rest:
+            total = int(count.replace(",", ""))
+        elif "[" in rest:
+            shares[Path(rest.rsplit("[", 1)[1].rstrip("]")).name] += int(count.replace(",", ""))
+    return total // logins, [(name, share // logins) for name, share in shares.most_common(12)]
+
+
+async def _callgrind_control(*options: str | int) -> None:
+    command = ["callgrind_control", *map(str, options)]
+    await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
+
+
+async def drive(
+    stack: BrokerStack, target: Target, pid: int, numbers: list[str], args: argparse.Namespace
+) -> None:
+    async with httpx.AsyncClient(timeout=120) as http:
+        steps = Steps(stack, target)
+        for n in range(args.warm_up):
+            http.cookies.clear()
+            await steps.login(http, numbers[-1 - n])
+        await _callgrind_control("-i", "on", pid)
+        for n in range(args.logins):
+            http.cookies.clear()
+            await steps.login(http, numbers[n])
+        await _callgrind_control("-d", pid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--floor", action="store_true", help="count the floor instead of the broker")
+    parser.add_argument("--logins", type=int, default=200)
+    parser.add_argument("--warm-up", type=int, default=60)
+    parser.add_argument("--port-base", type=int, default=24000, help="mock VNeID on +100")
+    args = parser.parse_args()
+    which = "floor" if args.floor else "broker"
+    logs = Path(tempfile.mkdtemp(prefix="op_served_count_"))
+    citizens = write_citizens(logs / "citizens.json", args.logins + args.warm_up + 10)
+    numbers = [str(citizen["identification_number"]) for citizen in citizens]
+    stack = BrokerStack(
+        database=f"served_count_{which}",
+        logs=logs,
+        citizens_file=logs / "citizens.json",
+        port=args.port_base,
+        vneid_port=args.port_base + 100,
+        extra_env=_QUIET_TIMERS,
+    )
+    stack.up()
+    assert stack.broker is not None
+    stack.broker.stop()  # served again below, under valgrind
+    out = logs / "callgrind.out"
+    valgrind = ["taskset", "-c", SERVER_CPU, "valgrind", "--tool=callgrind", "--instr-atstart=no"]
+    valgrind.append(f"--callgrind-out-file={out}")
+    if args.floor:
+        port = floor_port(args.port_base)
+        database = pg_url(stack.database, driver="postgresql")
+        served = [str(BIN / "python"), str(Path(__file__).parent / "login_floor.py"), "--port", str(port)]
+        served += [
+            "--database-url",
+            database,
+            "--vneid-url",
+            stack.vneid_url,
+            "--redirect-uri",
+            stack.redirect_uri,
+        ]
+        client: tuple[str, str] = FLOOR_CLIENT
+    else:
+        port = args.port_base
+        # The interpreter itself, not bin/broker's script: valgrind runs what it is given.
+        serve = "import sys, broker.cli; sys.argv[0] = 'broker'; broker.cli.main()"
+        served = [str(BIN / "python"), "-c", serve, "serve", "--port", str(port)]
+        client = (stack.login_client["client_id"], stack.login_client["client_secret"])
+    url = f"http://{HOST}:{port}"
+    with (logs / f"{which}.log").open("wb") as log:
+        process = subprocess.Popen(valgrind + served, cwd=ROOT, env=stack.env(), stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 600  # a start-up under valgrind takes minutes
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        else:
+            raise SystemExit(f"{which} did not start under valgrind; see {logs}")
+        asyncio.run(drive(stack, Target(url, process.pid, *client), process.pid, numbers, args))
+    finally:
+        process.terminate()
+        process.wait(120)
+        stack.down()
+        drop_database(stack.database)
+    dump = next(logs.glob("callgrind.out*.1"), out)
+    total, shares = per_login(dump, args.logins)
+    print(f"{which}: {total:,} instructions per login (served), by binary:")
+    for name, count in shares:
+        print(f"  {count:>12,}  {name}")
+    print(f"callgrind's dump: {dump}")
+
+
+if __name__ == "__main__":
+    main()
