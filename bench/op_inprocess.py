@@ -52,7 +52,15 @@ import httpx
 import uvloop
 from instructions import Counting
 from op_load import authorization_query, form_on, prepared_vneid_button
-from op_servers import FLOOR_CLIENT, BrokerStack, drop_database, floor_port, pg_url, write_citizens
+from op_servers import (
+    FLOOR_CLIENT,
+    QUIET_TIMERS,
+    BrokerStack,
+    drop_database,
+    floor_port,
+    pg_url,
+    write_citizens,
+)
 
 STEPS = ("authorize", "callback", "token")
 App = Callable[[dict[str, Any], Any, Any], Coroutine[Any, Any, None]]
@@ -374,16 +382,7 @@ def main() -> None:
     stack.broker = None
     os.environ.update(stack.env())
     if args.instructions:
-        # The broker's own timers (its back-channel and signal workers poll every second, its gauges every
-        # 30 s) fire by the clock, and under valgrind a login takes fifty times as long: their work would
-        # be counted into every login fifty times as densely as it runs beside real logins.
-        os.environ.update(
-            {
-                "BROKER_BACKCHANNEL_WORKER": "false",
-                "BROKER_SSF_WORKER": "false",
-                "BROKER_METRICS_REFRESH_SECONDS": "3600",
-            }
-        )
+        os.environ.update(QUIET_TIMERS)
     try:
         uvloop.install()
         numbers = [str(citizen["identification_number"]) for citizen in citizens]

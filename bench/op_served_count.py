@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import subprocess
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,20 +29,15 @@ from op_servers import (
     BIN,
     FLOOR_CLIENT,
     HOST,
-    ROOT,
+    QUIET_TIMERS,
     SERVER_CPU,
     BrokerStack,
     drop_database,
     floor_port,
     pg_url,
+    start,
     write_citizens,
 )
-
-_QUIET_TIMERS = {
-    "BROKER_BACKCHANNEL_WORKER": "false",
-    "BROKER_SSF_WORKER": "false",
-    "BROKER_METRICS_REFRESH_SECONDS": "3600",
-}
 
 
 def per_login(dump: Path, logins: int) -> tuple[int, list[tuple[str, int]]]:
@@ -67,19 +61,17 @@ async def _callgrind_control(*options: str | int) -> None:
     await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
 
 
-async def drive(
-    stack: BrokerStack, target: Target, pid: int, numbers: list[str], args: argparse.Namespace
-) -> None:
+async def drive(stack: BrokerStack, target: Target, numbers: list[str], args: argparse.Namespace) -> None:
     async with httpx.AsyncClient(timeout=120) as http:
         steps = Steps(stack, target)
         for n in range(args.warm_up):
             http.cookies.clear()
             await steps.login(http, numbers[-1 - n])
-        await _callgrind_control("-i", "on", pid)
+        await _callgrind_control("-i", "on", target.pid)
         for n in range(args.logins):
             http.cookies.clear()
             await steps.login(http, numbers[n])
-        await _callgrind_control("-d", pid)
+        await _callgrind_control("-d", target.pid)
 
 
 def main() -> None:
@@ -101,14 +93,13 @@ def main() -> None:
         citizens_file=logs / "citizens.json",
         port=args.port_base,
         vneid_port=args.port_base + 100,
-        extra_env=_QUIET_TIMERS,
+        extra_env=QUIET_TIMERS,
     )
     stack.up()
     assert stack.broker is not None
     stack.broker.stop()  # served again below, under valgrind
     out = logs / "callgrind.out"
-    valgrind = ["taskset", "-c", SERVER_CPU, "valgrind", "--tool=callgrind", "--instr-atstart=no"]
-    valgrind.append(f"--callgrind-out-file={out}")
+    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
     if args.floor:
         port = floor_port(args.port_base)
         database = pg_url(stack.database, driver="postgresql")
@@ -129,22 +120,12 @@ def main() -> None:
         served = [str(BIN / "python"), "-c", serve, "serve", "--port", str(port)]
         client = (stack.login_client["client_id"], stack.login_client["client_secret"])
     url = f"http://{HOST}:{port}"
-    with (logs / f"{which}.log").open("wb") as log:
-        process = subprocess.Popen(valgrind + served, cwd=ROOT, env=stack.env(), stdout=log, stderr=log)
+    # A start-up under valgrind takes minutes; start() pins it to the server CPU and waits for it.
+    server = start(which, valgrind + served, stack.env(), SERVER_CPU, url, "/healthz", logs, timeout=600)
     try:
-        deadline = time.monotonic() + 600  # a start-up under valgrind takes minutes
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        else:
-            raise SystemExit(f"{which} did not start under valgrind; see {logs}")
-        asyncio.run(drive(stack, Target(url, process.pid, *client), process.pid, numbers, args))
+        asyncio.run(drive(stack, Target(url, server.pid, *client), numbers, args))
     finally:
-        process.terminate()
-        process.wait(120)
+        server.stop()
         stack.down()
         drop_database(stack.database)
     dump = next(logs.glob("callgrind.out*.1"), out)

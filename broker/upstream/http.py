@@ -51,30 +51,22 @@ class UpstreamHttp:
         self.breaker = breaker
         self._on_breaker_change = on_breaker_change
         self._upstream = upstream
-        self._ssl = ssl_context
         # The time between two reads bounded by the read timeout (as httpx's was), the wait for a free
         # connection by the read timeout plus the connection's own (httpx's pool timeout was the former).
-        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
-        self._wire: Connections | None = None
+        # Nothing here belongs to an event loop until a call opens a connection.
+        self._wire = Connections(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_timeout=read_timeout + connect_timeout,
+            limit=_MAX_CONNECTIONS,
+            keepalive=_KEEPALIVE_SECONDS,
+            ssl_context=ssl_context,
+        )
         # Each labelled series looked up once (prometheus-client's labels() takes a lock and builds a key).
         self._children: dict[tuple[Histogram, tuple[str, ...]], Histogram] = {}
 
-    def _connections(self) -> Connections:
-        if self._wire is None:
-            self._wire = Connections(
-                connect_timeout=self._connect_timeout,
-                read_timeout=self._read_timeout,
-                pool_timeout=self._read_timeout + self._connect_timeout,
-                limit=_MAX_CONNECTIONS,
-                keepalive=_KEEPALIVE_SECONDS,
-                ssl_context=self._ssl,
-            )
-        return self._wire
-
     async def aclose(self) -> None:
-        if self._wire is not None:
-            await self._wire.close()
-            self._wire = None
+        await self._wire.close()
 
     async def get_json(
         self, name: str, url: str, headers: dict[str, str] | None = None, retries: int = 1
@@ -168,7 +160,7 @@ class UpstreamHttp:
         endpoint = vneid_endpoint(method, url, sent)
         started = time.perf_counter()
         try:
-            status, content, head_at = await self._connections().request(method, url, sent, body)
+            status, content, head_at = await self._wire.request(method, url, sent, body)
         except _FAILURES as exc:
             head = getattr(exc, "head", None)
             if head is not None:  # the answer's head arrived, then the connection failed

@@ -74,8 +74,7 @@ def _target(url: str) -> tuple[tuple[str, str, int], str, str]:
 class _Connection(asyncio.Protocol):
     """One connection and the answer it is waiting for (one request at a time)."""
 
-    def __init__(self, origin: tuple[str, str, int]) -> None:
-        self.origin = origin
+    def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
@@ -296,7 +295,7 @@ class Connections:
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(origin),
+                    _Connection,
                     host,
                     port,
                     ssl=tls,
