@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 
 from broker.domain.identity import VerifiedIdentity
 from broker.domain.login_flow import FlowState
@@ -170,9 +169,12 @@ async def _identity(registry: Registry, flow: LoginFlow, params: Mapping[str, st
         code_verifier=flow.upstream_code_verifier,
         nonce=flow.upstream_nonce,
     )
-    identity = to_verified(raw, adapter.config, registry.clock())
-    # The upstream's level, in the broker's acr values (what relying parties see and ask for).
-    return replace(identity, acr=assurance.acr_for(identity.level) or assurance.ACR_LEVEL_1)
+    return to_verified(raw, adapter.config, registry.clock(), acr_of=_broker_acr)
+
+
+def _broker_acr(level: int) -> str:
+    """The upstream's level in the broker's acr values (what relying parties see and ask for)."""
+    return assurance.acr_for(level) or assurance.ACR_LEVEL_1
 
 
 async def _audit_refusal(registry: Registry, flow: LoginFlow, refused: UpstreamError) -> None:

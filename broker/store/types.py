@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -40,5 +41,17 @@ def row_of(instance: Any) -> dict[str, Any]:
     work, which costs several times more per row on the hot paths (bench/README.md)."""
     # None is left out, as the ORM leaves out an attribute never set: the column's default (SQL NULL, not
     # a JSON null) applies.
-    values = {column.key: getattr(instance, column.key) for column in instance.__table__.columns}
+    keys = _column_keys(instance.__table__)
+    held = instance.__dict__
+    if held.keys() >= keys.keys():
+        # Every column's value held (a constructed object): read from the instance's own dict, not through
+        # the ORM's attribute descriptor per column (issue 7: a first login's account, 40 columns).
+        return {key: value for key in keys if (value := held[key]) is not None}
+    values = {key: getattr(instance, key) for key in keys}
     return {key: value for key, value in values.items() if value is not None}
+
+
+@functools.cache
+def _column_keys(table: Any) -> dict[str, None]:
+    """A table's column keys in its order (a dict: ordered, its keys a set)."""
+    return dict.fromkeys(column.key for column in table.columns)

@@ -8,6 +8,7 @@ that is not a citizen's. Time is passed in.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,7 +21,11 @@ from broker.upstream.config import ClaimMapping, UpstreamConfig
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) -> VerifiedIdentity:
+def to_verified(
+    raw: UpstreamIdentity, config: UpstreamConfig, now: datetime, acr_of: Callable[[int], str] | None = None
+) -> VerifiedIdentity:
+    """``acr_of``: the ``acr`` for the identity's level (the broker's values); without it, the upstream's
+    own level claim as it came."""
     rules = config.mapping
     values = {name: _text(_claim(raw.claims, claim)) for name, claim in _claim_names(rules).items()}
     missing = [name for name in rules.required if values.get(name) is None]
@@ -39,6 +44,10 @@ def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) ->
         # Organisations keep their own accounts (the letters' item 4): only citizens come through here.
         raise IdentityRefused("account_type_not_citizen", f"account type {account_type!r}")
     level = _level(raw.claims.get(rules.level) if rules.level else None, rules)
+    if acr_of is not None:
+        acr = acr_of(level)
+    else:
+        acr = str(raw.claims.get(rules.level, "")) if rules.level else ""
     return VerifiedIdentity(
         issuer=config.identity_issuer,
         subject=raw.subject,
@@ -48,7 +57,7 @@ def to_verified(raw: UpstreamIdentity, config: UpstreamConfig, now: datetime) ->
         birthdate=_date(values.get("birthdate"), rules.birthdate_format),
         gender=rules.gender_values.get(values.get("gender") or ""),
         level=level,
-        acr=str(raw.claims.get(rules.level, "")) if rules.level else "",
+        acr=acr,
         amr=raw.amr,
         auth_time=raw.auth_time or now,
         extra={
