@@ -17,6 +17,11 @@ profiler's own cost per call (sixteenth round: cProfile charged the small calls 
 Name a function where its callers look it up (a module's attribute, or a class's). ``--profile STEP``:
 cProfile of that step's calls, the top functions printed and the stats kept in ``/tmp``.
 
+``--bytecodes TOP`` (``bench/bytecodes.py``): the Python bytecodes the rounds' app calls executed, per login,
+by package and for the ``TOP`` functions that executed most: which Python functions the interpreter's
+instructions went to (twenty-first round). Tracing slows the calls tens of times: its CPU figures mean
+nothing.
+
 ``--instructions`` (``bench/instructions.py``), under ``valgrind --tool=callgrind --collect-atstart=no``:
 callgrind counts the instructions of the rounds' app calls only (``--count-step`` one step's), which
 repeat to 0.02 % from run to run where the CPU time moves by a tenth; the total is in callgrind's output
@@ -50,6 +55,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import uvloop
+from bytecodes import Bytecodes
 from instructions import Counting
 from op_load import authorization_query, form_on, prepared_vneid_button
 from op_servers import (
@@ -198,6 +204,7 @@ class Logins:
         self.cpu: dict[str, float] = defaultdict(float)
         self.profile: cProfile.Profile | None = None
         self.counting: Counting | None = None  # during the rounds only, under callgrind
+        self.bytecodes: Bytecodes | None = None  # during the rounds only, with --bytecodes
 
     async def _timed(self, step: str, *request: Any, **more: Any) -> Answer:
         profiling = self.profile is not None and step == self.args.profile
@@ -210,9 +217,13 @@ class Logins:
         if counted:
             assert self.counting is not None
             self.counting.on()
+        if self.bytecodes is not None:
+            self.bytecodes.on()
         started = time.thread_time_ns()
         answer = await call(self.app, *request, **more)
         self.cpu[step] += (time.thread_time_ns() - started) / 1e6
+        if self.bytecodes is not None:
+            self.bytecodes.off()
         if counted:
             assert self.counting is not None
             self.counting.off()
@@ -314,6 +325,8 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
             if counting is not None:
                 logins.counting = counting
                 counting.armed = True
+            if args.bytecodes:
+                logins.bytecodes = Bytecodes()
             for index in range(args.rounds):
                 logins.cpu.clear()
                 timers.spent.clear()
@@ -335,7 +348,15 @@ async def run(stack: BrokerStack, citizens: list[str], args: argparse.Namespace)
         pstats.Stats(str(path)).sort_stats("cumulative").print_stats(40)
         print(f"profile kept in {path}")
     medians = {step: statistics.median(row[step] for row in rounds) for step in (*STEPS, "login")}
-    return {"target": "floor" if args.floor else "broker", "rounds": rounds, "median": medians}
+    report: dict[str, Any] = {
+        "target": "floor" if args.floor else "broker",
+        "rounds": rounds,
+        "median": medians,
+    }
+    if logins.bytecodes is not None:
+        report["bytecodes"] = logins.bytecodes.report(args.logins * args.rounds, args.bytecodes)
+        print(json.dumps(report["bytecodes"], indent=1))
+    return report
 
 
 def main() -> None:
@@ -362,6 +383,13 @@ def main() -> None:
         default=None,
         metavar="MODULE:QUALNAME",
         help="with --instructions: inside this function's calls only (inclusive)",
+    )
+    parser.add_argument(
+        "--bytecodes",
+        type=int,
+        default=0,
+        metavar="TOP",
+        help="the rounds' app calls' Python bytecodes per login, by package and the TOP functions",
     )
     parser.add_argument("--port-base", type=int, default=21000, help="mock VNeID on +100")
     parser.add_argument("--out", type=Path, default=None)
