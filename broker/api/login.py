@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,7 +16,6 @@ from broker.api.deps import BrowserDep, PagesDep, RegistryDep, set_session_cooki
 from broker.api.pages import Pages, Slots, is_token
 from broker.domain.source_systems import display_name
 from broker.errors import IdentityRefused, LoginFlowError, UpstreamCancelled, UpstreamError
-from broker.form_encoding import form_encoded
 from broker.login import (
     cancel,
     choose_account,
@@ -257,7 +257,7 @@ def _page(request: Request, pages: PagesDep, name: str, flow_id: str) -> Respons
 
 def _again_url(request: Request, name: str, flow_id: str, **extra: str) -> str:
     path = request.url_for("login_page_again", name=name).path
-    return f"{path}?{form_encoded({'flow': flow_id, **extra})}"
+    return f"{path}?{urlencode({'flow': flow_id, **extra})}"
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ def _named(names: dict[str, str], shown: list[choose_account.Candidate]) -> list
 def _urls(request: Request, flow_id: str) -> dict[str, Any]:
     """Every form on the login pages posts the flow id to one of these."""
     paths = login_paths(request)
-    query = form_encoded({"flow": flow_id})
+    query = urlencode({"flow": flow_id})
     return {
         "flow_id": flow_id,
         "login_url": f"{paths['login_page']}?{query}",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from broker.errors import (
     InvalidAuthorizationRequest,
@@ -14,7 +13,6 @@ from broker.errors import (
     OAuthError,
     UnsupportedResponseType,
 )
-from broker.form_encoding import form_encoded
 from broker.oidc import pkce, scopes
 from broker.oidc.params import single_valued
 
@@ -116,20 +114,10 @@ def parse(query: Sequence[tuple[str, str]], client_id: str, redirect_uri: str) -
 
 def response_url(redirect_uri: str, params: dict[str, str | None]) -> str:
     """Adds response parameters to the redirect URI, keeping its own query (RFC 6749 §3.1.2)."""
-    start, own = _split_redirect(redirect_uri)
-    added = form_encoded([(name, value) for name, value in params.items() if value is not None])
-    query = f"{own}&{added}" if own and added else own or added
-    scheme, netloc, path, fragment = start
-    return urlunsplit((scheme, netloc, path, query, fragment))
-
-
-@functools.lru_cache(maxsize=1024)
-def _split_redirect(redirect_uri: str) -> tuple[tuple[str, str, str, str], str]:
-    """A redirect URI's parts and its own query, encoded as ``response_url`` writes it: the same few URIs
-    at every login (issue 7)."""
     parts = urlsplit(redirect_uri)
-    own = form_encoded(parse_qsl(parts.query, keep_blank_values=True))
-    return (parts.scheme, parts.netloc, parts.path, parts.fragment), own
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query.extend((name, value) for name, value in params.items() if value is not None)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 def error_url(redirect_uri: str, error: OAuthError, state: str | None, issuer: str) -> str:

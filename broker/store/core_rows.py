@@ -354,10 +354,8 @@ def _forget_connection(session: SyncSession) -> None:
 def insert_row(model: Any, row: dict[str, Any], prefix: str) -> Write:
     """The INSERT of ``row`` (``types.row_of``) as a statement built once per set of columns, its
     parameters named ``prefix`` + column (distinct prefixes let writes go together)."""
-    keys = tuple(row)
-    return _insert(model.__table__, keys, prefix), dict(
-        zip(_prefixed(keys, prefix), row.values(), strict=True)
-    )
+    statement = _insert(model.__table__, tuple(row), prefix)
+    return statement, {prefix + key: value for key, value in row.items()}
 
 
 @functools.cache
@@ -365,20 +363,13 @@ def _insert(table: Any, keys: tuple[str, ...], prefix: str) -> Any:
     return built_once(insert(table).values(set_values(table, keys, prefix)))
 
 
-@functools.cache
-def _prefixed(keys: tuple[str, ...], prefix: str) -> tuple[str, ...]:
-    """The parameters' names of a set of columns, made once (a first login's account has 40 columns)."""
-    return tuple(prefix + key for key in keys)
-
-
 def insert_ignoring(
     dialect: str, model: Any, row: dict[str, Any], conflict: tuple[str, ...], prefix: str
 ) -> Write:
     """``insert_row`` that inserts nothing where a row with the same ``conflict`` key exists (ON CONFLICT
     DO NOTHING): idempotent, also under concurrency."""
-    keys = tuple(row)
-    statement = _insert_ignoring(dialect, model.__table__, keys, conflict, prefix)
-    return statement, dict(zip(_prefixed(keys, prefix), row.values(), strict=True))
+    statement = _insert_ignoring(dialect, model.__table__, tuple(row), conflict, prefix)
+    return statement, {prefix + key: value for key, value in row.items()}
 
 
 @functools.cache

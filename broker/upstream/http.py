@@ -17,13 +17,12 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from prometheus_client import Histogram
 
 from broker import logs
 from broker.errors import UpstreamError
-from broker.form_encoding import form_encoded
 from broker.metrics import Metrics
 from broker.upstream.breaker import CircuitBreaker, UpstreamUnavailable
 from broker.upstream.wire import Connections
@@ -86,7 +85,7 @@ class UpstreamHttp:
         """The code exchange (RFC 6749 §4.1.3): status and JSON body; UpstreamUnavailable on its failures.
         ``authorization``: the value of the Authorization header (client_secret_basic), if any."""
         self.breaker.check()
-        encoded = form_encoded(form).encode("ascii")
+        encoded = urlencode(form).encode("ascii")
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if authorization:
             headers["Authorization"] = authorization
