@@ -4,7 +4,6 @@ authenticated as configured, PKCE's verifier when the upstream takes PKCE."""
 from __future__ import annotations
 
 import base64
-import functools
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -27,7 +26,9 @@ async def exchange_code(
         form["code_verifier"] = code_verifier
     authorization: str | None = None
     if config.token_auth == "client_secret_basic":
-        authorization = _basic(config.client_id, config.client_secret)
+        # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+        pair = f"{quote_plus(config.client_id)}:{quote_plus(config.client_secret)}"
+        authorization = "Basic " + base64.b64encode(pair.encode("ascii")).decode("ascii")
     else:
         form |= {"client_id": config.client_id, "client_secret": config.client_secret}
     status, body = await http.post_token(endpoint, form, authorization)
@@ -39,11 +40,3 @@ async def exchange_code(
         # An expired or replayed code (invalid_grant): refused, but the upstream is up.
         raise UpstreamError("token_exchange_failed", f"HTTP {status} {error or ''}".strip())
     return body
-
-
-@functools.lru_cache(maxsize=64)
-def _basic(client_id: str, client_secret: str) -> str:
-    """The Authorization header of client_secret_basic, the same at every call of a configuration."""
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
-    return "Basic " + base64.b64encode(pair.encode("ascii")).decode("ascii")
