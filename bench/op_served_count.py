@@ -6,7 +6,7 @@ socket calls included, where ``op_inprocess.py --instructions`` counts the app's
 Starts the stack as ``op_login_steps.py`` does (PostgreSQL's database, mock VNeID), then the broker
 (``broker serve``) or the floor (``bench/login_floor.py``, ``--floor``) under ``valgrind --tool=callgrind
 --instr-atstart=no`` on the server CPU, logs in ``--warm-up`` citizens, switches callgrind's
-instrumentation on (``callgrind_control -i on``), logs in ``--logins`` more one at a time, and dumps the
+instrumentation on (``callgrind_control -i on``), logs in ``--logins`` more one at a time (or ``--concurrency`` at a time), and dumps the
 count (``callgrind_control -d``): the dump holds those logins' instructions, which the script prints per
 login, with their split by binary (the interpreter, cryptography's RSA, the C extensions). Run one for
 each server (two at once on different ``--port-base``) to compare them. The server's own timers are
@@ -56,6 +56,15 @@ def per_login(dump: Path, logins: int) -> tuple[int, list[tuple[str, int]]]:
     return total // logins, [(name, share // logins) for name, share in shares.most_common(12)]
 
 
+def events_per_login(dump: Path, logins: int) -> list[tuple[str, int]]:
+    """Every event callgrind counted (with ``--cache-sim``: reads, writes and each level's misses), per login."""
+    table = subprocess.run(["callgrind_annotate", str(dump)], capture_output=True, text=True).stdout
+    names = next(line.split()[2:] for line in table.splitlines() if line.startswith("Events shown:"))
+    totals_line = next(line for line in table.splitlines() if "PROGRAM TOTALS" in line)
+    totals = [count for count in totals_line.split() if count[:1].isdigit()]  # not the "(100.0%)" beside each
+    return [(name, int(total.replace(",", "")) // logins) for name, total in zip(names, totals, strict=True)]
+
+
 async def _callgrind_control(*options: str | int) -> None:
     command = ["callgrind_control", *map(str, options)]
     await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
@@ -68,10 +77,27 @@ async def drive(stack: BrokerStack, target: Target, numbers: list[str], args: ar
             http.cookies.clear()
             await steps.login(http, numbers[-1 - n])
         await _callgrind_control("-i", "on", target.pid)
-        for n in range(args.logins):
-            http.cookies.clear()
-            await steps.login(http, numbers[n])
+        if args.concurrency == 1:
+            for n in range(args.logins):
+                http.cookies.clear()
+                await steps.login(http, numbers[n])
+        else:
+            await _at_once(steps, numbers[: args.logins], args.concurrency)
         await _callgrind_control("-d", target.pid)
+
+
+async def _at_once(steps: Steps, numbers: list[str], concurrency: int) -> None:
+    """The logins by ``concurrency`` clients at a time, each with its own cookies: the server's work when
+    requests of different logins interleave, as under the bench's load, where one at a time they never do."""
+    queue = iter(numbers)
+
+    async def client() -> None:
+        async with httpx.AsyncClient(timeout=600) as http:
+            for who in queue:
+                http.cookies.clear()
+                await steps.login(http, who)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
 def main() -> None:
@@ -81,6 +107,14 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="count the floor instead of the broker")
     parser.add_argument("--logins", type=int, default=200)
     parser.add_argument("--warm-up", type=int, default=60)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="logins in flight at once while counted (default 1)"
+    )
+    parser.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="callgrind's cache simulation too: the first-level and last-level misses per login",
+    )
     parser.add_argument("--port-base", type=int, default=24000, help="mock VNeID on +100")
     args = parser.parse_args()
     which = "floor" if args.floor else "broker"
@@ -88,7 +122,7 @@ def main() -> None:
     citizens = write_citizens(logs / "citizens.json", args.logins + args.warm_up + 10)
     numbers = [str(citizen["identification_number"]) for citizen in citizens]
     stack = BrokerStack(
-        database=f"served_count_{which}",
+        database=f"served_count_{which}_{args.port_base}",
         logs=logs,
         citizens_file=logs / "citizens.json",
         port=args.port_base,
@@ -100,6 +134,8 @@ def main() -> None:
     stack.broker.stop()  # served again below, under valgrind
     out = logs / "callgrind.out"
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    if args.cache_sim:
+        valgrind.append("--cache-sim=yes")
     if args.floor:
         port = floor_port(args.port_base)
         database = pg_url(stack.database, driver="postgresql")
@@ -133,6 +169,9 @@ def main() -> None:
     print(f"{which}: {total:,} instructions per login (served), by binary:")
     for name, count in shares:
         print(f"  {count:>12,}  {name}")
+    if args.cache_sim:
+        for event, count in events_per_login(dump, args.logins):
+            print(f"  {count:>12,}  {event} per login")
     print(f"callgrind's dump: {dump}")
 
 
