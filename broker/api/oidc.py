@@ -17,6 +17,7 @@ from broker.api.deps import (
     get_registry,
     set_token_cookie,
 )
+from broker.api.json_answer import JsonAnswer
 from broker.api.login import render_login_page
 from broker.errors import InvalidClient, InvalidRequest, OAuthError, StoreUnavailable, TemporarilyUnavailable
 from broker.login import authorize, bearer, introspection, revocation, token, userinfo
@@ -118,7 +119,7 @@ async def token_answer(
         return _token_error(registry, TemporarilyUnavailable("try again later"), authorization)
     except OAuthError as error:
         return _token_error(registry, error, authorization)
-    return JSONResponse(answer, headers=NO_STORE)
+    return JsonAnswer(answer, headers=NO_STORE)
 
 
 @router.post("/introspect", tags=["oidc"])
@@ -142,7 +143,7 @@ async def introspection_answer(
         return _client_error(TemporarilyUnavailable("try again later"))
     except OAuthError as error:
         return _client_error(error)
-    return JSONResponse(answer, headers=NO_STORE)
+    return JsonAnswer(answer, headers=NO_STORE)
 
 
 @router.post("/revoke", tags=["oidc"])
@@ -208,4 +209,4 @@ async def userinfo_answer(registry: Registry, authorization: str | None) -> JSON
             status_code=error.status_code,
             headers={**NO_STORE, "WWW-Authenticate": bearer.challenge(error)},
         )
-    return JSONResponse(claims, headers=NO_STORE)
+    return JsonAnswer(claims, headers=NO_STORE)

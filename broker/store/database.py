@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 import asyncpg
+from pydantic_core import from_json, to_json
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
@@ -78,6 +79,15 @@ def _observe_pool(engine: AsyncEngine, metrics: Metrics) -> None:
     event.listen(pool, "checkin", lambda *_: metrics.db_pool_in_use.dec())
 
 
+def _json_text(value: Any) -> str:
+    return to_json(value).decode()
+
+
+# JSON columns written and read by pydantic-core (compact UTF-8 text, as jsonb keeps it anyway): json.dumps
+# and json.loads took four to six times as long for a login's small documents (issue 7, twenty-second
+# round), and the statement pool's codecs parse the same way (broker.store.prepared).
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": from_json}
+
 # How long an ORM connection lives on PostgreSQL before it is opened again: ``create_engine``.
 CONNECTION_LIFETIME_SECONDS = 3600
 
@@ -104,7 +114,11 @@ def create_engine(
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         in_memory = not path or path == ":memory:"
         engine = create_async_engine(
-            url, connect_args={"timeout": 10}, hide_parameters=True, **({} if in_memory else pool)
+            url,
+            connect_args={"timeout": 10},
+            hide_parameters=True,
+            **JSON_CODEC,
+            **({} if in_memory else pool),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -120,7 +134,9 @@ def create_engine(
     # their plans, for as long as the connection lives; opened again every hour, the ORM's statements are
     # planned again for the tables as they have grown, as the statement pool's are every five minutes
     # (broker.store.prepared; issue 7, seventeenth round).
-    engine = create_async_engine(url, hide_parameters=True, pool_recycle=connection_lifetime, **pool)
+    engine = create_async_engine(
+        url, hide_parameters=True, pool_recycle=connection_lifetime, **JSON_CODEC, **pool
+    )
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     if count_round_trips:
         round_trips.install(engine)

@@ -12,7 +12,6 @@ relying parties' calls; redirects are never followed and proxies are not taken f
 
 from __future__ import annotations
 
-import json
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from prometheus_client import Histogram
+from pydantic_core import from_json
 
 from broker import logs
 from broker.errors import UpstreamError
@@ -98,7 +98,7 @@ class UpstreamHttp:
                     if attempt == 0:
                         continue
                     raise UpstreamUnavailable("token_exchange_failed", f"HTTP {status}")
-                body = json.loads(content)
+                body = from_json(content)
                 outcome = "ok" if status == 200 else "refused"
                 self._record(reached=True)
                 return status, body
@@ -136,7 +136,7 @@ class UpstreamHttp:
                     raise UpstreamUnavailable(f"{name}_failed", f"HTTP {status}")
                 if status != 200:
                     raise UpstreamError(f"{name}_failed", f"HTTP {status}")
-                body = json.loads(content)
+                body = from_json(content)
                 outcome = "ok"
                 return body
             except _FAILURES as exc:

@@ -7,12 +7,12 @@ decode applied before kept: the required claims, ``iss``, ``aud`` (a string or a
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
+from pydantic_core import from_json
 
 from broker.errors import UpstreamError
 from broker.upstream.jwks import JwksCache
@@ -66,7 +66,7 @@ async def verify(
 
 def _claims(payload: bytes, issuer: str, client_id: str) -> dict[str, Any]:
     try:
-        claims = json.loads(payload)
+        claims = from_json(payload)
     except ValueError as exc:
         raise UpstreamError("id_token_invalid", "malformed token") from exc
     if not isinstance(claims, dict):
