@@ -20,6 +20,9 @@ from typing import Any
 class Bytecodes:
     def __init__(self) -> None:
         self.counts: Counter[CodeType] = Counter()
+        # Code made by exec (dataclasses' and namedtuples' __init__, __eq__, ...) shares the file "<string>"
+        # and its function's name: counted by the class of the object it ran for.
+        self.generated: Counter[str] = Counter()
 
     def on(self) -> None:
         sys.settrace(self._call)
@@ -34,7 +37,12 @@ class Bytecodes:
 
     def _step(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "opcode":
-            self.counts[frame.f_code] += 1
+            code = frame.f_code
+            if code.co_filename == "<string>" and "self" in frame.f_locals:
+                kind = type(frame.f_locals["self"])
+                self.generated[f"{kind.__module__}.{kind.__qualname__}.{code.co_name}"] += 1
+            else:
+                self.counts[code] += 1
         return self._step
 
     def report(self, per: int, top: int) -> dict[str, Any]:
@@ -45,7 +53,10 @@ class Bytecodes:
             where = _short(code.co_filename)
             by_function[f"{where}:{code.co_qualname}"] += count
             by_place[_place(where)] += count
-        total = sum(self.counts.values())
+        for name, count in self.generated.items():
+            by_function[f"<string>:{name}"] += count
+            by_place["<string>"] += count
+        total = sum(self.counts.values()) + sum(self.generated.values())
         return {
             "bytecodes": round(total / per),
             "by_place": {place: round(count / per) for place, count in by_place.most_common(top)},
