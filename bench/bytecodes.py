@@ -33,16 +33,23 @@ class Bytecodes:
     def _call(self, frame: FrameType, event: str, arg: Any) -> Any:
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
+        code = frame.f_code
+        if code.co_filename == "<string>" and "self" in frame.f_locals:
+            # The class is known at the call: the frame's every opcode counted against it.
+            kind = type(frame.f_locals["self"])
+            name = f"{kind.__module__}.{kind.__qualname__}.{code.co_name}"
+
+            def generated_step(frame: FrameType, event: str, arg: Any) -> Any:
+                if event == "opcode":
+                    self.generated[name] += 1
+                return generated_step
+
+            return generated_step
         return self._step
 
     def _step(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "opcode":
-            code = frame.f_code
-            if code.co_filename == "<string>" and "self" in frame.f_locals:
-                kind = type(frame.f_locals["self"])
-                self.generated[f"{kind.__module__}.{kind.__qualname__}.{code.co_name}"] += 1
-            else:
-                self.counts[code] += 1
+            self.counts[frame.f_code] += 1
         return self._step
 
     def report(self, per: int, top: int) -> dict[str, Any]:

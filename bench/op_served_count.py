@@ -40,9 +40,13 @@ from op_servers import (
 )
 
 
-def per_login(dump: Path, logins: int) -> tuple[int, list[tuple[str, int]]]:
+def annotated(dump: Path) -> str:
+    """``callgrind_annotate``'s tables of the dump, read once for both counts below."""
+    return subprocess.run(["callgrind_annotate", str(dump)], capture_output=True, text=True).stdout
+
+
+def per_login(table: str, logins: int) -> tuple[int, list[tuple[str, int]]]:
     """Instructions per login, and by binary (shared object), from ``callgrind_annotate``'s tables."""
-    table = subprocess.run(["callgrind_annotate", str(dump)], capture_output=True, text=True).stdout
     total = 0
     shares: Counter[str] = Counter()
     for line in table.splitlines():
@@ -56,9 +60,8 @@ def per_login(dump: Path, logins: int) -> tuple[int, list[tuple[str, int]]]:
     return total // logins, [(name, share // logins) for name, share in shares.most_common(12)]
 
 
-def events_per_login(dump: Path, logins: int) -> list[tuple[str, int]]:
+def events_per_login(table: str, logins: int) -> list[tuple[str, int]]:
     """Every event callgrind counted (with ``--cache-sim``: reads, writes and each level's misses), per login."""
-    table = subprocess.run(["callgrind_annotate", str(dump)], capture_output=True, text=True).stdout
     names = next(line.split()[2:] for line in table.splitlines() if line.startswith("Events shown:"))
     totals_line = next(line for line in table.splitlines() if "PROGRAM TOTALS" in line)
     totals = [count for count in totals_line.split() if count[:1].isdigit()]  # not the "(100.0%)" beside each
@@ -165,12 +168,13 @@ def main() -> None:
         stack.down()
         drop_database(stack.database)
     dump = next(logs.glob("callgrind.out*.1"), out)
-    total, shares = per_login(dump, args.logins)
+    table = annotated(dump)
+    total, shares = per_login(table, args.logins)
     print(f"{which}: {total:,} instructions per login (served), by binary:")
     for name, count in shares:
         print(f"  {count:>12,}  {name}")
     if args.cache_sim:
-        for event, count in events_per_login(dump, args.logins):
+        for event, count in events_per_login(table, args.logins):
             print(f"  {count:>12,}  {event} per login")
     print(f"callgrind's dump: {dump}")
 
