@@ -285,6 +285,7 @@ async def login_rounds(
                     "server_core_busy",
                     "others_on_server_core",
                     "client_core_busy",
+                    "system_share",
                     "p99_ms",
                 )
             }

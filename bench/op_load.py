@@ -91,6 +91,7 @@ class Phase:
     upstream_cpu_ms: float | None = None  # mock VNeID's share, excluded from the broker's figure
     concurrency: int = 0
     core_busy_ms: float = 0.0  # the server's core, every process on it (other work on a shared machine)
+    server_system_ms: float | None = None  # of server_cpu_ms, the kernel's (stime)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -124,6 +125,9 @@ class Phase:
             "server_core_busy": round(busy, 2),
             "client_core_busy": round(client_busy, 2),
             "others_on_server_core": round(others, 2),
+            "system_share": round(self.server_system_ms / self.server_cpu_ms, 2)
+            if self.server_system_ms is not None and self.server_cpu_ms
+            else None,
             "db_round_trips_per_op": _round(self.round_trips_per_op),
             "upstream_cpu_ms_per_op": round(self.upstream_cpu_ms / self.ops, 3)
             if self.upstream_cpu_ms is not None and self.ops
@@ -478,9 +482,10 @@ async def drive(
     upstream_before = upstream.cpu_ms() if upstream else None
     client_before = time.process_time()
     core_before = core_busy_ms(SERVER_CPU)
-    cpu_before, started = server.cpu_ms(), time.monotonic()
+    system_before, cpu_before, started = server.system_cpu_ms(), server.cpu_ms(), time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.monotonic() - started, server.cpu_ms() - cpu_before
+    system = server.system_cpu_ms() - system_before
     phase = Phase(
         target=server.name,
         operation=operation,
@@ -496,6 +501,7 @@ async def drive(
         else None,
         concurrency=concurrency,
         core_busy_ms=core_busy_ms(SERVER_CPU) - core_before,
+        server_system_ms=system,
     )
     if errors:
         phase.notes.append(f"{len(errors)} failed, first: {errors[0]}")

@@ -63,11 +63,16 @@ def process_tree(root: int) -> list[int]:
 
 def cpu_ms(root: int) -> float:
     """utime + stime of the process and all its descendants (uvicorn workers), in milliseconds."""
-    ticks = 0
+    return sum(user_and_system_ms(root))
+
+
+def user_and_system_ms(root: int) -> tuple[float, float]:
+    """utime and stime apart (``cpu_ms``'s two terms): how much of a server's CPU the kernel spent on it."""
+    user = system = 0
     for pid in process_tree(root):
         if (fields := _stat(pid)) is not None:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks * 1000 / CLOCK_TICKS
+            user, system = user + int(fields[11]), system + int(fields[12])
+    return user * 1000 / CLOCK_TICKS, system * 1000 / CLOCK_TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -123,6 +128,9 @@ class Server:
 
     def cpu_ms(self) -> float:
         return cpu_ms(self.pid)
+
+    def system_cpu_ms(self) -> float:
+        return user_and_system_ms(self.pid)[1]
 
     def worker_rss_mb(self) -> list[float]:
         tree = process_tree(self.pid)
