@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -328,6 +329,22 @@ def median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> list[float] | None:
+    """A distribution-free interval for the median of the rounds' ratios (the binomial's order statistics):
+    the ``k``-th smallest and ``k``-th largest round, ``k`` the largest for which each side misses the
+    true median with probability at most ``(1 - confidence) / 2``. The rounds move by a third from one to
+    the next (bench/README.md): a median alone does not say how far below the target it is. None when
+    there are too few rounds for the confidence (six for 95 %)."""
+    ordered, n = sorted(values), len(values)
+    tail, k = 0.0, 0
+    while True:
+        tail += math.comb(n, k) / 2**n  # P(fewer than k + 1 rounds below the median)
+        if tail > (1 - confidence) / 2:
+            break
+        k += 1
+    return [ordered[k - 1], ordered[n - k]] if k >= 1 else None
+
+
 def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by = {(row["target"], row["operation"]): row for row in results}
     rows = []
@@ -573,12 +590,14 @@ def main() -> None:
         ratios_of_rounds = of_rounds(rounds, "ratio")
         print(
             f"\ncomplete login, {len(rounds)} rounds: ratios {ratios_of_rounds}, "
-            f"median {median(ratios_of_rounds)} (target 1.5)"
+            f"median {median(ratios_of_rounds)} (target 1.5), 95 % interval of the median "
+            f"{median_interval(ratios_of_rounds)}"
         )
         floors = of_rounds(rounds, "floor_ratio")
         if floors:
             print(
-                f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}"
+                f"the floor (bench/login_floor.py) beside the peer: ratios {floors}, median {median(floors)}, "
+                f"interval {median_interval(floors)}"
             )
         second_ratios = of_rounds(rounds, "broker_2_ratio")
         second_name = f"of {args.second_tree}" if args.second_tree else f"on {args.second_python}"
@@ -591,7 +610,10 @@ def main() -> None:
             )
         above = of_rounds(rounds, "broker_floor_ratio")
         if above:
-            print(f"the broker beside the floor: ratios {above}, median {median(above)}")
+            print(
+                f"the broker beside the floor: ratios {above}, median {median(above)}, "
+                f"interval {median_interval(above)}"
+            )
     if growth:
         print(json.dumps(growth, indent=2))
     if args.profile:
@@ -618,6 +640,7 @@ def main() -> None:
         "login_rounds_warm_up": warmed,
         "login_rounds": rounds,
         "login_rounds_median_ratio": median(of_rounds(rounds, "ratio")),
+        "login_rounds_median_interval_95": median_interval(of_rounds(rounds, "ratio")),
         "floor_rounds_median_ratio": median(of_rounds(rounds, "floor_ratio")),
         "second_python": interpreter(args.second_python) if args.second_python else None,
         "second_tree": str(args.second_tree) if args.second_tree else None,
