@@ -253,7 +253,9 @@ async def login_rounds(
     order = list(range(len(citizens)))
     random.Random(2).shuffle(order)
     per_round = args.flow_count
-    warmed = await warm_up(servers, [citizens[i] for i in reversed(order)], args) if args.warm_up else []
+    spare = [citizens[i] for i in reversed(order)]  # from the end of the rounds' order
+    warmed = await warm_up(servers, spare, args) if args.warm_up else []
+    rewarmed = args.warm_up  # the re-warm's logins follow the warm-up's
     for index in range(args.login_rounds):
         row: dict[str, Any] = {"round": index + 1}
         # Each round starts with the next server, so that none is always measured right after the same
@@ -266,6 +268,21 @@ async def login_rounds(
             def citizen_of(n: int, first: int = index * per_round) -> str:
                 return citizens[order[(first + n) % len(order)]]
 
+            if args.rewarm:
+
+                def spare_of(n: int, first: int = rewarmed) -> str:
+                    return spare[(first + n) % len(spare)]
+
+                await drive(
+                    server,
+                    "re-warm",
+                    complete_login(op, spare_of),
+                    concurrency=args.concurrency,
+                    count=args.rewarm,
+                    seconds=args.flow_seconds,
+                    upstream=upstream,
+                )
+                rewarmed += args.rewarm
             with profiler(server, args, f"login_round_{index + 1}"):
                 phase = await drive(
                     server,
@@ -428,6 +445,14 @@ def main() -> None:
         default=4000,
         help="with --login-rounds: this many logins on each server first, not counted (the peer's engine "
         "reaches its steady cost after a few thousand); 0: none",
+    )
+    parser.add_argument(
+        "--rewarm",
+        type=int,
+        default=0,
+        help="with --login-rounds: this many logins on each server right before its phase in every "
+        "round, not counted, so that no server is measured after idling through the others' phases "
+        "(twenty-third round: the peer cost up to a third more after a minute idle)",
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--citizens", type=int, default=10_000)
