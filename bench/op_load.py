@@ -482,10 +482,10 @@ async def drive(
     upstream_before = upstream.cpu_ms() if upstream else None
     client_before = time.process_time()
     core_before = core_busy_ms(SERVER_CPU)
-    system_before, cpu_before, started = server.system_cpu_ms(), server.cpu_ms(), time.monotonic()
+    (user_before, system_before), started = server.user_and_system_ms(), time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall, cpu = time.monotonic() - started, server.cpu_ms() - cpu_before
-    system = server.system_cpu_ms() - system_before
+    wall, (user, system) = time.monotonic() - started, server.user_and_system_ms()
+    cpu, system = user + system - user_before - system_before, system - system_before
     phase = Phase(
         target=server.name,
         operation=operation,

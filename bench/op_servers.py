@@ -129,8 +129,8 @@ class Server:
     def cpu_ms(self) -> float:
         return cpu_ms(self.pid)
 
-    def system_cpu_ms(self) -> float:
-        return user_and_system_ms(self.pid)[1]
+    def user_and_system_ms(self) -> tuple[float, float]:
+        return user_and_system_ms(self.pid)
 
     def worker_rss_mb(self) -> list[float]:
         tree = process_tree(self.pid)
